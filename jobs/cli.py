@@ -3,6 +3,8 @@ from importlib.metadata import version
 
 import click
 
+from jobs.curate import curate_command
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(version("tokenmill"), prog_name="tokenmill")
@@ -10,5 +12,12 @@ def cli() -> None:
     """Curate raw text shards into packed, mixture-weighted token shards and train a GPT on them."""
 
 
+cli.add_command(curate_command, "curate")
+
+
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""`tokenmill curate`: raw shards → curated Parquet + ledger.json, on Apache Beam."""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Optional, Sequence
+
+import apache_beam as beam
+import click
+
+from pipeline.config import Config, load_config, parse_source_flag, validate_sources
+from pipeline.curate import build_curation, clear_outputs, plan_curation
+from pipeline.ledger import read_ledger, summary_lines
+from pipeline.runner import make_runner, pipeline_options
+from pipeline.schema import ConfigError
+
+
+def curate(config: Config, output: str, stages: Optional[list[str]] = None, runner: Optional[str] = None,
+           workers: Optional[int] = None, beam_args: Sequence[str] = ()) -> dict:
+    """Run the curation pipeline; returns the ledger."""
+    plan = plan_curation(config, output, stages)
+    runner_name = runner or config.runner.name
+    options = pipeline_options(runner_name, workers or config.runner.workers, [*config.runner.options, *beam_args])
+    clear_outputs(plan.output)
+    with beam.Pipeline(runner=make_runner(runner_name), options=options) as pipeline:
+        build_curation(pipeline, config, plan)
+    return read_ledger(plan.output)
+
+
+def apply_flags(config: Config, sources: Sequence[str], langs: Optional[str], lang_threshold: Optional[float],
+                keep_rejected: bool) -> Config:
+    """Command-line flags over the config file: `--source` adds or replaces a source."""
+    for flag in sources:
+        name, source = parse_source_flag(flag)
+        config.sources[name] = source
+    langid = config.stages.setdefault("langid", {}) if (langs or lang_threshold is not None) else None
+    if langs:
+        langid["languages"] = "any" if langs.strip() == "any" else [c.strip() for c in langs.split(",") if c.strip()]
+    if lang_threshold is not None:
+        langid["threshold"] = lang_threshold
+    if keep_rejected:
+        config.curate.keep_rejected = True
+    validate_sources(config)
+    return config
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file.")
+@click.option("--output", "-o", required=True, help="Output directory (local path or gs://, s3://...).")
+@click.option("--source", "sources", multiple=True, metavar="NAME=FORMAT:GLOB",
+              help="Add or replace a source, e.g. web=warc:'data/*.warc.gz'. Repeatable.")
+@click.option("--stages", help="Comma-separated subset of stages to run, e.g. langid,exact-dedup.")
+@click.option("--keep-rejected", is_flag=True, help="Also write rejected documents to OUTPUT/rejected/<source>/.")
+@click.option("--langs", help="Wanted languages, e.g. en,de, or 'any'.")
+@click.option("--lang-threshold", type=float, help="Minimum top-language score (FineWeb: 0.65).")
+@click.option("--runner", help="Beam runner (default FnApiRunner, local).")
+@click.option("--workers", type=int, help="Local worker processes.")
+@click.pass_context
+def curate_command(ctx, config_path, output, sources, stages, keep_rejected, langs, lang_threshold, runner, workers):
+    """Curate raw shards into OUTPUT/curated/<source>/*.parquet and OUTPUT/ledger.json.
+
+    Extra arguments are passed to Beam as pipeline options (e.g. --project, --temp_location).
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    try:
+        config = apply_flags(load_config(config_path), sources, langs, lang_threshold, keep_rejected)
+        selected = [s.strip() for s in stages.split(",") if s.strip()] if stages else None
+        started = time.monotonic()
+        ledger = curate(config, output, selected, runner, workers, ctx.args)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from None
+    for line in summary_lines(ledger):
+        click.echo(line)
+    click.echo(f"curated in {time.monotonic() - started:.1f} s → {output}/curated, {output}/ledger.json")

@@ -1,0 +1,93 @@
+"""The curation stages, in pipeline order: their settings (config section `stages.<name>`) and
+how each becomes a per-document filter or a corpus-wide transform.
+
+A *document* stage decides each document alone (`filters.base.DocumentFilter`); consecutive
+document stages run fused in one pass. A *corpus* stage needs to see other documents (dedup): it is
+a PTransform from documents to {"kept", "rejected"[, "failed"]}.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Optional, Union
+
+import apache_beam as beam
+
+from filters.base import DocumentFilter
+from filters.langid import DEFAULT_THRESHOLD, LanguageFilter
+from filters.sanity import MIN_CHARS, MIN_WORDS_PER_CHAR, SanityFilter
+from pipeline.config import Config, SourceConfig
+from pipeline.schema import from_mapping
+from transforms.exact_dedup import ExactDedup
+
+
+@dataclass
+class LangidSettings:
+    """`languages: any` keeps every language whose top score clears the threshold."""
+
+    languages: Union[list[str], Literal["any"]] = field(default_factory=lambda: ["en"])
+    threshold: float = DEFAULT_THRESHOLD
+    model: Optional[str] = None
+
+    def __post_init__(self):
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError("threshold: must be between 0 and 1")
+
+
+@dataclass
+class QualitySettings:
+    min_chars: int = MIN_CHARS
+    min_words_per_char: float = MIN_WORDS_PER_CHAR
+
+
+@dataclass
+class ExactDedupSettings:
+    pass
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    settings: type
+    kind: Literal["document", "corpus"]
+    build: Callable[..., Any]  # document: (settings, source) -> DocumentFilter; corpus: (settings) -> PTransform
+
+
+def _langid(s: LangidSettings, source: SourceConfig) -> DocumentFilter:
+    return LanguageFilter(None if s.languages == "any" else s.languages, s.threshold, s.model)
+
+
+def _quality(s: QualitySettings, source: SourceConfig) -> DocumentFilter:
+    return SanityFilter(s.min_chars, s.min_words_per_char)
+
+
+def _exact_dedup(s: ExactDedupSettings) -> beam.PTransform:
+    return ExactDedup()
+
+
+STAGES: dict[str, Stage] = {
+    stage.name: stage
+    for stage in (
+        Stage("langid", LangidSettings, "document", _langid),
+        Stage("quality", QualitySettings, "document", _quality),
+        Stage("exact-dedup", ExactDedupSettings, "corpus", _exact_dedup),
+    )
+}
+
+
+def settings_for(config: Config, stage: str, source: Optional[str] = None):
+    """The stage's settings: `stages.<stage>`, with the source's `overrides.<stage>` on top."""
+    raw = dict(config.stages.get(stage) or {})
+    where = f"{config.origin}: stages.{stage}"
+    if source is not None and stage in config.sources[source].overrides:
+        raw.update(config.sources[source].overrides[stage] or {})
+        where = f"{config.origin}: sources.{source}.overrides.{stage}"
+    return from_mapping(STAGES[stage].settings, raw, where)
+
+
+def source_stages(config: Config, source: str, selected: Optional[list[str]] = None) -> list[str]:
+    """The stages a source goes through, in pipeline order: its own list (default: all), cut to `selected`."""
+    own = config.sources[source].stages
+    wanted = set(own if own is not None else STAGES)
+    if selected is not None:
+        wanted &= set(selected)
+    return [name for name in STAGES if name in wanted]

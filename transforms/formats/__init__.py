@@ -1,0 +1,28 @@
+"""Shard formats: one plain generator per format turning a file into documents.
+
+A reader yields `Document`s, `Rejected` documents (too large, not text) and `Failed` records
+(a corrupt gzip member, a truncated WARC record, a line that is not JSON); it never raises for
+bad content, so one bad shard cannot stop a run. Files open through Beam's FileSystems, so
+local, gs://, s3:// and hdfs:// paths work alike.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator, Union
+
+from filters.document import Document, Failed, Rejected
+from transforms.formats.common import ReadOptions
+from transforms.formats.jsonl import read_jsonl
+from transforms.formats.text import read_text
+from transforms.formats.warc import read_warc, read_wet
+
+ReadResult = Union[Document, Rejected, Failed]
+Reader = Callable[[str, str, ReadOptions], Iterator[ReadResult]]
+
+READERS: dict[str, Reader] = {
+    "warc": read_warc,
+    "wet": read_wet,
+    "jsonl": read_jsonl,
+    "text": read_text,
+}
+
+__all__ = ["READERS", "ReadOptions", "ReadResult", "Reader"]

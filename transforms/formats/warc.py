@@ -1,0 +1,111 @@
+"""WARC responses (HTML → main text with resiliparse) and WET conversion records, via FastWARC.
+
+A corrupt gzip member is recorded as one failure and reading resumes at the next gzip member
+(Common Crawl writes one member per record), so the rest of the shard still counts.
+"""
+from __future__ import annotations
+
+from typing import IO, Iterator
+
+from fastwarc.warc import ArchiveIterator, WarcRecordType
+from resiliparse.extract.html2text import extract_plain_text
+from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+
+from filters.document import Document, Failed, derived_id
+from transforms.formats.common import READ_STAGE, ReadOptions, decode_text, looks_binary, open_raw, reject_at_read
+
+GZIP_MAGIC = b"\x1f\x8b\x08"
+# Pages whose HTTP type says they are not text are skipped (PDFs and images need their own extractor).
+TEXT_CONTENT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
+
+
+def html_to_text(html: bytes, charset: str | None) -> str:
+    """Main content of an HTML page as plain text (resiliparse; boilerplate, menus and footers removed)."""
+    encoding = charset or detect_encoding(html)
+    return extract_plain_text(bytes_to_str(html, encoding), main_content=True, alt_texts=False, links=False)
+
+
+def read_warc(path: str, source: str, options: ReadOptions) -> Iterator:
+    """Documents from the HTTP 200 HTML responses of a WARC file."""
+    yield from _read_records(path, source, options, WarcRecordType.response)
+
+
+def read_wet(path: str, source: str, options: ReadOptions) -> Iterator:
+    """Documents from the conversion (already extracted text) records of a WET file."""
+    yield from _read_records(path, source, options, WarcRecordType.conversion)
+
+
+def _read_records(path: str, source: str, options: ReadOptions, record_type) -> Iterator:
+    with open_raw(path) as stream:
+        offset = 0
+        while offset is not None:
+            offset = yield from _read_from(stream, offset, path, source, options, record_type)
+
+
+def _read_from(stream: IO[bytes], offset: int, path: str, source: str, options: ReadOptions, record_type):
+    """Read records from `offset`; on corruption yield a failure and return where to resume (None: done)."""
+    stream.seek(offset)
+    last = offset
+    try:
+        for record in ArchiveIterator(stream, record_types=record_type, parse_http=record_type == WarcRecordType.response):
+            last = offset + record.stream_pos
+            yield from _record_to_document(record, path, source, options, record_type, last)
+    except OSError as err:
+        kind = "corrupt_gzip" if "zip" in str(err).lower() else "malformed_warc"
+        yield Failed(source, READ_STAGE, kind, f"{path}@{last}", str(err))
+        return _next_gzip_member(stream, last + 1)
+    return None
+
+
+def _record_to_document(record, path, source, options, record_type, position) -> Iterator:
+    record_id = (record.record_id or "").strip("<>") or derived_id(path, position)
+    url = (record.headers.get("WARC-Target-URI") or "").strip("<>") or None
+    meta = {"path": path, "warc_date": record.headers.get("WARC-Date")}
+    if record.content_length > options.max_document_bytes:
+        yield reject_at_read(Document(record_id, source, "", url, meta=meta), "too_large")
+        return
+    body = record.reader.read()
+    expected = record.content_length
+    if record_type == WarcRecordType.response and record.http_headers is not None:
+        expected = None  # the HTTP headers were parsed off the block: check the declared body size instead
+        declared = record.http_headers.get("Content-Length")
+        if declared and declared.isdigit() and record.http_headers.get("Transfer-Encoding") is None:
+            expected = int(declared) if len(body) < int(declared) else None
+    if expected is not None and len(body) < expected:
+        yield Failed(source, READ_STAGE, "truncated_record", f"{path}@{position}", f"{len(body)} of {expected} bytes")
+        return
+    if record_type == WarcRecordType.response:
+        status = record.http_headers.status_code if record.http_headers is not None else None
+        content_type = (record.http_content_type or "").lower()
+        if status != 200:
+            yield reject_at_read(Document(record_id, source, "", url, meta=meta), "http_status")
+            return
+        if content_type and not content_type.startswith(TEXT_CONTENT_TYPES):
+            yield reject_at_read(Document(record_id, source, "", url, meta=meta), "not_text")
+            return
+        if looks_binary(body):
+            yield reject_at_read(Document(record_id, source, "", url, meta=meta), "binary")
+            return
+        text = html_to_text(body, record.http_charset)
+    else:
+        text, replaced = decode_text(body, "utf-8")
+        if replaced:
+            meta["replaced_bytes"] = replaced
+    yield Document(record_id, source, text, url, meta=meta)
+
+
+def _next_gzip_member(stream: IO[bytes], start: int, chunk: int = 1 << 20):
+    """The offset of the next gzip member header at or after `start`, or None at the end of the file."""
+    stream.seek(start)
+    carry = b""
+    position = start
+    while True:
+        block = stream.read(chunk)
+        if not block:
+            return None
+        data = carry + block
+        found = data.find(GZIP_MAGIC)
+        if found >= 0:
+            return position - len(carry) + found
+        carry = data[-(len(GZIP_MAGIC) - 1):]
+        position += len(block)
