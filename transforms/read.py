@@ -30,8 +30,10 @@ class _ReadShardFn(beam.DoFn):
 
     def process(self, shard: tuple[str, str, str]):
         source, fmt, path = shard
+        produced = False
         try:
             for result in READERS[fmt](path, source, self.options[source]):
+                produced = True
                 if isinstance(result, Document):
                     self.docs.inc()
                     self.bytes.inc(len(result.text))
@@ -43,6 +45,9 @@ class _ReadShardFn(beam.DoFn):
                     yield TaggedOutput("failed", result)
         except Exception as err:  # an unexpected reader error costs this file, not the run
             yield TaggedOutput("failed", Failed(source, "read", type(err).__name__, path, str(err)[:500]))
+            return
+        if not produced:  # an empty file (or one with no record of the wanted kind) is still accounted for
+            yield TaggedOutput("failed", Failed(source, "read", "no_documents", path, "the file holds no document"))
 
     def _progress(self):
         self._count += 1

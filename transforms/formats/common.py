@@ -1,11 +1,16 @@
 """What every reader shares: options, opening a path, decoding bytes, the too-large check."""
 from __future__ import annotations
 
+import bz2
 import codecs
+import gzip
+import io
+import lzma
 from dataclasses import dataclass, field
 from typing import IO, Any, Optional
 
 from apache_beam.io.filesystem import CompressionTypes
+import zstandard
 from apache_beam.io.filesystems import FileSystems
 
 from filters.document import Document, Rejected
@@ -27,8 +32,63 @@ def open_raw(path: str) -> IO[bytes]:
 
 
 def open_decompressed(path: str) -> IO[bytes]:
-    """The file's bytes, decompressed by extension (.gz, .bz2, .zst...)."""
-    return FileSystems.open(path, compression_type=CompressionTypes.AUTO)
+    """The file's bytes, decompressed by extension (.gz, .bz2, .xz, .zst).
+
+    Python's own decompressors, not Beam's: they raise on a truncated or corrupt stream
+    (EOFError, OSError, zstd errors) where Beam's would end quietly and lose the tail unnoticed.
+    """
+    raw = open_raw(path)
+    name = path.lower()
+    if name.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if name.endswith(".bz2"):
+        return bz2.BZ2File(raw, mode="rb")
+    if name.endswith(".xz"):
+        return lzma.LZMAFile(raw, mode="rb")
+    if name.endswith((".zst", ".zstd")):
+        return io.BufferedReader(StrictZstdReader(raw), buffer_size=1 << 16)
+    return raw
+
+
+class StrictZstdReader(io.RawIOBase):
+    """Zstandard frames decoded one after another; a stream that ends inside a frame raises EOFError
+    (zstandard's own stream reader returns the partial data without a word)."""
+
+    def __init__(self, raw: IO[bytes]):
+        self._raw = raw
+        self._frame = zstandard.ZstdDecompressor().decompressobj()
+        self._in_frame = False
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            data = self._raw.read(1 << 16)
+            if not data:
+                if self._in_frame:
+                    raise EOFError("zstd stream ends inside a frame")
+                return 0
+            self._pending = self._decompress(data)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def _decompress(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            out.append(self._frame.decompress(data))
+            self._in_frame = not self._frame.eof
+            data = self._frame.unused_data if self._frame.eof else b""
+            if self._frame.eof:
+                self._frame = zstandard.ZstdDecompressor().decompressobj()
+        return b"".join(out)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def decode_text(data: bytes, declared: Optional[str] = None) -> tuple[str, int]:

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+
 from typing import Iterator
+
+import zstandard
 
 from filters.document import Document, Failed, derived_id
 from transforms.formats.common import READ_STAGE, ReadOptions, decode_text, open_decompressed, reject_at_read
@@ -22,7 +25,7 @@ def read_jsonl(path: str, source: str, options: ReadOptions) -> Iterator:
                 if not raw.strip():
                     continue
                 yield _parse(raw, path, line_number, source, text_field)
-    except (OSError, EOFError, ValueError) as err:
+    except (OSError, EOFError, ValueError, zstandard.ZstdError) as err:
         # zlib/zstd errors surface here: the rest of this file is unreadable.
         yield Failed(source, READ_STAGE, "corrupt_compression", f"{path}:{line_number + 1}", str(err))
 
@@ -50,8 +53,9 @@ def _lines(stream, limit: int, chunk: int = 1 << 20) -> Iterator[bytes | None]:
     """Lines of the stream; a line longer than `limit` bytes is skipped without holding it (yields None)."""
     buffer = b""
     oversize = False
+    read = getattr(stream, "read1", stream.read)  # read1: what is decoded so far, before a corrupt tail
     while True:
-        block = stream.read(chunk)
+        block = read(chunk)
         if not block:
             break
         buffer += block

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from typing import Iterator
 
+
+import zstandard
+
 from filters.document import Document, Failed, derived_id
 from transforms.formats.common import READ_STAGE, ReadOptions, decode_text, looks_binary, open_decompressed, reject_at_read
 
@@ -13,7 +16,7 @@ def read_text(path: str, source: str, options: ReadOptions) -> Iterator:
     try:
         with open_decompressed(path) as stream:
             data = stream.read(options.max_document_bytes + 1)
-    except (OSError, EOFError, ValueError) as err:
+    except (OSError, EOFError, ValueError, zstandard.ZstdError) as err:
         yield Failed(source, READ_STAGE, "unreadable", path, str(err))
         return
     if len(data) > options.max_document_bytes:

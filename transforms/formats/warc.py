@@ -5,6 +5,7 @@ A corrupt gzip member is recorded as one failure and reading resumes at the next
 """
 from __future__ import annotations
 
+import zlib
 from typing import IO, Iterator
 
 from fastwarc.warc import ArchiveIterator, WarcRecordType
@@ -37,24 +38,29 @@ def read_wet(path: str, source: str, options: ReadOptions) -> Iterator:
 
 def _read_records(path: str, source: str, options: ReadOptions, record_type) -> Iterator:
     with open_raw(path) as stream:
-        offset = 0
+        offset, resuming = 0, False
         while offset is not None:
-            offset = yield from _read_from(stream, offset, path, source, options, record_type)
+            offset, parsed, failure = yield from _read_from(stream, offset, path, source, options, record_type)
+            # A resume that fails before its first record hit the same corrupt stretch: counted once.
+            if failure is not None and (parsed or not resuming):
+                yield failure
+            resuming = True
 
 
 def _read_from(stream: IO[bytes], offset: int, path: str, source: str, options: ReadOptions, record_type):
-    """Read records from `offset`; on corruption yield a failure and return where to resume (None: done)."""
+    """Read records from `offset`. Returns (where to resume or None at the end, records parsed, failure)."""
     stream.seek(offset)
-    last = offset
+    last, parsed = offset, 0
     try:
-        for record in ArchiveIterator(stream, record_types=record_type, parse_http=record_type == WarcRecordType.response):
+        for record in ArchiveIterator(stream, parse_http=record_type == WarcRecordType.response):
             last = offset + record.stream_pos
-            yield from _record_to_document(record, path, source, options, record_type, last)
+            parsed += 1
+            if record.record_type == record_type:
+                yield from _record_to_document(record, path, source, options, record_type, last)
     except OSError as err:
         kind = "corrupt_gzip" if "zip" in str(err).lower() else "malformed_warc"
-        yield Failed(source, READ_STAGE, kind, f"{path}@{last}", str(err))
-        return _next_gzip_member(stream, last + 1)
-    return None
+        return _next_gzip_member(stream, last + 1), parsed, Failed(source, READ_STAGE, kind, f"{path}@{last}", str(err))
+    return None, parsed, None
 
 
 def _record_to_document(record, path, source, options, record_type, position) -> Iterator:
@@ -95,17 +101,30 @@ def _record_to_document(record, path, source, options, record_type, position) ->
 
 
 def _next_gzip_member(stream: IO[bytes], start: int, chunk: int = 1 << 20):
-    """The offset of the next gzip member header at or after `start`, or None at the end of the file."""
-    stream.seek(start)
-    carry = b""
+    """The offset of the next gzip member at or after `start` that opens a WARC record, or None.
+
+    Compressed data can contain the gzip magic bytes by chance, so a candidate counts only if it
+    inflates to a WARC header.
+    """
     position = start
     while True:
-        block = stream.read(chunk)
-        if not block:
+        stream.seek(position)
+        data = stream.read(chunk)
+        if not data:
             return None
-        data = carry + block
         found = data.find(GZIP_MAGIC)
-        if found >= 0:
-            return position - len(carry) + found
-        carry = data[-(len(GZIP_MAGIC) - 1):]
-        position += len(block)
+        if found < 0:
+            position += max(1, len(data) - len(GZIP_MAGIC) + 1)
+            continue
+        if _opens_warc_record(stream, position + found):
+            return position + found
+        position += found + 1
+
+
+def _opens_warc_record(stream: IO[bytes], offset: int) -> bool:
+    stream.seek(offset)
+    try:
+        head = zlib.decompressobj(wbits=31).decompress(stream.read(4096), 5)
+    except zlib.error:
+        return False
+    return head == b"WARC/"

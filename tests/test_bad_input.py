@@ -1,0 +1,124 @@
+"""Bad input ends in the ledger — an error or a rejection with a reason — and the run completes."""
+import gzip
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from jobs.curate import curate
+from pipeline.config import Config, SourceConfig
+
+PROSE = ("The harbour master kept a careful record of every ship that entered the bay, noting its cargo, "
+         "its crew and the weather it had met on the way. ")
+
+
+def run(tmp_path, fmt, path, stages=None, **curate_settings):
+    config = Config(sources={"src": SourceConfig(format=fmt, paths=[str(path)])})
+    for key, value in curate_settings.items():
+        setattr(config.curate, key, value)
+    ledger = curate(config, str(tmp_path / "out"), stages)
+    assert ledger["balanced"]
+    assert ledger["input"]["src"] == ledger["kept"]["src"] + sum(ledger["removed"]["src"].values()) + sum(
+        ledger["errors"]["src"].values())
+    return ledger
+
+
+@pytest.fixture(scope="module")
+def warc_members(corpus):
+    """The gzip members of a real Common Crawl WARC, one record each."""
+    raw = (corpus / "web" / "cc-main-2020-34_resiliparse_part1.warc.gz").read_bytes()
+    starts = [i for i in range(len(raw) - 2) if raw[i:i + 3] == b"\x1f\x8b\x08"]
+    members = []
+    for begin, end in zip(starts, starts[1:] + [len(raw)]):
+        try:
+            gzip.decompress(raw[begin:end])
+            members.append(raw[begin:end])
+        except (OSError, EOFError):
+            members[-1] += raw[begin:end]  # a magic number inside compressed data, not a member start
+    return members
+
+
+def test_corrupt_gzip_member_costs_one_record_not_the_shard(tmp_path, warc_members):
+    clean = run(tmp_path / "clean", "warc", _write(tmp_path / "clean.warc.gz", b"".join(warc_members)), stages=[])
+    victim = max(range(len(warc_members)), key=lambda i: len(warc_members[i]) if b"response" in gzip.decompress(
+        warc_members[i])[:200] else 0)
+    broken = bytearray(warc_members[victim])
+    broken[len(broken) // 2: len(broken) // 2 + 64] = b"\x00" * 64
+    members = warc_members[:victim] + [bytes(broken)] + warc_members[victim + 1:]
+    ledger = run(tmp_path / "bad", "warc", _write(tmp_path / "bad.warc.gz", b"".join(members)), stages=[])
+    assert ledger["errors"]["src"] == {"read/corrupt_gzip": 1}
+    assert ledger["kept"]["src"] == clean["kept"]["src"] - 1
+
+
+def test_truncated_warc_record(tmp_path, warc_members):
+    whole = gzip.decompress(b"".join(warc_members))
+    last_response = whole.rfind(b"WARC-Type: response")
+    cut = whole[: last_response + 3000]
+    ledger = run(tmp_path, "warc", _write(tmp_path / "cut.warc.gz", gzip.compress(cut, mtime=0)), stages=[])
+    assert ledger["errors"]["src"] == {"read/truncated_record": 1}
+    assert ledger["kept"]["src"] >= 5
+
+
+def test_invalid_utf8_is_replaced_and_counted(tmp_path):
+    good = json.dumps({"id": "ok", "text": PROSE}).encode()
+    bad = b'{"id": "bad", "text": "' + PROSE.encode() + b'caf\xe9 \xff\xfe"}'
+    not_json = b"{this is not json"
+    ledger = run(tmp_path, "jsonl", _write(tmp_path / "mixed.jsonl", b"\n".join([good, bad, not_json]) + b"\n"),
+                 stages=[])
+    assert ledger["kept"]["src"] == 2
+    assert ledger["errors"]["src"] == {"read/invalid_json": 1}
+    assert ledger["notes"]["src"] == {"read/documents_with_replaced_bytes": 1}
+    texts = pq.read_table(tmp_path / "out" / "curated" / "src").to_pydict()
+    assert "caf\ufffd \ufffd\ufffd" in texts["text"][texts["id"].index("bad")]
+
+
+def test_binary_and_empty_files(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "page.txt").write_text(PROSE * 3, encoding="utf-8")
+    (folder / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8)
+    (folder / "empty.txt").write_bytes(b"")
+    ledger = run(tmp_path, "text", folder / "*.txt", stages=[])
+    assert ledger["kept"]["src"] == 1
+    assert ledger["removed"]["src"] == {"read/binary": 1, "read/empty": 1}
+    empty_jsonl = run(tmp_path / "j", "jsonl", _write(tmp_path / "empty.jsonl.gz", gzip.compress(b"", mtime=0)))
+    assert empty_jsonl["errors"]["src"] == {"read/no_documents": 1}
+
+
+def test_a_corrupt_compressed_jsonl_keeps_what_came_before(tmp_path):
+    lines = b"".join(json.dumps({"id": f"d{i}", "text": PROSE}).encode() + b"\n" for i in range(200))
+    packed = gzip.compress(lines, mtime=0)
+    ledger = run(tmp_path, "jsonl", _write(tmp_path / "cut.jsonl.gz", packed[: len(packed) * 2 // 3]), stages=[])
+    assert ledger["errors"]["src"] == {"read/corrupt_compression": 1}
+    assert 0 < ledger["kept"]["src"] < 200
+
+
+def test_a_truncated_zstd_jsonl_is_an_error_not_a_quiet_loss(tmp_path):
+    import zstandard
+
+    lines = b"".join(json.dumps({"id": f"d{i}", "text": PROSE}).encode() + b"\n" for i in range(300))
+    whole = zstandard.ZstdCompressor().compress(lines)
+    assert run(tmp_path / "a", "jsonl", _write(tmp_path / "whole.jsonl.zst", whole), stages=[])["kept"]["src"] == 300
+    ledger = run(tmp_path / "b", "jsonl", _write(tmp_path / "cut.jsonl.zst", whole[: len(whole) // 2]), stages=[])
+    assert ledger["errors"]["src"] == {"read/corrupt_compression": 1}
+
+
+def test_a_100_mb_document_is_rejected_without_stopping_the_run(tmp_path):
+    path = tmp_path / "huge.jsonl"
+    with open(path, "wb") as out:
+        out.write(json.dumps({"id": "small", "text": PROSE}).encode() + b"\n")
+        out.write(b'{"id": "huge", "text": "')
+        chunk = b"word " * 200_000
+        for _ in range(100):
+            out.write(chunk)
+        out.write(b'"}\n')
+        out.write(json.dumps({"id": "after", "text": PROSE + "after"}).encode() + b"\n")
+    assert path.stat().st_size > 100_000_000
+    ledger = run(tmp_path, "jsonl", path, stages=[])
+    assert ledger["kept"]["src"] == 2
+    assert ledger["removed"]["src"] == {"read/too_large": 1}
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path

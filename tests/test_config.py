@@ -1,0 +1,94 @@
+"""Config mistakes get one clear line naming the file and the key, and a non-zero exit."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_config, parse_source_flag
+from pipeline.schema import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path, text):
+    path = tmp_path / "run.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_a_valid_config_loads_with_relative_paths_resolved(tmp_path):
+    config = load_config(write(tmp_path, """
+sources:
+  web: {format: warc, paths: ["data/*.warc.gz"], weight: 0.6}
+stages:
+  langid: {languages: [en, de], threshold: 0.5}
+curate: {keep_rejected: true}
+"""))
+    assert config.sources["web"].paths == [str(tmp_path / "data/*.warc.gz")]
+    assert config.sources["web"].weight == 0.6
+    assert config.curate.keep_rejected is True
+
+
+@pytest.mark.parametrize("text, message", [
+    ("sources:\n  web: {format: warc, paths: [a], wieght: 1}\n", "run.yaml: sources.web.wieght: unknown key"),
+    ("sources:\n  web: {format: warc, paths: a}\n", "run.yaml: sources.web.paths: expected a list, got 'a'"),
+    ("sources:\n  web: {format: wrc, paths: [a]}\n", "run.yaml: sources.web.format: unknown format 'wrc'"),
+    ("sources:\n  web: {paths: [a]}\n", "run.yaml: sources.web.format: required key is missing"),
+    ("curate: {rows_per_shard: lots}\n", "run.yaml: curate.rows_per_shard: expected an integer, got 'lots'"),
+    ("stages:\n  langid: {threshold: 2}\n", None),
+    ("stagess: {}\n", "run.yaml: stagess: unknown key"),
+    ("sources: [web]\n", "run.yaml: sources: expected a mapping, got list"),
+    ("sources:\n  web: {format: warc\n", "run.yaml: not valid YAML (line"),
+])
+def test_mistakes_name_the_file_and_the_key(tmp_path, text, message):
+    path = write(tmp_path, text)
+    if message is None:  # checked when the stage settings are built (see the CLI test below)
+        return
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(message.replace("run.yaml", path))
+
+
+def test_missing_config_file():
+    with pytest.raises(ConfigError, match="nope.yaml: config file not found"):
+        load_config("nope.yaml")
+
+
+def test_source_flag_syntax():
+    name, source = parse_source_flag("web=warc:data/*.warc.gz")
+    assert (name, source.format, source.paths) == ("web", "warc", ["data/*.warc.gz"])
+    with pytest.raises(ConfigError, match="expected NAME=FORMAT:GLOB"):
+        parse_source_flag("web:data/*.warc.gz")
+
+
+def run_cli(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=120)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--source", "web=warc:/nonexistent/*.warc.gz"], "'/nonexistent/*.warc.gz' matches no file"),
+    (["--source", "web=pdf:/tmp/x"], "sources.web.format: unknown format 'pdf'"),
+    (["--stages", "langid,dedupe"], "--stages: unknown stage 'dedupe'"),
+    (["--lang-threshold", "1.5"], "stages.langid: threshold: must be between 0 and 1"),
+])
+def test_cli_errors_are_one_line_without_traceback(tmp_path, corpus, args, message):
+    base = ["--source", f"web=wet:{corpus}/web/*.wet.gz"] if args[0] != "--source" else []
+    result = run_cli("curate", "--output", str(tmp_path / "out"), *base, *args)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.startswith("Error")]) == 1
+
+
+def test_cli_reports_a_malformed_config_file(tmp_path):
+    result = run_cli("curate", "--config", write(tmp_path, "sources: {web: {format: warc, paths: [x], weight: heavy}}\n"),
+                     "--output", str(tmp_path / "out"))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "sources.web.weight: expected a number, got 'heavy'" in result.stderr
+
+
+def test_every_command_has_help_and_the_group_has_a_version():
+    assert run_cli("--version").stdout.startswith("tokenmill, version ")
+    assert "Curate raw shards" in run_cli("curate", "--help").stdout
