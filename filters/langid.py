@@ -47,7 +47,9 @@ def load_fasttext_model(path: str):
 
 def predict_languages(model, texts: Sequence[str]) -> list[tuple[str, float]]:
     """The top (language, probability) for each text, in one batch call."""
-    lines = [t[:MAX_PREDICT_CHARS].replace("\n", " ") for t in texts]
+    # One line, every Unicode space (no-break spaces from &nbsp; included) made a plain space:
+    # fastText splits words on ASCII whitespace only.
+    lines = [" ".join(t[:MAX_PREDICT_CHARS].split()) for t in texts]
     labels, scores = model.predict(lines, k=1)
     out = []
     for label, score in zip(labels, scores):

@@ -4,6 +4,7 @@ from importlib.metadata import version
 import click
 
 from jobs.curate import curate_command
+from jobs.plan import plan_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -13,6 +14,7 @@ def cli() -> None:
 
 
 cli.add_command(curate_command, "curate")
+cli.add_command(plan_command, "plan")
 
 
 def main() -> None:

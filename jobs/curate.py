@@ -9,6 +9,7 @@ from typing import Optional, Sequence
 import apache_beam as beam
 import click
 
+from jobs.sample.build import sample_config_path
 from pipeline.config import Config, load_config, parse_source_flag, validate_sources
 from pipeline.curate import CuratePlan, build_curation, clear_outputs, plan_curation
 from pipeline.ledger import read_ledger, summary_lines
@@ -56,6 +57,7 @@ def apply_flags(config: Config, sources: Sequence[str], langs: Optional[str], la
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file.")
+@click.option("--sample", is_flag=True, help="Use the bundled sample (Python's documentation as a crawl).")
 @click.option("--output", "-o", required=True, help="Output directory (local path or gs://, s3://...).")
 @click.option("--source", "sources", multiple=True, metavar="NAME=FORMAT:GLOB",
               help="Add or replace a source, e.g. web=warc:'data/*.warc.gz'. Repeatable.")
@@ -66,7 +68,7 @@ def apply_flags(config: Config, sources: Sequence[str], langs: Optional[str], la
 @click.option("--runner", help="Beam runner (default FnApiRunner, local).")
 @click.option("--workers", type=int, help="Local worker processes.")
 @click.pass_context
-def curate_command(ctx, config_path, output, sources, stages, keep_rejected, langs, lang_threshold, runner, workers):
+def curate_command(ctx, config_path, sample, output, sources, stages, keep_rejected, langs, lang_threshold, runner, workers):
     """Curate raw shards into OUTPUT/curated/<source>/*.parquet and OUTPUT/ledger.json.
 
     Extra arguments are passed to Beam as pipeline options (e.g. --project, --temp_location).
@@ -74,7 +76,7 @@ def curate_command(ctx, config_path, output, sources, stages, keep_rejected, lan
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     try:
-        config = apply_flags(load_config(config_path), sources, langs, lang_threshold, keep_rejected)
+        config = apply_flags(load_config(sample_config_path() if sample else config_path), sources, langs, lang_threshold, keep_rejected)
         selected = [s.strip() for s in stages.split(",") if s.strip()] if stages else None
         started = time.monotonic()
         ledger = curate(config, output, selected, runner, workers, ctx.args)

@@ -1,0 +1,1 @@
+"""The trainer stage: a GPT trained on packed token shards."""

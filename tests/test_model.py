@@ -1,0 +1,104 @@
+"""The GPT and its loss: the chapter's objective, causality, tying, sizes, FLOPs."""
+import typing
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from jobs.train.model import GPT, SIZES, GPTConfig, next_token_loss, pretraining_loss
+from pipeline.train_config import ModelSize
+
+
+def chapter_log_softmax(x):
+    max_x = np.max(x, axis=-1, keepdims=True)
+    return x - max_x - np.log(np.sum(np.exp(x - max_x), axis=-1, keepdims=True))
+
+
+def chapter_pretraining_loss(forward, tokens):
+    """pretraining.md's `pretraining_loss`, verbatim in numpy, with `forward` as the model."""
+    inputs, targets = tokens[:, :-1], tokens[:, 1:]
+    logits = forward(inputs)
+    log_probs = chapter_log_softmax(logits)
+    loss = -log_probs[np.arange(logits.shape[0])[:, None], np.arange(logits.shape[1]), targets]
+    return loss.mean()
+
+
+def tiny(**overrides) -> GPTConfig:
+    return GPTConfig.named("tiny", vocab_size=61, block_size=16, **overrides)
+
+
+def test_loss_matches_the_chapter_on_random_logits():
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 50, size=(3, 9))
+    logits = rng.normal(scale=4.0, size=(3, 8, 50))
+    expected = chapter_pretraining_loss(lambda _: logits, tokens)
+    got = next_token_loss(torch.from_numpy(logits), torch.from_numpy(tokens[:, 1:]))
+    assert got.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_pretraining_loss_shifts_inputs_and_targets_like_the_chapter():
+    torch.manual_seed(0)
+    model = GPT(tiny()).double().eval()
+    rows = torch.randint(0, 61, (2, 17))
+    forward = lambda inputs: model(torch.from_numpy(inputs)).detach().numpy()  # noqa: E731
+    expected = chapter_pretraining_loss(forward, rows.numpy())
+    assert pretraining_loss(model, rows).item() == pytest.approx(expected, rel=1e-10)
+
+
+def test_attention_is_causal():
+    torch.manual_seed(0)
+    model = GPT(tiny()).eval()
+    rows = torch.randint(0, 61, (1, 16))
+    changed = rows.clone()
+    changed[0, 10:] = (changed[0, 10:] + 1) % 61
+    with torch.no_grad():
+        a, b = model(rows), model(changed)
+    assert torch.equal(a[:, :10], b[:, :10])
+    assert not torch.allclose(a[:, 10:], b[:, 10:])
+
+
+def test_sdpa_attention_equals_masked_softmax():
+    torch.manual_seed(0)
+    model = GPT(tiny()).eval()
+    attn = model.blocks[0].attn
+    x = torch.randn(2, 16, 64)
+    q, k, v = attn.qkv(x).view(2, 16, 3, 2, 32).permute(2, 0, 3, 1, 4)
+    scores = (q @ k.transpose(-1, -2)) / 32**0.5
+    scores = scores.masked_fill(torch.ones(16, 16, dtype=torch.bool).triu(1), float("-inf"))
+    manual = (F.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(2, 16, 64)
+    with torch.no_grad():
+        assert torch.allclose(attn(x), attn.proj(manual), atol=1e-6)
+
+
+def test_embeddings_are_tied_and_counted_once():
+    model = GPT(tiny())
+    assert model.lm_head.weight is model.token_embedding.weight
+    assert model.num_params() == sum(p.numel() for p in set(model.parameters()))
+
+
+def test_gpt2_124m_shape_parameters_and_flops():
+    cfg = GPTConfig.named("gpt2-124m", vocab_size=50257, block_size=1024)
+    with torch.device("meta"):
+        model = GPT(cfg)
+    assert model.num_params() == 124_439_808  # GPT-2 small with tied embeddings
+    non_position = 124_439_808 - 1024 * 768
+    assert model.flops_per_token() == 6 * non_position + 12 * 12 * 12 * 64 * 1024
+
+
+def test_custom_sizes_override_a_named_one_and_bad_shapes_are_refused():
+    cfg = GPTConfig.named("tiny", vocab_size=10, block_size=8, n_layer=3, n_embd=96)
+    assert (cfg.n_layer, cfg.n_head, cfg.n_embd) == (3, 2, 96)
+    with pytest.raises(ValueError, match="multiple of n_head"):
+        GPTConfig.named("tiny", vocab_size=10, block_size=8, n_embd=65)
+    with pytest.raises(ValueError, match="unknown model size"):
+        GPTConfig.named("huge", vocab_size=10, block_size=8)
+
+
+def test_config_names_every_size():
+    assert set(typing.get_args(ModelSize)) == set(SIZES)
+
+
+def test_longer_than_context_is_refused():
+    with pytest.raises(ValueError, match="exceeds the context"):
+        GPT(tiny())(torch.zeros(1, 17, dtype=torch.long))
