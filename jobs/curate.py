@@ -11,21 +11,30 @@ import click
 
 from jobs.sample.build import sample_config_path
 from pipeline.config import Config, load_config, parse_source_flag, validate_sources
-from pipeline.curate import build_curation, clear_outputs, plan_curation
+from pipeline.curate import CuratePlan, build_curation, clear_outputs, plan_curation
 from pipeline.ledger import read_ledger, summary_lines
-from pipeline.runner import make_runner, pipeline_options
+from pipeline.runner import check_options, make_runner, pipeline_options
 from pipeline.schema import ConfigError
+
+
+def curation_pipeline(config: Config, output: str, stages: Optional[list[str]] = None, runner: Optional[str] = None,
+                      workers: Optional[int] = None, beam_args: Sequence[str] = ()) -> tuple[beam.Pipeline, CuratePlan]:
+    """The curation graph on a pipeline for `runner`, built but not run; its options checked first."""
+    plan = plan_curation(config, output, stages)
+    runner_name = runner or config.runner.name
+    options = pipeline_options(runner_name, workers or config.runner.workers, [*config.runner.options, *beam_args])
+    check_options(runner_name, options)
+    pipeline = beam.Pipeline(runner=make_runner(runner_name), options=options)
+    build_curation(pipeline, config, plan)
+    return pipeline, plan
 
 
 def curate(config: Config, output: str, stages: Optional[list[str]] = None, runner: Optional[str] = None,
            workers: Optional[int] = None, beam_args: Sequence[str] = ()) -> dict:
     """Run the curation pipeline; returns the ledger."""
-    plan = plan_curation(config, output, stages)
-    runner_name = runner or config.runner.name
-    options = pipeline_options(runner_name, workers or config.runner.workers, [*config.runner.options, *beam_args])
+    pipeline, plan = curation_pipeline(config, output, stages, runner, workers, beam_args)
     clear_outputs(plan.output)
-    with beam.Pipeline(runner=make_runner(runner_name), options=options) as pipeline:
-        build_curation(pipeline, config, plan)
+    pipeline.run().wait_until_finish()
     return read_ledger(plan.output)
 
 
