@@ -4,7 +4,9 @@ from importlib.metadata import version
 import click
 
 from jobs.curate import curate_command
+from jobs.pack import pack_command
 from jobs.plan import plan_command
+from jobs.tokenizer import tokenizer_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,6 +17,8 @@ def cli() -> None:
 
 cli.add_command(curate_command, "curate")
 cli.add_command(plan_command, "plan")
+cli.add_command(tokenizer_group, "tokenizer")
+cli.add_command(pack_command, "pack")
 
 
 def main() -> None:
