@@ -6,6 +6,7 @@ import click
 from jobs.curate import curate_command
 from jobs.pack import pack_command
 from jobs.plan import plan_command
+from jobs.report import report_command
 from jobs.tokenizer import tokenizer_group
 
 
@@ -19,6 +20,7 @@ cli.add_command(curate_command, "curate")
 cli.add_command(plan_command, "plan")
 cli.add_command(tokenizer_group, "tokenizer")
 cli.add_command(pack_command, "pack")
+cli.add_command(report_command, "report")
 
 
 def main() -> None:
