@@ -193,11 +193,10 @@ def write_shards(output: str, packed: dict[str, PackedSource], names: list[str],
 
 
 def clear_tokens(output: str) -> None:
-    """Remove a previous run's shards, manifest and work folder, so no stale shard survives."""
-    for path in glob.glob(os.path.join(output, "shard-*.parquet")) + [os.path.join(output, "manifest.json")]:
-        if os.path.exists(path):
-            os.remove(path)
-    shutil.rmtree(os.path.join(output, WORK), ignore_errors=True)
+    """Remove a previous run's shards and manifest, so no stale shard survives; called only once
+    the new run is sure to write its own."""
+    for path in glob.glob(os.path.join(output, "shard-*.parquet")) + glob.glob(os.path.join(output, "manifest.json")):
+        os.remove(path)
 
 
 def run_pack(curated: str, tokenizer_path: str, output: str, config: PackConfig,
@@ -218,8 +217,8 @@ def run_pack(curated: str, tokenizer_path: str, output: str, config: PackConfig,
     shards = {s: shards[s] for s in weighted}
     width = config.seq_len + 1
     os.makedirs(output, exist_ok=True)
-    clear_tokens(output)
-    work = os.path.join(output, WORK)
+    work = os.path.abspath(os.path.join(output, WORK))
+    shutil.rmtree(work, ignore_errors=True)
     encoder, encoder_check = checked_encoder(tokenizer.json, encoder_kind, threads, shards)
     tokenize(shards, encoder, work, batch_docs, runner, workers, beam_args)
     packed = {s: pack_source(s, paths, work, tokenizer.eot_id, width, config) for s, paths in shards.items()}
@@ -231,9 +230,11 @@ def run_pack(curated: str, tokenizer_path: str, output: str, config: PackConfig,
     try:
         plans = plan_mixture(phases, available, caps, total_rows, width)
     except ValueError as err:
+        shutil.rmtree(work, ignore_errors=True)
         raise ConfigError(str(err)) from None
     names = list(weighted)
     order = row_order(plans, available, names, config.seed)
+    clear_tokens(output)
     shard_list = write_shards(output, packed, names, order, width, config)
     manifest = build_manifest(tokenizer, config, encoder_check, mixture_origin, packed, caps, plans, names,
                               order[0], shard_list)

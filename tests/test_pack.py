@@ -161,11 +161,15 @@ def test_bos_bestfit_rows_start_with_a_document(curated, tokenizer, tmp_path):
 
 
 def test_an_impossible_total_is_a_clear_error(curated, tokenizer, tmp_path):
+    pack(str(curated), str(tokenizer), str(tmp_path), seq_len=SEQ_LEN, mixture={"wiki": 1.0})
+    before = (tmp_path / "manifest.json").read_bytes()
     with pytest.raises(ConfigError, match=r"books needs .* epochs .*\(cap 4\).*at most [\d,]+ tokens fit"):
         pack(str(curated), str(tokenizer), str(tmp_path), seq_len=SEQ_LEN, total_tokens=10**9,
              mixture={"web": 0.5, "books": 0.5})
     with pytest.raises(ConfigError, match="'code', which has no shards"):
         pack(str(curated), str(tokenizer), str(tmp_path), seq_len=SEQ_LEN, mixture={"code": 1.0})
+    assert (tmp_path / "manifest.json").read_bytes() == before, "a failed run leaves the last output alone"
+    assert not (tmp_path / "_work").exists()
 
 
 def test_the_trainer_streams_the_packed_rows(packed):
@@ -220,3 +224,23 @@ def test_tokenizers_is_used_where_tiktoken_would_differ(tmp_path):
     assert manifest["tokenizer"]["encoder"].startswith("tokenizers: tiktoken's ids differed on web")
     rows, _, _ = read_rows(tmp_path / "tokens")
     assert vocab["bc"] in rows and vocab["abc"] not in rows
+
+
+def test_weights_come_from_the_curate_config(curated, tokenizer, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "sources:\n"
+        "  web: {format: jsonl, paths: ['raw/*.jsonl'], weight: 3}\n"
+        "  books: {format: text, paths: ['raw/*.txt'], weight: 1}\n"
+        f"pack: {{seq_len: {SEQ_LEN}, total_tokens: {1000 * WIDTH}, epochs: {{books: 1.5}}}}\n")
+    result = CliRunner().invoke(cli, ["pack", "--curated", str(curated), "--tokenizer", str(tokenizer),
+                                      "--output", str(tmp_path / "tokens"), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "tokens" / "manifest.json").read_text())
+    assert manifest["mixture"]["origin"] == "sources.<name>.weight"
+    assert manifest["mixture"]["delivered"] == {"books": 0.25, "web": 0.75}
+    assert manifest["sources"]["books"]["epoch_cap"] == 1.5 and manifest["total_rows"] == 1000
+    config.write_text("pack: {seq_len: 0}\n")
+    bad = CliRunner().invoke(cli, ["pack", "--curated", str(curated), "--tokenizer", str(tokenizer),
+                                   "--output", str(tmp_path / "tokens"), "--config", str(config)])
+    assert bad.exit_code != 0 and "run.yaml: pack: seq_len: must be at least 1" in bad.output
