@@ -215,32 +215,33 @@ def run_pack(curated: str, tokenizer_path: str, output: str, config: PackConfig,
         raise ConfigError(f"the mixture names {missing[0]!r}, which has no shards under {curated} "
                           f"(sources: {', '.join(shards)})")
     shards = {s: shards[s] for s in weighted}
+    phases = [(until, {s: w for s, w in weights.items() if s in shards}) for until, weights in phases]
     width = config.seq_len + 1
     os.makedirs(output, exist_ok=True)
     work = os.path.abspath(os.path.join(output, WORK))
     shutil.rmtree(work, ignore_errors=True)
-    encoder, encoder_check = checked_encoder(tokenizer.json, encoder_kind, threads, shards)
-    tokenize(shards, encoder, work, batch_docs, runner, workers, beam_args)
-    packed = {s: pack_source(s, paths, work, tokenizer.eot_id, width, config) for s, paths in shards.items()}
-    available = {s: p.rows for s, p in packed.items()}
-    if not any(weights for _, weights in phases):
-        phases = [(until, {s: float(available[s]) for s in weighted}) for until, _ in phases]
-    caps = {s: epoch_cap(s, config.epochs) for s in weighted}
-    total_rows = None if config.total_tokens is None else config.total_tokens // width
     try:
-        plans = plan_mixture(phases, available, caps, total_rows, width)
-    except ValueError as err:
+        encoder, encoder_check = checked_encoder(tokenizer.json, encoder_kind, threads, shards)
+        tokenize(shards, encoder, work, batch_docs, runner, workers, beam_args)
+        packed = {s: pack_source(s, paths, work, tokenizer.eot_id, width, config) for s, paths in shards.items()}
+        available = {s: p.rows for s, p in packed.items()}
+        if not any(weights for _, weights in phases):
+            phases = [(until, {s: float(available[s]) for s in weighted}) for until, _ in phases]
+        caps = {s: epoch_cap(s, config.epochs) for s in weighted}
+        total_rows = None if config.total_tokens is None else config.total_tokens // width
+        try:
+            plans = plan_mixture(phases, available, caps, total_rows, width)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        order = row_order(plans, available, weighted, config.seed)
+        clear_tokens(output)
+        shard_list = write_shards(output, packed, weighted, order, width, config)
+    finally:
         shutil.rmtree(work, ignore_errors=True)
-        raise ConfigError(str(err)) from None
-    names = list(weighted)
-    order = row_order(plans, available, names, config.seed)
-    clear_tokens(output)
-    shard_list = write_shards(output, packed, names, order, width, config)
-    manifest = build_manifest(tokenizer, config, encoder_check, mixture_origin, packed, caps, plans, names,
+    manifest = build_manifest(tokenizer, config, encoder_check, mixture_origin, packed, caps, plans, weighted,
                               order[0], shard_list)
     with open(os.path.join(output, "manifest.json"), "w", encoding="utf-8") as handle:
         handle.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    shutil.rmtree(work, ignore_errors=True)
     return manifest
 
 
@@ -296,6 +297,7 @@ def build_manifest(tokenizer: TokenizerInfo, config: PackConfig, encoder: str, m
             "tokens_used": used[name] * width,
             "epochs": round(used[name] / packed[name].rows, 6) if packed[name].rows else 0.0,
             "epoch_cap": caps[name],
+            "weight": round(asked.get(name, 0.0), 6),
         } for name in names},
         "phases": phase_entries,
         "shards": shards,

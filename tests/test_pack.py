@@ -132,6 +132,8 @@ def test_phases_are_realised_in_row_order(curated, tokenizer, tmp_path):
     assert [p["end_row"] for p in manifest["phases"]] == [600, 2000]
     assert manifest["mixture"]["asked"] == {"books": 0.58, "web": 0.42}
     assert "wiki" not in manifest["sources"]
+    no_books = pack(str(curated), str(tokenizer), str(tmp_path), seq_len=SEQ_LEN, mixture={"web": 1.0, "books": 0.0})
+    assert list(no_books["sources"]) == ["web"] and no_books["sources"]["web"]["weight"] == 1.0
 
 
 def test_same_inputs_give_the_same_bytes(curated, tokenizer, tmp_path, packed):
