@@ -84,3 +84,8 @@ def test_an_impossible_mixture_says_what_would_work():
     assert "share can be at most 0.4000" in message
     with pytest.raises(MixtureError, match="'code', which has no curated shards"):
         plan_mixture([(1.0, {"code": 1.0})], {"web": 10}, {"web": 1.0}, None, 10)
+
+
+def test_a_source_too_small_for_one_row_is_named():
+    with pytest.raises(MixtureError, match="no row can be mixed: wiki holds fewer tokens than one row of 10"):
+        plan_mixture([(1.0, {"web": 0.5, "wiki": 0.5})], {"web": 100, "wiki": 0}, {"web": 1.0, "wiki": 1.0}, None, 10)
