@@ -20,7 +20,7 @@ from pipeline.config import Config, load_config
 from pipeline.pack import curated_shards
 from pipeline.pack_config import TokenizerConfig, pack_config, parse_mixture, tokenizer_config
 from pipeline.schema import ConfigError
-from transforms.tokenize import EOT, train_bpe
+from transforms.tokenize import EOT, byte_decoder, train_bpe
 
 HASH_SPACE = 2 ** 64
 
@@ -127,7 +127,17 @@ def encode_command(path, text):
     tokenizer.encode_special_tokens = True
     encoding = tokenizer.encode(sys.stdin.read() if text is None else text, add_special_tokens=False)
     click.echo(" ".join(map(str, encoding.ids)))
-    click.echo(" ".join(repr(tokenizer.decode([i])) for i in encoding.ids))
+    to_byte = byte_decoder()
+    pieces = [bytes(to_byte[c] for c in token) for token in encoding.tokens]
+    click.echo(" ".join(repr(_readable(piece)) for piece in pieces))
+
+
+def _readable(piece: bytes) -> str | bytes:
+    """A token's text, or its bytes where it holds part of a multi-byte character."""
+    try:
+        return piece.decode("utf-8")
+    except UnicodeDecodeError:
+        return piece
 
 
 @tokenizer_group.command("decode")

@@ -44,7 +44,33 @@ def curated_shards(curated: str) -> dict[str, list[str]]:
             sources[folder] = paths
     if not sources:
         raise ConfigError(f"{curated}: no <source>/*.parquet shards in this folder")
+    for path in (p for paths in sources.values() for p in paths):
+        try:
+            columns = pq.ParquetFile(path).schema_arrow.names
+        except (OSError, pa.ArrowException) as err:
+            raise ConfigError(f"{path}: not a readable Parquet file ({err})") from None
+        missing = {"id", "text"} - set(columns)
+        if missing:
+            raise ConfigError(f"{path}: not a curated shard (no {', '.join(sorted(missing))} column)")
     return sources
+
+
+def checked_encoder(tokenizer_json: str, kind: str, threads: int, shards: dict[str, list[str]],
+                    sample: int = 32) -> tuple[Encoder, str]:
+    """The encoder to run, and what the check found: tiktoken is used only if it gives the ids
+    of `tokenizers` on the first `sample` documents of every source; otherwise `tokenizers` is."""
+    if kind == "hf":
+        return Encoder(tokenizer_json, "hf", threads), "tokenizers, as configured"
+    fast, reference = Encoder(tokenizer_json, "tiktoken", threads), Encoder(tokenizer_json, "hf")
+    for source, paths in sorted(shards.items()):
+        batch = next(pq.ParquetFile(paths[0]).iter_batches(batch_size=sample, columns=["id", "text"]), None)
+        if batch is None:
+            continue
+        ids, texts = batch.column("id").to_pylist(), [t or "" for t in batch.column("text").to_pylist()]
+        for doc_id, a, b in zip(ids, fast.encode_batch(texts), reference.encode_batch(texts)):
+            if a != b:
+                return reference, f"tokenizers: tiktoken's ids differed on {source} document {doc_id}"
+    return fast, f"tiktoken: same ids as tokenizers on the first {sample} documents of each source"
 
 
 @dataclass
@@ -62,8 +88,9 @@ class TokenizerInfo:
             model = json.loads(raw)
         except (OSError, ValueError) as err:
             raise ConfigError(f"{path}: cannot read the tokenizer ({err})") from None
-        added = {t["content"]: t["id"] for t in model.get("added_tokens", [])}
-        if model.get("model", {}).get("type") != "BPE" or EOT not in added:
+        is_bpe = isinstance(model, dict) and isinstance(model.get("model"), dict) and model["model"].get("type") == "BPE"
+        added = {t["content"]: t["id"] for t in model.get("added_tokens", [])} if is_bpe else {}
+        if EOT not in added:
             raise ConfigError(f"{path}: not a byte-level BPE tokenizer with {EOT} (train one with "
                               f"`tokenmill tokenizer train`)")
         vocab_size = max([*model["model"]["vocab"].values(), *added.values()]) + 1
@@ -88,6 +115,7 @@ class PackedSource:
     rows: int
     stats: PackStats
     read: int            # curated documents read (those with empty text get no tokens)
+    text_bytes: int      # UTF-8 bytes of the documents tokenized
 
 
 def pack_source(source: str, paths: list[str], work: str, eot: int, width: int, config: PackConfig) -> PackedSource:
@@ -106,7 +134,8 @@ def pack_source(source: str, paths: list[str], work: str, eot: int, width: int, 
             handle.write(np.ascontiguousarray(block, dtype=np.int32).tobytes())
             rows += len(block)
     read = sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
-    return PackedSource(out, rows, stats, read)
+    text_bytes = sum(pq.read_table(index, columns=["bytes"]).column("bytes").to_numpy().sum() for _, index in pairs)
+    return PackedSource(out, rows, stats, read, int(text_bytes))
 
 
 def row_order(plans: list[PhasePlan], available: dict[str, int], names: list[str],
@@ -164,11 +193,10 @@ def write_shards(output: str, packed: dict[str, PackedSource], names: list[str],
 
 
 def clear_tokens(output: str) -> None:
-    """Remove a previous run's shards, manifest and work folder, so no stale shard survives."""
-    for path in glob.glob(os.path.join(output, "shard-*.parquet")) + [os.path.join(output, "manifest.json")]:
-        if os.path.exists(path):
-            os.remove(path)
-    shutil.rmtree(os.path.join(output, WORK), ignore_errors=True)
+    """Remove a previous run's shards and manifest, so no stale shard survives; called only once
+    the new run is sure to write its own."""
+    for path in glob.glob(os.path.join(output, "shard-*.parquet")) + glob.glob(os.path.join(output, "manifest.json")):
+        os.remove(path)
 
 
 def run_pack(curated: str, tokenizer_path: str, output: str, config: PackConfig,
@@ -187,33 +215,37 @@ def run_pack(curated: str, tokenizer_path: str, output: str, config: PackConfig,
         raise ConfigError(f"the mixture names {missing[0]!r}, which has no shards under {curated} "
                           f"(sources: {', '.join(shards)})")
     shards = {s: shards[s] for s in weighted}
+    phases = [(until, {s: w for s, w in weights.items() if s in shards}) for until, weights in phases]
     width = config.seq_len + 1
     os.makedirs(output, exist_ok=True)
-    clear_tokens(output)
-    work = os.path.join(output, WORK)
-    tokenize(shards, Encoder(tokenizer.json, encoder_kind, threads), work, batch_docs, runner, workers, beam_args)
-    packed = {s: pack_source(s, paths, work, tokenizer.eot_id, width, config) for s, paths in shards.items()}
-    available = {s: p.rows for s, p in packed.items()}
-    if not any(weights for _, weights in phases):
-        phases = [(until, {s: float(available[s]) for s in weighted}) for until, _ in phases]
-    caps = {s: epoch_cap(s, config.epochs) for s in weighted}
-    total_rows = None if config.total_tokens is None else config.total_tokens // width
+    work = os.path.abspath(os.path.join(output, WORK))
+    shutil.rmtree(work, ignore_errors=True)
     try:
-        plans = plan_mixture(phases, available, caps, total_rows, width)
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
-    names = list(weighted)
-    order = row_order(plans, available, names, config.seed)
-    shard_list = write_shards(output, packed, names, order, width, config)
-    manifest = build_manifest(tokenizer, config, encoder_kind, mixture_origin, packed, caps, plans, names,
+        encoder, encoder_check = checked_encoder(tokenizer.json, encoder_kind, threads, shards)
+        tokenize(shards, encoder, work, batch_docs, runner, workers, beam_args)
+        packed = {s: pack_source(s, paths, work, tokenizer.eot_id, width, config) for s, paths in shards.items()}
+        available = {s: p.rows for s, p in packed.items()}
+        if not any(weights for _, weights in phases):
+            phases = [(until, {s: float(available[s]) for s in weighted}) for until, _ in phases]
+        caps = {s: epoch_cap(s, config.epochs) for s in weighted}
+        total_rows = None if config.total_tokens is None else config.total_tokens // width
+        try:
+            plans = plan_mixture(phases, available, caps, total_rows, width)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        order = row_order(plans, available, weighted, config.seed)
+        clear_tokens(output)
+        shard_list = write_shards(output, packed, weighted, order, width, config)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    manifest = build_manifest(tokenizer, config, encoder_check, mixture_origin, packed, caps, plans, weighted,
                               order[0], shard_list)
     with open(os.path.join(output, "manifest.json"), "w", encoding="utf-8") as handle:
         handle.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    shutil.rmtree(work, ignore_errors=True)
     return manifest
 
 
-def build_manifest(tokenizer: TokenizerInfo, config: PackConfig, encoder_kind: str, mixture_origin: str,
+def build_manifest(tokenizer: TokenizerInfo, config: PackConfig, encoder: str, mixture_origin: str,
                    packed: dict[str, PackedSource], caps: dict[str, float], plans: list[PhasePlan],
                    names: list[str], sources: np.ndarray, shards: list[dict]) -> dict:
     width = config.seq_len + 1
@@ -236,7 +268,7 @@ def build_manifest(tokenizer: TokenizerInfo, config: PackConfig, encoder_kind: s
     delivered = {name: used[name] / total for name in names}
     return {
         "tokenizer": {"sha256": tokenizer.sha256, "vocab_size": tokenizer.vocab_size, "eot_token": EOT,
-                      "eot_id": tokenizer.eot_id, "encoder": encoder_kind},
+                      "eot_id": tokenizer.eot_id, "encoder": encoder},
         "seq_len": config.seq_len,
         "row_tokens": width,
         "packing": {"mode": config.packing, **({"bestfit_buffer": config.bestfit_buffer}
@@ -256,6 +288,7 @@ def build_manifest(tokenizer: TokenizerInfo, config: PackConfig, encoder_kind: s
         "sources": {name: {
             "documents": packed[name].stats.documents,
             "empty_documents": packed[name].read - packed[name].stats.documents,
+            "text_bytes": packed[name].text_bytes,
             "tokens_tokenized": packed[name].stats.tokens,
             "tokens_dropped_in_packing": packed[name].stats.dropped,
             "rows_available": packed[name].rows,
@@ -264,6 +297,7 @@ def build_manifest(tokenizer: TokenizerInfo, config: PackConfig, encoder_kind: s
             "tokens_used": used[name] * width,
             "epochs": round(used[name] / packed[name].rows, 6) if packed[name].rows else 0.0,
             "epoch_cap": caps[name],
+            "weight": round(asked.get(name, 0.0), 6),
         } for name in names},
         "phases": phase_entries,
         "shards": shards,

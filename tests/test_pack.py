@@ -20,6 +20,7 @@ from jobs.tokenizer import train_tokenizer
 from pipeline.config import Config
 from pipeline.schema import ConfigError
 from tests import pack_corpus
+from transforms.tokenize import train_bpe
 
 SEQ_LEN = 63
 WIDTH = SEQ_LEN + 1
@@ -131,6 +132,8 @@ def test_phases_are_realised_in_row_order(curated, tokenizer, tmp_path):
     assert [p["end_row"] for p in manifest["phases"]] == [600, 2000]
     assert manifest["mixture"]["asked"] == {"books": 0.58, "web": 0.42}
     assert "wiki" not in manifest["sources"]
+    no_books = pack(str(curated), str(tokenizer), str(tmp_path), seq_len=SEQ_LEN, mixture={"web": 1.0, "books": 0.0})
+    assert list(no_books["sources"]) == ["web"] and no_books["sources"]["web"]["weight"] == 1.0
 
 
 def test_same_inputs_give_the_same_bytes(curated, tokenizer, tmp_path, packed):
@@ -160,11 +163,15 @@ def test_bos_bestfit_rows_start_with_a_document(curated, tokenizer, tmp_path):
 
 
 def test_an_impossible_total_is_a_clear_error(curated, tokenizer, tmp_path):
+    pack(str(curated), str(tokenizer), str(tmp_path), seq_len=SEQ_LEN, mixture={"wiki": 1.0})
+    before = (tmp_path / "manifest.json").read_bytes()
     with pytest.raises(ConfigError, match=r"books needs .* epochs .*\(cap 4\).*at most [\d,]+ tokens fit"):
         pack(str(curated), str(tokenizer), str(tmp_path), seq_len=SEQ_LEN, total_tokens=10**9,
              mixture={"web": 0.5, "books": 0.5})
     with pytest.raises(ConfigError, match="'code', which has no shards"):
         pack(str(curated), str(tokenizer), str(tmp_path), seq_len=SEQ_LEN, mixture={"code": 1.0})
+    assert (tmp_path / "manifest.json").read_bytes() == before, "a failed run leaves the last output alone"
+    assert not (tmp_path / "_work").exists()
 
 
 def test_the_trainer_streams_the_packed_rows(packed):
@@ -186,3 +193,56 @@ def test_cli_pack(curated, tokenizer, tmp_path):
     bad = CliRunner().invoke(cli, ["pack", "--curated", str(curated), "--tokenizer", str(tokenizer),
                                    "--output", str(tmp_path), "--mixture", "web=lots"])
     assert bad.exit_code != 0 and "expected NAME=WEIGHT" in bad.output
+
+
+def test_bad_curated_shards_are_named(curated, tokenizer, tmp_path):
+    broken = tmp_path / "curated"
+    (broken / "web").mkdir(parents=True)
+    (broken / "web" / "part-00000.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(ConfigError, match="part-00000.parquet: not a readable Parquet file"):
+        pack(str(broken), str(tokenizer), str(tmp_path / "out"), seq_len=SEQ_LEN)
+    pq.write_table(pq.read_table(curated / "wiki").drop(["text"]), broken / "web" / "part-00000.parquet")
+    with pytest.raises(ConfigError, match="not a curated shard \\(no text column\\)"):
+        pack(str(broken), str(tokenizer), str(tmp_path / "out"), seq_len=SEQ_LEN)
+    with pytest.raises(ConfigError, match="cannot read the tokenizer"):
+        pack(str(curated), str(curated / "wiki" / "part-00000.parquet"), str(tmp_path / "out"), seq_len=SEQ_LEN)
+    (tmp_path / "other.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="not a byte-level BPE tokenizer"):
+        pack(str(curated), str(tmp_path / "other.json"), str(tmp_path / "out"), seq_len=SEQ_LEN)
+
+
+def test_tokenizers_is_used_where_tiktoken_would_differ(tmp_path):
+    """Merges b+c, a+b, ab+c: `tokenizers` leaves "abc" as [a, bc] (no a+bc merge), while tiktoken,
+    which merges whatever concatenation is in the vocabulary, would make [abc]."""
+    model = json.loads(train_bpe(["x"], vocab_size=257).to_str())
+    vocab = model["model"]["vocab"]
+    for token in ("bc", "ab", "abc"):
+        vocab[token] = len(vocab)
+    model["model"]["merges"] = [["b", "c"], ["a", "b"], ["ab", "c"]]
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps(model))
+    curated = pack_corpus.write_curated(tmp_path / "curated", {"web": ["abc abc"] * 40}, parts=1)
+    manifest = pack(str(curated), str(path), str(tmp_path / "tokens"), seq_len=3)
+    assert manifest["tokenizer"]["encoder"].startswith("tokenizers: tiktoken's ids differed on web")
+    rows, _, _ = read_rows(tmp_path / "tokens")
+    assert vocab["bc"] in rows and vocab["abc"] not in rows
+
+
+def test_weights_come_from_the_curate_config(curated, tokenizer, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "sources:\n"
+        "  web: {format: jsonl, paths: ['raw/*.jsonl'], weight: 3}\n"
+        "  books: {format: text, paths: ['raw/*.txt'], weight: 1}\n"
+        f"pack: {{seq_len: {SEQ_LEN}, total_tokens: {1000 * WIDTH}, epochs: {{books: 1.5}}}}\n")
+    result = CliRunner().invoke(cli, ["pack", "--curated", str(curated), "--tokenizer", str(tokenizer),
+                                      "--output", str(tmp_path / "tokens"), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "tokens" / "manifest.json").read_text())
+    assert manifest["mixture"]["origin"] == "sources.<name>.weight"
+    assert manifest["mixture"]["delivered"] == {"books": 0.25, "web": 0.75}
+    assert manifest["sources"]["books"]["epoch_cap"] == 1.5 and manifest["total_rows"] == 1000
+    config.write_text("pack: {seq_len: 0}\n")
+    bad = CliRunner().invoke(cli, ["pack", "--curated", str(curated), "--tokenizer", str(tokenizer),
+                                   "--output", str(tmp_path / "tokens"), "--config", str(config)])
+    assert bad.exit_code != 0 and "run.yaml: pack: seq_len: must be at least 1" in bad.output

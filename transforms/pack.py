@@ -186,6 +186,8 @@ def largest_total(phases: list[tuple[float, dict[str, float]]], available: dict[
     limits = row_limits(available, caps)
     average = _average_weights(phases)
     bound = min(limits[s] / w for s, w in average.items() if w > 0)
+    if bound < 1:
+        return 0
     total = math.floor(bound) + len(average) * len(phases)
     while total > 0 and not _fits(plan_phases(phases, total), limits):
         total -= 1
@@ -203,7 +205,9 @@ def plan_mixture(phases: list[tuple[float, dict[str, float]]], available: dict[s
     if total_rows is None:
         total_rows = best
     if total_rows < 1:
-        raise MixtureError("the sources hold no full row of seq_len + 1 tokens for the weighted sources")
+        empty = sorted(s for s, w in _average_weights(phases).items() if w > 0 and available[s] == 0)
+        raise MixtureError(f"no row can be mixed: {', '.join(empty) or 'the weighted sources'} "
+                           f"hold{'s' if len(empty) == 1 else ''} fewer tokens than one row of {width}")
     plans = plan_phases(phases, total_rows)
     limits = row_limits(available, caps)
     if _fits(plans, limits):

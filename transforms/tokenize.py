@@ -17,6 +17,7 @@ from typing import Iterable, Iterator, Literal
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import tiktoken
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -119,16 +120,16 @@ class TokenizeShardFn(beam.DoFn):
         source, shard = element
         ids_path, index_path = token_paths(self.work, source, shard)
         parts, index = [], {"id": [], "tokens": [], "bytes": []}
-        for ids, texts in _documents(shard, self.batch_docs):
-            kept = [(i, t) for i, t in zip(ids, texts) if t]
+        for ids, texts, sizes in _documents(shard, self.batch_docs):
+            kept = [(i, t, b) for i, t, b in zip(ids, texts, sizes) if t]
             self.empty.inc(len(ids) - len(kept))
             if not kept:
                 continue
-            encoded = self.encoder.encode_batch([t for _, t in kept])
-            for (doc_id, text), doc_ids in zip(kept, encoded):
+            encoded = self.encoder.encode_batch([t for _, t, _ in kept])
+            for (doc_id, _, size), doc_ids in zip(kept, encoded):
                 index["id"].append(doc_id)
                 index["tokens"].append(len(doc_ids))
-                index["bytes"].append(len(text.encode("utf-8", "surrogatepass")))
+                index["bytes"].append(size)
                 parts.append(np.asarray(doc_ids, dtype=np.int32))
             self.docs.inc(len(kept))
         np.save(ids_path, np.concatenate(parts) if parts else np.zeros(0, np.int32))
@@ -136,13 +137,15 @@ class TokenizeShardFn(beam.DoFn):
         yield source, shard, len(index["id"])
 
 
-def _documents(shard: str, batch: int) -> Iterator[tuple[list[str], list[str | None]]]:
+def _documents(shard: str, batch: int) -> Iterator[tuple[list[str], list[str | None], list[int | None]]]:
+    """(ids, texts, UTF-8 byte lengths) of a curated shard, `batch` documents at a time."""
     parquet = pq.ParquetFile(shard)
     missing = {"id", "text"} - set(parquet.schema_arrow.names)
     if missing:
         raise ValueError(f"{shard}: not a curated shard (no {', '.join(sorted(missing))} column)")
     for table in parquet.iter_batches(batch_size=batch, columns=["id", "text"]):
-        yield table.column("id").to_pylist(), table.column("text").to_pylist()
+        text = table.column("text")
+        yield table.column("id").to_pylist(), text.to_pylist(), pc.binary_length(text).to_pylist()
 
 
 class TokenizeShards(beam.PTransform):
