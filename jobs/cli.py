@@ -5,6 +5,7 @@ import click
 
 from jobs.curate import curate_command
 from jobs.plan import plan_command
+from jobs.train.command import train_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,6 +16,7 @@ def cli() -> None:
 
 cli.add_command(curate_command, "curate")
 cli.add_command(plan_command, "plan")
+cli.add_command(train_command, "train")
 
 
 def main() -> None:
