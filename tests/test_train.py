@@ -153,9 +153,18 @@ def test_missing_manifest_is_a_clear_cli_error(tmp_path):
     assert "no token manifest" in result.output
 
 
+def test_ids_outside_the_vocabulary_are_a_clear_cli_error(tmp_path):
+    rows = patterned_rows(8, SEQ, VOCAB)
+    write_token_shards(tmp_path / "tokens", rows, vocab_size=VOCAB // 2, rows_per_shard=8)
+    result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path / "tokens"), "--out",
+                                      str(tmp_path / "run"), "--device", "cpu", "--steps", "2"])
+    assert result.exit_code == 1
+    assert "outside the manifest's vocabulary of 32" in result.output
+
+
 def test_two_gloo_ranks_match_one_process_with_the_combined_batch(tokens, tmp_path):
     config = tmp_path / "ddp.yaml"
-    config.write_text("train:\n  batch_size: 4\n  warmup_steps: 2\n  lr: 0.01\n  steps: 4\n"
+    config.write_text("train:\n  batch_size: 4\n  grad_accum: 2\n  warmup_steps: 2\n  lr: 0.01\n  steps: 4\n"
                       "  eval_every: 2\n  eval_batches: 2\n  checkpoint_every: 2\n  tensorboard: false\n  device: cpu\n")
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "OMP_NUM_THREADS": "1"}
@@ -164,15 +173,15 @@ def test_two_gloo_ranks_match_one_process_with_the_combined_batch(tokens, tmp_pa
                "--config", str(config)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    single = train(tokens, tmp_path / "single", replace(CPU, steps=4, batch_size=8, eval_every=2,
-                                                        checkpoint_every=2))
+    single = train(tokens, tmp_path / "single", replace(CPU, steps=4, batch_size=8, grad_accum=2,
+                                                        eval_every=2, checkpoint_every=2))
     ddp_losses = [r["loss"] for r in records(tmp_path / "ddp")]
     single_losses = [r["loss"] for r in records(tmp_path / "single")]
     assert ddp_losses == pytest.approx(single_losses, rel=1e-5)
     assert [r["eval_loss"] for r in records(tmp_path / "ddp", "eval_loss")] == pytest.approx(
         [r["eval_loss"] for r in records(tmp_path / "single", "eval_loss")], rel=1e-5)
     assert load_checkpoint(tmp_path / "ddp" / "checkpoints" / "step-00000004.pt")["world_size"] == 2
-    assert single.tokens_per_step == 8 * SEQ
+    assert single.tokens_per_step == 16 * SEQ
 
 
 def test_kubernetes_job_runs_this_cli_under_torchrun():

@@ -48,7 +48,14 @@ class TrainingData:
         return bool(self._eval_paths)
 
     def batches(self, batch_size: int) -> Iterator[np.ndarray]:
-        return iter(self.stream.batches(batch_size))
+        """(batch_size, seq_len + 1) rows, forever; an id outside the vocabulary is an error."""
+        for batch in self.stream.batches(batch_size):
+            low, high = int(batch.min()), int(batch.max())
+            if low < 0 or high >= self.vocab_size:
+                bad = low if low < 0 else high
+                raise ValueError(f"token id {bad} in the packed rows is outside the manifest's "
+                                 f"vocabulary of {self.vocab_size}")
+            yield batch
 
     def skip(self, rows: int) -> None:
         self.stream.skip(rows)

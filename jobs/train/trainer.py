@@ -114,6 +114,10 @@ class Trainer:
             self._batches = self.data.batches(self.cfg.batch_size)
             self._save()  # step 0: the first place to roll back to
         end = min(self.cfg.steps, stop_at) if stop_at is not None else self.cfg.steps
+        if self.ctx.is_main:
+            print(f"[train] {self.model.num_params():,} parameters, {self.tokens_per_step:,} tokens a "
+                  f"step, {self.ctx.world_size} process(es) on {self.ctx.device.type}; "
+                  f"steps {self.step} to {end}", file=sys.stderr, flush=True)
         loss = eval_loss = None
         saved_at = self.step
         while self.step < end:
