@@ -7,6 +7,7 @@ from typing import ClassVar, Iterable, Optional
 from filters.document import Document
 
 SignalTypes = dict[str, str]  # column name -> "int" | "float" | "str"
+Bounds = tuple[Optional[float], Optional[float]]  # (lowest kept, highest kept); None: unbounded
 
 
 class DocumentFilter(ABC):
@@ -28,6 +29,11 @@ class DocumentFilter(ABC):
 
     def signal_types(self) -> SignalTypes:
         """The signal columns this filter writes, with their types."""
+        return {}
+
+    def thresholds(self) -> dict[str, Bounds]:
+        """For each signal column that a rule compares with a bound, the range it keeps (the report
+        draws these on the signal's histogram)."""
         return {}
 
     @abstractmethod

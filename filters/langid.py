@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Optional, Sequence
 
-from filters.base import DocumentFilter
+from filters.base import Bounds, DocumentFilter
 from filters.document import Document
 
 # FineWeb (Penedo et al. 2024) keeps a page when its top language scores at least 0.65.
@@ -47,7 +47,9 @@ def load_fasttext_model(path: str):
 
 def predict_languages(model, texts: Sequence[str]) -> list[tuple[str, float]]:
     """The top (language, probability) for each text, in one batch call."""
-    lines = [t[:MAX_PREDICT_CHARS].replace("\n", " ") for t in texts]
+    # One line, every Unicode space (no-break spaces from &nbsp; included) made a plain space:
+    # fastText splits words on ASCII whitespace only.
+    lines = [" ".join(t[:MAX_PREDICT_CHARS].split()) for t in texts]
     labels, scores = model.predict(lines, k=1)
     out = []
     for label, score in zip(labels, scores):
@@ -73,6 +75,9 @@ class LanguageFilter(DocumentFilter):
         self.threshold = threshold
         self.model_path = model_path
         self._model = None
+
+    def thresholds(self) -> dict[str, Bounds]:
+        return {"lang_score": (self.threshold, None)}
 
     def setup(self) -> None:
         self._model = load_fasttext_model(str(self.model_path or bundled_model_path()))

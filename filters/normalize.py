@@ -2,15 +2,12 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
-
-_WHITESPACE = re.compile(r"\s+")
 
 
 def normalize_for_exact_match(text: str) -> str:
     """NFKC, lower case, whitespace runs collapsed: copies that differ only in layout compare equal."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
 def content_hash(text: str) -> str:

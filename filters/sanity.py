@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from filters.base import DocumentFilter, SignalTypes
+from filters.base import Bounds, DocumentFilter, SignalTypes
 from filters.document import Document
 
 MIN_CHARS = 100
@@ -31,6 +31,9 @@ class SanityFilter(DocumentFilter):
 
     def signal_types(self) -> SignalTypes:
         return {"char_count": "int", "words_per_char": "float"}
+
+    def thresholds(self) -> dict[str, Bounds]:
+        return {"char_count": (self.min_chars, None), "words_per_char": (self.min_words_per_char, None)}
 
     def __call__(self, doc: Document) -> Optional[str]:
         chars = len(doc.text)

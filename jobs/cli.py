@@ -5,6 +5,7 @@ import click
 
 from jobs.curate import curate_command
 from jobs.plan import plan_command
+from jobs.report import report_command
 from jobs.train.command import train_command
 
 
@@ -16,6 +17,7 @@ def cli() -> None:
 
 cli.add_command(curate_command, "curate")
 cli.add_command(plan_command, "plan")
+cli.add_command(report_command, "report")
 cli.add_command(train_command, "train")
 
 

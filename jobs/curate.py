@@ -9,22 +9,32 @@ from typing import Optional, Sequence
 import apache_beam as beam
 import click
 
+from jobs.sample.build import sample_config_path
 from pipeline.config import Config, load_config, parse_source_flag, validate_sources
-from pipeline.curate import build_curation, clear_outputs, plan_curation
+from pipeline.curate import CuratePlan, build_curation, clear_outputs, plan_curation
 from pipeline.ledger import read_ledger, summary_lines
-from pipeline.runner import make_runner, pipeline_options
+from pipeline.runner import check_options, make_runner, pipeline_options
 from pipeline.schema import ConfigError
+
+
+def curation_pipeline(config: Config, output: str, stages: Optional[list[str]] = None, runner: Optional[str] = None,
+                      workers: Optional[int] = None, beam_args: Sequence[str] = ()) -> tuple[beam.Pipeline, CuratePlan]:
+    """The curation graph on a pipeline for `runner`, built but not run; its options checked first."""
+    plan = plan_curation(config, output, stages)
+    runner_name = runner or config.runner.name
+    options = pipeline_options(runner_name, workers or config.runner.workers, [*config.runner.options, *beam_args])
+    check_options(runner_name, options)
+    pipeline = beam.Pipeline(runner=make_runner(runner_name), options=options)
+    build_curation(pipeline, config, plan)
+    return pipeline, plan
 
 
 def curate(config: Config, output: str, stages: Optional[list[str]] = None, runner: Optional[str] = None,
            workers: Optional[int] = None, beam_args: Sequence[str] = ()) -> dict:
     """Run the curation pipeline; returns the ledger."""
-    plan = plan_curation(config, output, stages)
-    runner_name = runner or config.runner.name
-    options = pipeline_options(runner_name, workers or config.runner.workers, [*config.runner.options, *beam_args])
+    pipeline, plan = curation_pipeline(config, output, stages, runner, workers, beam_args)
     clear_outputs(plan.output)
-    with beam.Pipeline(runner=make_runner(runner_name), options=options) as pipeline:
-        build_curation(pipeline, config, plan)
+    pipeline.run().wait_until_finish()
     return read_ledger(plan.output)
 
 
@@ -47,6 +57,7 @@ def apply_flags(config: Config, sources: Sequence[str], langs: Optional[str], la
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file.")
+@click.option("--sample", is_flag=True, help="Use the bundled sample (Python's documentation as a crawl).")
 @click.option("--output", "-o", required=True, help="Output directory (local path or gs://, s3://...).")
 @click.option("--source", "sources", multiple=True, metavar="NAME=FORMAT:GLOB",
               help="Add or replace a source, e.g. web=warc:'data/*.warc.gz'. Repeatable.")
@@ -57,7 +68,7 @@ def apply_flags(config: Config, sources: Sequence[str], langs: Optional[str], la
 @click.option("--runner", help="Beam runner (default FnApiRunner, local).")
 @click.option("--workers", type=int, help="Local worker processes.")
 @click.pass_context
-def curate_command(ctx, config_path, output, sources, stages, keep_rejected, langs, lang_threshold, runner, workers):
+def curate_command(ctx, config_path, sample, output, sources, stages, keep_rejected, langs, lang_threshold, runner, workers):
     """Curate raw shards into OUTPUT/curated/<source>/*.parquet and OUTPUT/ledger.json.
 
     Extra arguments are passed to Beam as pipeline options (e.g. --project, --temp_location).
@@ -65,7 +76,7 @@ def curate_command(ctx, config_path, output, sources, stages, keep_rejected, lan
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     try:
-        config = apply_flags(load_config(config_path), sources, langs, lang_threshold, keep_rejected)
+        config = apply_flags(load_config(sample_config_path() if sample else config_path), sources, langs, lang_threshold, keep_rejected)
         selected = [s.strip() for s in stages.split(",") if s.strip()] if stages else None
         started = time.monotonic()
         ledger = curate(config, output, selected, runner, workers, ctx.args)

@@ -10,7 +10,11 @@ from __future__ import annotations
 from typing import Sequence
 
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
+from apache_beam.runners import create_runner
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+from pipeline.schema import ConfigError
 
 LOCAL_RUNNER = "FnApiRunner"
 
@@ -25,6 +29,20 @@ def pipeline_options(runner: str, workers: int, extra: Sequence[str] = ()) -> Pi
         direct.direct_num_workers = workers
         direct.direct_running_mode = "multi_processing"
     return options
+
+
+def check_options(runner: str, options: PipelineOptions) -> None:
+    """Beam's own checks for `runner` (e.g. Dataflow's project, region and gs:// temp_location), run
+    here so that a mistake is one clear line before anything starts, not a stack trace."""
+    if runner == LOCAL_RUNNER:
+        return
+    try:
+        runner_instance = create_runner(runner)
+    except ValueError as err:
+        raise ConfigError(f"--runner {runner}: {err}") from None
+    errors = PipelineOptionsValidator(options, runner_instance).validate()
+    if errors:
+        raise ConfigError(f"--runner {runner}: " + "; ".join(e.split(" See ")[0] for e in errors))
 
 
 def make_runner(runner: str):

@@ -1,0 +1,47 @@
+"""Beam's metric counters per stage agree with the ledger, which is built from the outputs."""
+from collections import Counter
+
+import pytest
+from apache_beam.metrics.metric import MetricsFilter
+
+from jobs.curate import curation_pipeline
+from pipeline.config import Config, SourceConfig
+from pipeline.curate import clear_outputs
+from pipeline.ledger import read_ledger
+from pipeline.stages import STAGES
+
+
+def counter(result, namespace: str, name: str) -> int:
+    found = result.metrics().query(MetricsFilter().with_namespace(namespace).with_name(name))["counters"]
+    return sum(c.committed for c in found)
+
+
+def by_stage(ledger: dict, section: str) -> Counter:
+    totals = Counter()
+    for per_source in ledger[section].values():
+        for key, n in per_source.items():
+            totals[key.split("/")[0]] += n
+    return totals
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_stage_counters_agree_with_the_ledger(corpus, tmp_path, workers):
+    config = Config(sources={
+        "bulk": SourceConfig("jsonl", [f"{corpus}/web-bulk/olmo_c4-sample.0*.jsonl.gz",
+                                       f"{corpus}/web-bulk/datajuicer_redpajama-cc-2023-06-refined.jsonl"]),
+        "web": SourceConfig("warc", [f"{corpus}/web/cc-main-2020-34_resiliparse_part1.warc.gz"]),
+    })
+    pipeline, plan = curation_pipeline(config, str(tmp_path / "out"), workers=workers)
+    clear_outputs(plan.output)
+    result = pipeline.run()
+    result.wait_until_finish()
+    ledger = read_ledger(plan.output)
+    removed, errors = by_stage(ledger, "removed"), by_stage(ledger, "errors")
+    document_stages = [name for name in STAGES if STAGES[name].kind == "document"]
+    corpus_removed = sum(n for stage, n in removed.items() if stage != "read" and stage not in document_stages)
+
+    read_docs = sum(ledger["input"].values()) - removed["read"] - errors["read"]
+    assert counter(result, "read", "documents") == read_docs > 0
+    assert counter(result, "filters", "removed") == sum(removed[s] for s in document_stages) > 0
+    assert counter(result, "filters", "failed") == sum(errors[s] for s in document_stages)
+    assert counter(result, "filters", "kept") == sum(ledger["kept"].values()) + corpus_removed
