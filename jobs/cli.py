@@ -4,8 +4,10 @@ from importlib.metadata import version
 import click
 
 from jobs.curate import curate_command
+from jobs.pack import pack_command
 from jobs.plan import plan_command
 from jobs.report import report_command
+from jobs.tokenizer import tokenizer_group
 from jobs.train.command import train_command
 
 
@@ -17,6 +19,8 @@ def cli() -> None:
 
 cli.add_command(curate_command, "curate")
 cli.add_command(plan_command, "plan")
+cli.add_command(tokenizer_group, "tokenizer")
+cli.add_command(pack_command, "pack")
 cli.add_command(report_command, "report")
 cli.add_command(train_command, "train")
 

@@ -9,11 +9,12 @@ from typing import Optional, Sequence
 import apache_beam as beam
 import click
 
+from jobs.progress import progress_bar
 from jobs.sample.build import sample_config_path
 from pipeline.config import Config, load_config, parse_source_flag, validate_sources
 from pipeline.curate import CuratePlan, build_curation, clear_outputs, plan_curation
 from pipeline.ledger import read_ledger, summary_lines
-from pipeline.runner import check_options, make_runner, pipeline_options
+from pipeline.runner import LOCAL_RUNNER, check_options, make_runner, pipeline_options
 from pipeline.schema import ConfigError
 
 
@@ -34,7 +35,11 @@ def curate(config: Config, output: str, stages: Optional[list[str]] = None, runn
     """Run the curation pipeline; returns the ledger."""
     pipeline, plan = curation_pipeline(config, output, stages, runner, workers, beam_args)
     clear_outputs(plan.output)
-    pipeline.run().wait_until_finish()
+    if (runner or config.runner.name) == LOCAL_RUNNER:
+        with progress_bar([path for _, _, path in plan.shards]):
+            pipeline.run().wait_until_finish()
+    else:
+        pipeline.run().wait_until_finish()
     return read_ledger(plan.output)
 
 
@@ -73,7 +78,7 @@ def curate_command(ctx, config_path, sample, output, sources, stages, keep_rejec
 
     Extra arguments are passed to Beam as pipeline options (e.g. --project, --temp_location).
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr, force=True)
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     try:
         config = apply_flags(load_config(sample_config_path() if sample else config_path), sources, langs, lang_threshold, keep_rejected)

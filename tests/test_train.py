@@ -78,6 +78,17 @@ def test_eval_rows_are_held_out_from_training(tmp_path):
     assert trained == set(range(1, 300, 2))
 
 
+def test_held_out_shards_come_from_the_end_at_least_one_never_all():
+    from jobs.train.data import hold_out
+
+    shards = [{"path": f"s{i}", "rows": 100} for i in range(10)]
+    assert [s["path"] for s in hold_out(shards, 0.01)[1]] == ["s9"]
+    train_part, held = hold_out(shards, 0.25)
+    assert [s["path"] for s in held] == ["s7", "s8", "s9"] and len(train_part) == 7
+    assert len(hold_out(shards, 0.99)[0]) == 1
+    assert hold_out(shards[:1], 0.5) == (shards[:1], [])
+
+
 def test_resume_logs_the_same_losses_as_an_uninterrupted_run(tokens, tmp_path):
     cfg = replace(CPU, steps=12, grad_accum=2, model=ModelConfig(size="tiny", dropout=0.1))
     whole = train(tokens, tmp_path / "whole", cfg)

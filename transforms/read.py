@@ -1,10 +1,18 @@
-"""Reading shards in Beam: one element per file, spread over workers, progress on the log."""
+"""Reading shards in Beam: one element per file, spread over workers, progress on the log.
+
+Each reader instance logs its running totals after every file and every PROGRESS_EVERY_S within a
+long one, as one line in PROGRESS_FORMAT. On a terminal `jobs/progress.py` turns these lines (from
+this process or forwarded from worker processes) into a progress bar; elsewhere they stay log lines.
+"""
 from __future__ import annotations
 
 import logging
+import os
+import re
 import time
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
@@ -13,6 +21,10 @@ from transforms.formats import READERS, ReadOptions
 
 LOG = logging.getLogger("tokenmill.read")
 PROGRESS_EVERY_S = 10.0
+PROGRESS_FORMAT = "read %d documents, %d text bytes, %d files, %d file bytes (%.0f docs/s) reader=%s"
+PROGRESS_PATTERN = re.compile(r"read (?P<documents>\d+) documents, (?P<text_bytes>\d+) text bytes, "
+                              r"(?P<files>\d+) files, (?P<file_bytes>\d+) file bytes \([\d.]+ docs/s\) "
+                              r"reader=(?P<reader>[\w:-]+)")
 
 
 class _ReadShardFn(beam.DoFn):
@@ -27,6 +39,10 @@ class _ReadShardFn(beam.DoFn):
         self._started = time.monotonic()
         self._last_log = self._started
         self._count = 0
+        self._text_bytes = 0
+        self._files = 0
+        self._file_bytes = 0
+        self._reader = f"{os.getpid()}-{id(self):x}"
 
     def process(self, shard: tuple[str, str, str]):
         source, fmt, path = shard
@@ -37,7 +53,10 @@ class _ReadShardFn(beam.DoFn):
                 if isinstance(result, Document):
                     self.docs.inc()
                     self.bytes.inc(len(result.text))
-                    self._progress()
+                    self._count += 1
+                    self._text_bytes += len(result.text)
+                    if time.monotonic() - self._last_log >= PROGRESS_EVERY_S:
+                        self._log_progress()
                     yield result
                 elif isinstance(result, Rejected):
                     yield TaggedOutput("rejected", result)
@@ -45,16 +64,25 @@ class _ReadShardFn(beam.DoFn):
                     yield TaggedOutput("failed", result)
         except Exception as err:  # an unexpected reader error costs this file, not the run
             yield TaggedOutput("failed", Failed(source, "read", type(err).__name__, path, str(err)[:500]))
-            return
+            produced = True
+        self._file_done(path)
         if not produced:  # an empty file (or one with no record of the wanted kind) is still accounted for
             yield TaggedOutput("failed", Failed(source, "read", "no_documents", path, "the file holds no document"))
 
-    def _progress(self):
-        self._count += 1
+    def _file_done(self, path: str):
+        self._files += 1
+        try:
+            matched = FileSystems.match([path])[0].metadata_list
+        except IOError:  # gone since it was listed: it counts as done, with no size
+            matched = []
+        self._file_bytes += matched[0].size_in_bytes if matched else 0
+        self._log_progress()
+
+    def _log_progress(self):
         now = time.monotonic()
-        if now - self._last_log >= PROGRESS_EVERY_S:
-            self._last_log = now
-            LOG.info("read %d documents (%.0f docs/s)", self._count, self._count / (now - self._started))
+        self._last_log = now
+        LOG.info(PROGRESS_FORMAT, self._count, self._text_bytes, self._files, self._file_bytes,
+                 self._count / max(now - self._started, 1e-9), self._reader)
 
 
 class ReadShards(beam.PTransform):

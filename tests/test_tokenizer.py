@@ -1,0 +1,138 @@
+"""The byte-level BPE tokenizer: tied to the chapter's learner, lossless, and fast with the same ids."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+from click.testing import CliRunner
+from tokenizers import Tokenizer, pre_tokenizers
+
+from jobs.cli import cli
+from jobs.tokenizer import train_tokenizer
+from tests import pack_corpus
+from transforms.tokenize import EOT, Encoder, new_tokenizer, train_bpe
+
+
+def learn_bpe(word_freqs: dict[str, int], num_merges: int, alphabet: list[str], min_frequency: int):
+    """The chapter's `learn_bpe` (pretraining.md, "Byte Pair Encoding"), fed word frequencies, with
+    its tie-breaking made explicit: among the most frequent pairs, the one whose symbols have the
+    smallest ids (the alphabet in order, then each merge as it is learned); stop below `min_frequency`."""
+    ids = {symbol: index for index, symbol in enumerate(alphabet)}
+    splits = {word: list(word) for word in word_freqs}
+    merges = []
+    for _ in range(num_merges):
+        pair_freqs: dict[tuple[str, str], int] = {}
+        for word, freq in word_freqs.items():
+            symbols = splits[word]
+            for i in range(len(symbols) - 1):
+                pair = (symbols[i], symbols[i + 1])
+                pair_freqs[pair] = pair_freqs.get(pair, 0) + freq
+        if not pair_freqs:
+            break
+        best_pair = max(pair_freqs, key=lambda p: (pair_freqs[p], -ids[p[0]], -ids[p[1]]))
+        if pair_freqs[best_pair] < min_frequency:
+            break
+        merges.append(best_pair)
+        new_token = best_pair[0] + best_pair[1]
+        ids.setdefault(new_token, len(ids))
+        for word in splits:
+            symbols = splits[word]
+            new_symbols = []
+            i = 0
+            while i < len(symbols):
+                if i < len(symbols) - 1 and symbols[i] == best_pair[0] and symbols[i + 1] == best_pair[1]:
+                    new_symbols.append(new_token)
+                    i += 2
+                else:
+                    new_symbols.append(symbols[i])
+                    i += 1
+            splits[word] = new_symbols
+    return merges
+
+
+def apply_bpe(word: str, merges: list[tuple[str, str]]) -> list[str]:
+    """The chapter's `apply_bpe`: apply the merges in the order they were learned."""
+    symbols = list(word)
+    for merge in merges:
+        new_symbols, i = [], 0
+        while i < len(symbols):
+            if i < len(symbols) - 1 and symbols[i] == merge[0] and symbols[i + 1] == merge[1]:
+                new_symbols.append(merge[0] + merge[1])
+                i += 2
+            else:
+                new_symbols.append(symbols[i])
+                i += 1
+        symbols = new_symbols
+    return symbols
+
+
+@pytest.fixture(scope="module")
+def texts(corpus):
+    return pack_corpus.books(corpus, 60_000) + pack_corpus.wiki(corpus, 60_000) + pack_corpus.multilingual(corpus)
+
+
+@pytest.fixture(scope="module")
+def trained(texts):
+    return train_bpe(texts, vocab_size=1500)
+
+
+def test_production_merges_equal_the_chapters_learner(corpus):
+    texts = pack_corpus.books(corpus, 30_000) + pack_corpus.multilingual(corpus)[:20]
+    vocab_size, min_frequency = 700, 2
+    tokenizer = train_bpe(texts, vocab_size, min_frequency)
+    words = Counter(piece for text in texts for piece, _ in new_tokenizer().pre_tokenizer.pre_tokenize_str(text))
+    alphabet = [EOT] + sorted(pre_tokenizers.ByteLevel.alphabet())
+    reference = learn_bpe(dict(words), vocab_size - len(alphabet), alphabet, min_frequency)
+    production = [tuple(m) for m in json.loads(tokenizer.to_str())["model"]["merges"]]
+    assert len(production) == vocab_size - len(alphabet)
+    assert production == reference
+    for word, (start, end) in new_tokenizer().pre_tokenizer.pre_tokenize_str(texts[0])[:400]:
+        assert apply_bpe(word, reference) == tokenizer.encode(texts[0][start:end]).tokens
+
+
+def test_decode_of_encode_is_the_text_in_every_script(trained, corpus):
+    samples = pack_corpus.multilingual(corpus) + [
+        "  leading spaces,\ttabs\r\nand CRLF  ", "emoji 🎉👍🏽, zero\u200bwidth, combining é", f"a literal {EOT} in text",
+    ]
+    for text in samples:
+        ids = Encoder(trained.to_str(), "tiktoken").encode_batch([text])[0]
+        assert trained.decode(ids) == text
+
+
+def test_tiktoken_and_tokenizers_give_identical_ids(trained, texts, corpus):
+    docs = texts + pack_corpus.web(corpus, 100_000) + [f"ends with {EOT}", "'s 'S 'll n't \u00a0nbsp"]
+    hf = Encoder(trained.to_str(), "hf").encode_batch(docs)
+    fast = Encoder(trained.to_str(), "tiktoken", threads=2).encode_batch(docs)
+    assert fast == hf
+    assert trained.token_to_id(EOT) == 0 and all(0 not in ids for ids in fast)
+
+
+def test_train_tokenizer_is_deterministic_and_weighted(tmp_path, corpus):
+    curated = pack_corpus.write_curated(tmp_path / "curated", {
+        "books": pack_corpus.books(corpus, 200_000), "web": pack_corpus.web(corpus, 200_000)})
+    first = train_tokenizer(str(curated), str(tmp_path / "a.json"), vocab_size=600, sample_bytes=120_000,
+                            mixture={"books": 0.75, "web": 0.25})
+    train_tokenizer(str(curated), str(tmp_path / "b.json"), vocab_size=600, sample_bytes=120_000,
+                    mixture={"books": 0.75, "web": 0.25})
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    taken = first["sample_bytes"]
+    assert taken["books"] > 2 * taken["web"] > 0
+    assert 0.6 * 120_000 < sum(taken.values()) < 1.6 * 120_000
+    tokenizer = Tokenizer.from_file(str(tmp_path / "a.json"))
+    assert tokenizer.get_vocab_size() == 600 and tokenizer.token_to_id(EOT) == 0
+
+
+def test_cli_train_encode_decode(tmp_path, corpus):
+    curated = pack_corpus.write_curated(tmp_path / "curated", {"wiki": pack_corpus.wiki(corpus, 100_000)})
+    runner = CliRunner()
+    out = tmp_path / "tokenizer.json"
+    result = runner.invoke(cli, ["tokenizer", "train", "--input", str(curated), "--vocab-size", "500",
+                                 "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    encoded = runner.invoke(cli, ["tokenizer", "encode", "--tokenizer", str(out), "Valkyria Chronicles"])
+    ids = encoded.output.splitlines()[0].split()
+    decoded = runner.invoke(cli, ["tokenizer", "decode", "--tokenizer", str(out), *ids])
+    assert decoded.output == "Valkyria Chronicles\n"
+    missing = runner.invoke(cli, ["tokenizer", "train", "--input", str(tmp_path / "nowhere"), "--output", str(out)])
+    assert missing.exit_code != 0 and "no such curated folder" in missing.output
