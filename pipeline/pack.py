@@ -62,6 +62,10 @@ def checked_encoder(tokenizer_json: str, kind: str, threads: int, shards: dict[s
     if kind == "hf":
         return Encoder(tokenizer_json, "hf", threads), "tokenizers, as configured"
     fast, reference = Encoder(tokenizer_json, "tiktoken", threads), Encoder(tokenizer_json, "hf")
+    try:
+        fast.encode_batch([""])
+    except (KeyError, ValueError) as err:
+        return reference, f"tokenizers: tiktoken cannot take this vocabulary ({err!r})"
     for source, paths in sorted(shards.items()):
         batch = next(pq.ParquetFile(paths[0]).iter_batches(batch_size=sample, columns=["id", "text"]), None)
         if batch is None:

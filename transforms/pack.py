@@ -184,7 +184,7 @@ def largest_total(phases: list[tuple[float, dict[str, float]]], available: dict[
                   caps: dict[str, float]) -> int:
     """The most rows the caps allow with these phase weights."""
     limits = row_limits(available, caps)
-    average = _average_weights(phases)
+    average = average_weights(phases)
     bound = min(limits[s] / w for s, w in average.items() if w > 0)
     if bound < 1:
         return 0
@@ -197,7 +197,7 @@ def largest_total(phases: list[tuple[float, dict[str, float]]], available: dict[
 def plan_mixture(phases: list[tuple[float, dict[str, float]]], available: dict[str, int],
                  caps: dict[str, float], total_rows: Optional[int], width: int) -> list[PhasePlan]:
     """The per-phase rows of each source; `total_rows` None takes the largest the caps allow."""
-    for source in sorted(_average_weights(phases)):
+    for source in sorted(average_weights(phases)):
         if source not in available:
             raise MixtureError(f"the mixture names {source!r}, which has no curated shards "
                                f"(sources: {', '.join(sorted(available)) or 'none'})")
@@ -205,7 +205,7 @@ def plan_mixture(phases: list[tuple[float, dict[str, float]]], available: dict[s
     if total_rows is None:
         total_rows = best
     if total_rows < 1:
-        empty = sorted(s for s, w in _average_weights(phases).items() if w > 0 and available[s] == 0)
+        empty = sorted(s for s, w in average_weights(phases).items() if w > 0 and available[s] == 0)
         raise MixtureError(f"no row can be mixed: {', '.join(empty) or 'the weighted sources'} "
                            f"hold{'s' if len(empty) == 1 else ''} fewer tokens than one row of {width}")
     plans = plan_phases(phases, total_rows)
@@ -228,7 +228,7 @@ def _fits(plans: list[PhasePlan], limits: dict[str, int]) -> bool:
     return all(rows <= limits[s] for s, rows in rows_needed(plans).items())
 
 
-def _average_weights(phases: list[tuple[float, dict[str, float]]]) -> dict[str, float]:
+def average_weights(phases: list[tuple[float, dict[str, float]]]) -> dict[str, float]:
     """Each source's share of all rows: its phase weights averaged over the phases' lengths."""
     average: dict[str, float] = {}
     previous = 0.0

@@ -59,11 +59,12 @@ def byte_decoder() -> dict[str, int]:
 
 def tiktoken_encoding(tokenizer_json: str, name: str = "tokenmill") -> tiktoken.Encoding:
     """A tiktoken Encoding with the same vocabulary as a trained byte-level BPE `tokenizer.json`."""
-    model = json.loads(tokenizer_json)["model"]
+    data = json.loads(tokenizer_json)
+    special = {t["content"]: t["id"] for t in data.get("added_tokens", [])}
     to_byte = byte_decoder()
-    ranks = {bytes(to_byte[c] for c in token): rank for token, rank in model["vocab"].items() if token != EOT}
-    return tiktoken.Encoding(name, pat_str=GPT2_PATTERN, mergeable_ranks=ranks,
-                             special_tokens={EOT: model["vocab"][EOT]})
+    ranks = {bytes(to_byte[c] for c in token): rank
+             for token, rank in data["model"]["vocab"].items() if token not in special}
+    return tiktoken.Encoding(name, pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens=special)
 
 
 class Encoder:
