@@ -6,7 +6,7 @@
 3. The mixture plan fixes how many rows each phase takes from each source (epoch caps checked),
    the interleave fixes which source each row slot gets, and a seeded shuffle fixes which of the
    source's rows fills it. Shards are cut from that order and the manifest describes the result.
-Memory holds one block of rows, the best-fit buffer or the slot arrays of the run (12 bytes a row).
+Memory holds one block of rows, the best-fit buffer or the slot arrays of the run (16 bytes a row).
 """
 from __future__ import annotations
 
@@ -56,9 +56,9 @@ def curated_shards(curated: str) -> dict[str, list[str]]:
 
 
 def checked_encoder(tokenizer_json: str, kind: str, threads: int, shards: dict[str, list[str]],
-                    sample: int = 32) -> tuple[Encoder, str]:
-    """The encoder to run, and what the check found: tiktoken is used only if it gives the ids
-    of `tokenizers` on the first `sample` documents of every source; otherwise `tokenizers` is."""
+                    sample_chars: int = 65536) -> tuple[Encoder, str]:
+    """The encoder to run, and what the check found: tiktoken is used only if it gives the ids of
+    `tokenizers` on the first documents (`sample_chars` of text) of every source; else `tokenizers` is."""
     if kind == "hf":
         return Encoder(tokenizer_json, "hf", threads), "tokenizers, as configured"
     fast, reference = Encoder(tokenizer_json, "tiktoken", threads), Encoder(tokenizer_json, "hf")
@@ -67,14 +67,18 @@ def checked_encoder(tokenizer_json: str, kind: str, threads: int, shards: dict[s
     except (KeyError, ValueError) as err:
         return reference, f"tokenizers: tiktoken cannot take this vocabulary ({err!r})"
     for source, paths in sorted(shards.items()):
-        batch = next(pq.ParquetFile(paths[0]).iter_batches(batch_size=sample, columns=["id", "text"]), None)
-        if batch is None:
-            continue
-        ids, texts = batch.column("id").to_pylist(), [t or "" for t in batch.column("text").to_pylist()]
+        ids, texts, size = [], [], 0
+        for batch in pq.ParquetFile(paths[0]).iter_batches(batch_size=16, columns=["id", "text"]):
+            for doc_id, text in zip(batch.column("id").to_pylist(), batch.column("text").to_pylist()):
+                ids.append(doc_id)
+                texts.append(text or "")
+                size += len(texts[-1])
+            if size >= sample_chars:
+                break
         for doc_id, a, b in zip(ids, fast.encode_batch(texts), reference.encode_batch(texts)):
             if a != b:
                 return reference, f"tokenizers: tiktoken's ids differed on {source} document {doc_id}"
-    return fast, f"tiktoken: same ids as tokenizers on the first {sample} documents of each source"
+    return fast, "tiktoken: same ids as tokenizers on the first documents of each source"
 
 
 @dataclass
