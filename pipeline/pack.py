@@ -1,7 +1,7 @@
 """curated/ → tokens/: tokenize in Beam, pack each source in id order, mix, write shards + manifest.
 
 1. Beam (FnApiRunner unless told otherwise) tokenizes every curated shard in parallel into a
-   flat .npy of ids and an index of (id, tokens, bytes), under a work folder.
+   raw file of int32 ids and an index of (id, tokens, bytes), under a work folder.
 2. Each source's documents are merged back into id order and packed into a file of rows.
 3. The mixture plan fixes how many rows each phase takes from each source (epoch caps checked),
    the interleave fixes which source each row slot gets, and a seeded shuffle fixes which of the
