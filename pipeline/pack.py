@@ -37,6 +37,9 @@ def curated_shards(curated: str) -> dict[str, list[str]]:
     """{source: its part-*.parquet paths, sorted} from DIR/curated/<source>/."""
     if not os.path.isdir(curated):
         raise ConfigError(f"{curated}: no such curated folder (run `tokenmill curate` first)")
+    if os.path.isfile(os.path.join(curated, "ledger.json")):
+        raise ConfigError(f"{curated}: this is a curate output folder; pass its curated/ folder, "
+                          f"{os.path.join(curated, 'curated')}")
     sources = {}
     for folder in sorted(os.listdir(curated)):
         paths = sorted(glob.glob(os.path.join(curated, folder, "*.parquet")))

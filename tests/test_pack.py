@@ -259,6 +259,8 @@ def test_from_curate_to_the_trainers_reader(tmp_path):
     manifest = pack(str(curated_dir), str(tmp_path / "tokenizer.json"), str(tokens_dir), seq_len=127)
     for source, entry in manifest["sources"].items():
         assert entry["documents"] + entry["empty_documents"] == ledger["kept"][source]
+    with pytest.raises(ConfigError, match="a curate output folder; pass its curated/ folder"):
+        pack(str(tmp_path), str(tmp_path / "tokenizer.json"), str(tokens_dir), seq_len=127)
     rows, _, _ = read_rows(tokens_dir)
     stream = TokenStream(str(tokens_dir))
     assert np.array_equal(np.stack(list(itertools.islice(stream, len(stream)))), rows)
