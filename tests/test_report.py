@@ -16,7 +16,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 
 from jobs.charts import fmt, nice_ticks
-from jobs.report import build_report, stream_histogram
+from jobs.report import stream_histogram
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,8 +43,17 @@ def curated(corpus, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def report(curated):
-    result = tokenmill("report", str(curated))
+def run(curated):
+    """A short real training run on the packed tokens: its metrics.jsonl gives the curves."""
+    folder = curated.parent / "run"
+    tokenmill("train", "--data", str(curated / "tokens"), "--out", str(folder), "--model", "tiny", "--steps", "8",
+              "--device", "cpu")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def report(curated, run):
+    result = tokenmill("report", str(curated), "--run", str(run))
     page = curated / "report.html"
     assert f"report → {page}" in result.stdout
     return page
@@ -86,7 +95,8 @@ def test_the_report_renders_its_charts_in_chromium(report, browser, tmp_path):
                 "languages of kept documents", "languages of removed documents", "histogram of lang_score",
                 "histogram of char_count", "histogram of words_per_char", "exact-dedup cluster sizes",
                 "tokens available per source", "tokens used in training per source", "epochs per source",
-                "mixture along the training order"}
+                "mixture along the training order", "training loss", "learning rate", "gradient norm",
+                "throughput"}
     assert expected <= set(charts)
     for label, chart in charts.items():
         assert chart["width"] > 300 and chart["height"] > 20, label
@@ -125,15 +135,13 @@ def test_a_run_folder_without_a_ledger_is_one_clear_error(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_training_curves_come_from_the_runs_metrics(curated, tmp_path):
-    run = tmp_path / "run"
-    run.mkdir()
-    steps = [{"step": s, "loss": 10.0 / (1 + s), "lr": 3e-4 * min(1, s / 5), "grad_norm": 1.0,
-              "tokens_per_s": 5000.0} for s in range(1, 21)]
-    (run / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in steps))
-    html = build_report(curated, run).read_text()
-    assert 'aria-label="training loss"' in html and 'aria-label="learning rate"' in html
-    assert "20 logged steps" in html
+def test_training_curves_follow_the_runs_metrics(report, run):
+    html = report.read_text()
+    steps = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if "loss" in line]
+    assert f"{len({r['step'] for r in steps})} logged steps" in html
+    loss_chart = re.search(r'<svg[^>]*aria-label="training loss".*?</svg>', html).group()
+    points = re.search(r'<polyline class="mark" points="([^"]+)"', loss_chart).group(1).split()
+    assert len(points) == len([r for r in steps if "loss" in r])
 
 
 def test_histograms_use_log_bins_for_heavy_tails_and_count_every_value(curated):
