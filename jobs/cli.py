@@ -7,6 +7,7 @@ from jobs.curate import curate_command
 from jobs.pack import pack_command
 from jobs.plan import plan_command
 from jobs.report import report_command
+from jobs.run import run_command
 from jobs.tokenizer import tokenizer_group
 from jobs.train.command import train_command
 
@@ -23,6 +24,7 @@ cli.add_command(tokenizer_group, "tokenizer")
 cli.add_command(pack_command, "pack")
 cli.add_command(report_command, "report")
 cli.add_command(train_command, "train")
+cli.add_command(run_command, "run")
 
 
 def main() -> None:
