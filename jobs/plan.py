@@ -90,33 +90,30 @@ class SourceSupport:
 
 def corpus_support(manifest: Mapping[str, Any], tokens: float,
                    caps: Mapping[str, float]) -> list[SourceSupport]:
-    """Per source: tokens the plan needs under the manifest's mixture against tokens available.
+    """Per source: the tokens the plan needs under the manifest's mixture against the tokens it has.
 
-    The mixture weight of a source is its share of the tokens it delivered to the packed output
-    (`sources.<name>.tokens_used`), else the weight that was asked (`mixture`); its availability
-    is the curated tokens before repetition (`sources.<name>.tokens_available`). A source missing
-    from `caps` gets `caps["default"]`.
+    A source's share is the mixture the packer was asked for (`mixture.asked`), else its share of
+    the tokens it delivered (`sources.<name>.tokens_used`); what it has is its packed tokens
+    before any repetition (`tokens_available`). Its epoch cap is `caps[name]` if given, else the
+    cap the packer applied (`sources.<name>.epoch_cap`), else `caps["default"]`, else 1.
     """
     sources = manifest.get("sources")
     if not isinstance(sources, dict) or not sources:
         raise ValueError("the manifest has no per-source token counts ('sources')")
-    used = {name: float(info.get("tokens_used", 0)) for name, info in sources.items()}
-    total_used = sum(used.values())
-    asked = manifest.get("mixture") or {}
-    if total_used > 0:
-        weights = {name: used[name] / total_used for name in sources}
-    elif asked:
-        total = sum(float(w) for w in asked.values())
-        weights = {name: float(asked.get(name, 0.0)) / total for name in sources}
-    else:
-        raise ValueError("the manifest gives neither tokens used per source nor a mixture")
+    asked = (manifest.get("mixture") or {}).get("asked") or {}
+    shares = {name: float(asked.get(name, 0.0)) for name in sources} if asked else \
+        {name: float(info.get("tokens_used", 0)) for name, info in sources.items()}
+    total = sum(shares.values())
+    if total <= 0:
+        raise ValueError("the manifest gives neither a mixture nor tokens used per source")
     rows = []
     for name in sorted(sources):
-        available = float(sources[name].get("tokens_available", 0))
-        needed = weights[name] * tokens
+        info = sources[name]
+        available = float(info.get("tokens_available", 0))
+        needed = shares[name] / total * tokens
         epochs = needed / available if available > 0 else math.inf if needed > 0 else 0.0
-        cap = float(caps.get(name, caps.get("default", 1.0)))
-        rows.append(SourceSupport(name, weights[name], needed, available, epochs, cap))
+        cap = float(caps.get(name, info.get("epoch_cap", caps.get("default", 1.0))))
+        rows.append(SourceSupport(name, shares[name] / total, needed, available, epochs, cap))
     return rows
 
 

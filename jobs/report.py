@@ -222,10 +222,10 @@ def tokens_section(tokens: Path) -> Optional[Section]:
     if not manifest_path.is_file():
         return None
     manifest = json.loads(manifest_path.read_text())
-    sources = manifest.get("sources", {})
-    parts = [f"<p>Tokenizer {escape(str(manifest.get('tokenizer', {}).get('sha256', ''))[:12])} "
-             f"(vocabulary {fmt(manifest.get('tokenizer', {}).get('vocab_size', 0))}), sequences of "
-             f"{manifest.get('seq_len')} tokens.</p>"]
+    sources, tokenizer = manifest.get("sources", {}), manifest.get("tokenizer", {})
+    parts = [f"<p>{fmt(manifest.get('total_tokens', 0))} tokens in {fmt(manifest.get('total_rows', 0))} rows of "
+             f"{manifest.get('row_tokens')} tokens; tokenizer {escape(str(tokenizer.get('sha256', ''))[:12])} with "
+             f"{fmt(tokenizer.get('vocab_size', 0))} tokens.</p>"]
     for key, title in (("tokens_available", "tokens available"), ("tokens_used", "tokens used in training")):
         rows = [(name, info[key]) for name, info in sorted(sources.items()) if key in info]
         if rows:
@@ -234,42 +234,44 @@ def tokens_section(tokens: Path) -> Optional[Section]:
     if epochs:
         parts.append("<h3>epochs per source</h3>" + hbars(epochs, "epochs per source", color="#1f9bb4",
                                                           annotate=[f"{e:.2f}" for _, e in epochs]))
-    mixture = mixture_chart(tokens, {name: info.get("weight") for name, info in sources.items()})
+    mixture = mixture_chart(tokens, manifest)
     if mixture:
-        parts += ["<h3>mixture along the training order</h3><p>Each source's share of the sequences read so "
-                  "far (solid) against the weight asked (dashed).</p>", mixture]
+        parts += ["<h3>mixture along the training order</h3><p>Each source's share of the rows in each "
+                  f"1/{MIXTURE_POINTS} of the training order (solid) against the weight asked for that stretch "
+                  "(dashed; phases change it).</p>", mixture]
     return Section("tokens", "Tokens and mixture", "".join(parts))
 
 
-def mixture_chart(tokens: Path, asked: dict[str, Optional[float]]) -> Optional[str]:
-    """Each source's share of the sequences read so far, at MIXTURE_POINTS positions along the shards in
-    training order (streamed: running counts per source)."""
-    files = sorted(tokens.glob("**/*.parquet"))
-    total_rows = sum(pq.ParquetFile(path).metadata.num_rows for path in files)
-    if not total_rows:
+def mixture_chart(tokens: Path, manifest: dict) -> Optional[str]:
+    """Share per source in MIXTURE_POINTS equal stretches of the rows, in training order (the manifest's
+    shard order), streamed; the asked weights from the manifest's phases."""
+    files = [tokens / shard["path"] for shard in manifest.get("shards", [])]
+    total = manifest.get("total_rows") or sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    if not files or not total:
         return None
-    positions = sorted(set(np.linspace(1, total_rows, min(MIXTURE_POINTS, total_rows)).astype(int).tolist()))
-    running: Counter = Counter()
-    shares: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(positions))
-    seen, next_point = 0, 0
+    buckets = min(MIXTURE_POINTS, total)
+    counts: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(buckets, dtype=np.int64))
+    seen = 0
     for values in column_batches(files, "source"):
         names = values.to_numpy(zero_copy_only=False)
-        while next_point < len(positions) and positions[next_point] <= seen + len(names):
-            cut = positions[next_point] - seen
-            counts = running + Counter(names[:cut].tolist())
-            for name, n in counts.items():
-                shares[name][next_point] = n / positions[next_point]
-            next_point += 1
-        running.update(names.tolist())
+        bucket = (np.arange(seen, seen + len(names)) * buckets) // total
+        for name in np.unique(names):
+            counts[str(name)] += np.bincount(bucket[names == name], minlength=buckets)
         seen += len(names)
-    total = sum(w for w in asked.values() if w) or 1
+    per_bucket = sum(counts.values())
+    middles = [(i + 0.5) * total / buckets for i in range(buckets)]
     series = []
-    for name in sorted(shares):
-        series.append(Line(f"{name} delivered", positions, shares[name], group=name))
-        if asked.get(name):
-            share = asked[name] / total
-            series.append(Line(f"{name} asked", [1, total_rows], [share, share], group=name, dashed=True))
-    return lines(series, "mixture along the training order", "sequences read", "share", (0, 1))
+    for name in sorted(counts):
+        share = counts[name] / np.maximum(per_bucket, 1)
+        series.append(Line(f"{name} delivered", middles, share.tolist(), group=name))
+        xs, ys = [], []
+        for phase in manifest.get("phases", []):
+            weight = phase.get("weights", {}).get(name, 0.0)
+            xs += [phase["start_row"], phase["end_row"]]
+            ys += [weight, weight]
+        if xs:
+            series.append(Line(f"{name} asked", xs, ys, group=name, dashed=True))
+    return lines(series, "mixture along the training order", "row (training order)", "share of rows", (0, 1))
 
 
 def training_section(run: Path) -> Optional[Section]:

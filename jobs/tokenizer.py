@@ -20,6 +20,7 @@ from pipeline.config import Config, load_config
 from pipeline.pack import curated_shards
 from pipeline.pack_config import TokenizerConfig, pack_config, parse_mixture, tokenizer_config
 from pipeline.schema import ConfigError
+from transforms.pack import average_weights
 from transforms.tokenize import EOT, byte_decoder, train_bpe
 
 HASH_SPACE = 2 ** 64
@@ -66,15 +67,10 @@ def train_tokenizer(curated: str, output: str, config: Optional[Config] = None, 
     settings: TokenizerConfig = tokenizer_config(raw, config.origin)
     phases, origin = resolve_phases(config, pack_config(config.pack, config.origin), mixture)
     shards = curated_shards(curated)
-    weights: dict[str, float] = {}
-    previous = 0.0
-    for until, phase in phases:
-        total = sum(phase.values()) or 1.0
-        for source, weight in phase.items():
-            weights[source] = weights.get(source, 0.0) + (until - previous) * weight / total
-        previous = until
-    if not weights:
-        weights = {source: 1.0 for source in shards}
+    if any(weights for _, weights in phases):
+        weights = average_weights(phases)
+    else:   # no weights anywhere: each source by the text it holds, as `pack` then mixes them
+        weights = {source: float(text_bytes(paths)) for source, paths in shards.items()}
     unknown = sorted(s for s, w in weights.items() if w > 0 and s not in shards)
     if unknown:
         raise ConfigError(f"the mixture names {unknown[0]!r}, which has no shards under {curated} "

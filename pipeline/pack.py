@@ -1,12 +1,12 @@
 """curated/ → tokens/: tokenize in Beam, pack each source in id order, mix, write shards + manifest.
 
 1. Beam (FnApiRunner unless told otherwise) tokenizes every curated shard in parallel into a
-   flat .npy of ids and an index of (id, tokens, bytes), under a work folder.
+   raw file of int32 ids and an index of (id, tokens, bytes), under a work folder.
 2. Each source's documents are merged back into id order and packed into a file of rows.
 3. The mixture plan fixes how many rows each phase takes from each source (epoch caps checked),
    the interleave fixes which source each row slot gets, and a seeded shuffle fixes which of the
    source's rows fills it. Shards are cut from that order and the manifest describes the result.
-Memory holds one block of rows, the best-fit buffer or the slot arrays of the run (12 bytes a row).
+Memory holds one block of rows, the best-fit buffer or the slot arrays of the run (16 bytes a row).
 """
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ def curated_shards(curated: str) -> dict[str, list[str]]:
     """{source: its part-*.parquet paths, sorted} from DIR/curated/<source>/."""
     if not os.path.isdir(curated):
         raise ConfigError(f"{curated}: no such curated folder (run `tokenmill curate` first)")
+    if os.path.isfile(os.path.join(curated, "ledger.json")):
+        raise ConfigError(f"{curated}: this is a curate output folder; pass its curated/ folder, "
+                          f"{os.path.join(curated, 'curated')}")
     sources = {}
     for folder in sorted(os.listdir(curated)):
         paths = sorted(glob.glob(os.path.join(curated, folder, "*.parquet")))
@@ -56,21 +59,29 @@ def curated_shards(curated: str) -> dict[str, list[str]]:
 
 
 def checked_encoder(tokenizer_json: str, kind: str, threads: int, shards: dict[str, list[str]],
-                    sample: int = 32) -> tuple[Encoder, str]:
-    """The encoder to run, and what the check found: tiktoken is used only if it gives the ids
-    of `tokenizers` on the first `sample` documents of every source; otherwise `tokenizers` is."""
+                    sample_chars: int = 65536) -> tuple[Encoder, str]:
+    """The encoder to run, and what the check found: tiktoken is used only if it gives the ids of
+    `tokenizers` on the first documents (`sample_chars` of text) of every source; else `tokenizers` is."""
     if kind == "hf":
         return Encoder(tokenizer_json, "hf", threads), "tokenizers, as configured"
     fast, reference = Encoder(tokenizer_json, "tiktoken", threads), Encoder(tokenizer_json, "hf")
+    try:
+        fast.encode_batch([""])
+    except (KeyError, ValueError) as err:
+        return reference, f"tokenizers: tiktoken cannot take this vocabulary ({err!r})"
     for source, paths in sorted(shards.items()):
-        batch = next(pq.ParquetFile(paths[0]).iter_batches(batch_size=sample, columns=["id", "text"]), None)
-        if batch is None:
-            continue
-        ids, texts = batch.column("id").to_pylist(), [t or "" for t in batch.column("text").to_pylist()]
+        ids, texts, size = [], [], 0
+        for batch in pq.ParquetFile(paths[0]).iter_batches(batch_size=16, columns=["id", "text"]):
+            for doc_id, text in zip(batch.column("id").to_pylist(), batch.column("text").to_pylist()):
+                ids.append(doc_id)
+                texts.append(text or "")
+                size += len(texts[-1])
+            if size >= sample_chars:
+                break
         for doc_id, a, b in zip(ids, fast.encode_batch(texts), reference.encode_batch(texts)):
             if a != b:
                 return reference, f"tokenizers: tiktoken's ids differed on {source} document {doc_id}"
-    return fast, f"tiktoken: same ids as tokenizers on the first {sample} documents of each source"
+    return fast, "tiktoken: same ids as tokenizers on the first documents of each source"
 
 
 @dataclass
@@ -215,32 +226,33 @@ def run_pack(curated: str, tokenizer_path: str, output: str, config: PackConfig,
         raise ConfigError(f"the mixture names {missing[0]!r}, which has no shards under {curated} "
                           f"(sources: {', '.join(shards)})")
     shards = {s: shards[s] for s in weighted}
+    phases = [(until, {s: w for s, w in weights.items() if s in shards}) for until, weights in phases]
     width = config.seq_len + 1
     os.makedirs(output, exist_ok=True)
     work = os.path.abspath(os.path.join(output, WORK))
     shutil.rmtree(work, ignore_errors=True)
-    encoder, encoder_check = checked_encoder(tokenizer.json, encoder_kind, threads, shards)
-    tokenize(shards, encoder, work, batch_docs, runner, workers, beam_args)
-    packed = {s: pack_source(s, paths, work, tokenizer.eot_id, width, config) for s, paths in shards.items()}
-    available = {s: p.rows for s, p in packed.items()}
-    if not any(weights for _, weights in phases):
-        phases = [(until, {s: float(available[s]) for s in weighted}) for until, _ in phases]
-    caps = {s: epoch_cap(s, config.epochs) for s in weighted}
-    total_rows = None if config.total_tokens is None else config.total_tokens // width
     try:
-        plans = plan_mixture(phases, available, caps, total_rows, width)
-    except ValueError as err:
+        encoder, encoder_check = checked_encoder(tokenizer.json, encoder_kind, threads, shards)
+        tokenize(shards, encoder, work, batch_docs, runner, workers, beam_args)
+        packed = {s: pack_source(s, paths, work, tokenizer.eot_id, width, config) for s, paths in shards.items()}
+        available = {s: p.rows for s, p in packed.items()}
+        if not any(weights for _, weights in phases):
+            phases = [(until, {s: float(available[s]) for s in weighted}) for until, _ in phases]
+        caps = {s: epoch_cap(s, config.epochs) for s in weighted}
+        total_rows = None if config.total_tokens is None else config.total_tokens // width
+        try:
+            plans = plan_mixture(phases, available, caps, total_rows, width)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        order = row_order(plans, available, weighted, config.seed)
+        clear_tokens(output)
+        shard_list = write_shards(output, packed, weighted, order, width, config)
+    finally:
         shutil.rmtree(work, ignore_errors=True)
-        raise ConfigError(str(err)) from None
-    names = list(weighted)
-    order = row_order(plans, available, names, config.seed)
-    clear_tokens(output)
-    shard_list = write_shards(output, packed, names, order, width, config)
-    manifest = build_manifest(tokenizer, config, encoder_check, mixture_origin, packed, caps, plans, names,
+    manifest = build_manifest(tokenizer, config, encoder_check, mixture_origin, packed, caps, plans, weighted,
                               order[0], shard_list)
     with open(os.path.join(output, "manifest.json"), "w", encoding="utf-8") as handle:
         handle.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    shutil.rmtree(work, ignore_errors=True)
     return manifest
 
 
@@ -296,6 +308,7 @@ def build_manifest(tokenizer: TokenizerInfo, config: PackConfig, encoder: str, m
             "tokens_used": used[name] * width,
             "epochs": round(used[name] / packed[name].rows, 6) if packed[name].rows else 0.0,
             "epoch_cap": caps[name],
+            "weight": round(asked.get(name, 0.0), 6),
         } for name in names},
         "phases": phase_entries,
         "shards": shards,

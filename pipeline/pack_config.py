@@ -81,6 +81,8 @@ class PackConfig:
         for index, phase in enumerate(self.phases):
             if not previous < phase.until <= 1.0:
                 raise ValueError(f"phases[{index}].until: must rise through (0, 1], got {phase.until} after {previous}")
+            if not phase.weights:
+                raise ValueError(f"phases[{index}].weights: at least one source needs a weight")
             check_weights(phase.weights, f"phases[{index}].weights")
             previous = phase.until
         if self.phases and previous != 1.0:

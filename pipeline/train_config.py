@@ -98,9 +98,8 @@ class TrainConfig:
 class PlanConfig:
     """Defaults for `tokenmill plan`: which scaling-law fit, hardware and the data's epoch caps.
 
-    `epoch_caps` bounds how often each source may be repeated; the defaults are the chapter's
-    upper ends ("web 1-2, books 2-4, code 2-4, Wikipedia 4-6"), and Muennighoff et al. 2023
-    find up to about 4 epochs nearly as good as fresh data.
+    `epoch_caps` bounds how often a source may be repeated, by source name, over the caps the
+    packer recorded in the manifest; `default` covers sources with neither (else 1 epoch).
     """
 
     constants: Literal["epoch2024", "chinchilla", "chapter"] = "epoch2024"
@@ -108,8 +107,7 @@ class PlanConfig:
     gpu: str = "h100"
     mfu: float = 0.4
     price_per_gpu_hour: Optional[float] = None
-    epoch_caps: dict[str, float] = field(default_factory=lambda: {
-        "web": 2.0, "books": 4.0, "code": 4.0, "wiki": 6.0, "default": 4.0})
+    epoch_caps: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.mfu <= 1.0:

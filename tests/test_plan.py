@@ -91,21 +91,33 @@ def test_device_names_map_to_peaks():
     assert device_peak("Tesla T4") is None
 
 
+# The shape `tokenmill pack` writes (pipeline/pack.py), trimmed to what the planner reads.
 MANIFEST = {
+    "mixture": {"asked": {"books": 0.2, "web": 0.6, "wiki": 0.2},
+                "delivered": {"books": 0.2, "web": 0.6, "wiki": 0.2}},
     "sources": {
-        "web": {"tokens_available": 1.0e9, "tokens_used": 6.0e8},
-        "books": {"tokens_available": 1.0e8, "tokens_used": 2.0e8},
-        "wiki": {"tokens_available": 5.0e7, "tokens_used": 2.0e8},
+        "web": {"tokens_available": 1.0e9, "tokens_used": 6.0e8, "epoch_cap": 2.0},
+        "books": {"tokens_available": 1.0e8, "tokens_used": 2.0e8, "epoch_cap": 4.0},
+        "wiki": {"tokens_available": 5.0e7, "tokens_used": 2.0e8, "epoch_cap": 6.0},
     },
 }
 
 
 def test_corpus_support_per_source_under_the_mixture():
-    caps = PlanConfig().epoch_caps
-    rows = {r.source: r for r in corpus_support(MANIFEST, tokens=2.0e9, caps=caps)}
+    rows = {r.source: r for r in corpus_support(MANIFEST, tokens=2.0e9, caps={})}
     assert rows["web"].weight == pytest.approx(0.6) and rows["web"].epochs == pytest.approx(1.2)
     assert rows["books"].epochs == pytest.approx(4.0) and rows["books"].within_cap
     assert rows["wiki"].epochs == pytest.approx(8.0) and not rows["wiki"].within_cap
+    assert rows["wiki"].epoch_cap == 6.0
+
+
+def test_plan_caps_override_the_packers_and_shares_fall_back_to_tokens_used():
+    manifest = {"sources": {name: {k: v for k, v in info.items() if k != "epoch_cap"}
+                            for name, info in MANIFEST["sources"].items()}}
+    rows = {r.source: r for r in corpus_support(manifest, 2.0e9, {"wiki": 10.0, "default": 3.0})}
+    assert rows["web"].weight == pytest.approx(0.6)  # 6e8 of the 1e9 tokens used
+    assert rows["wiki"].within_cap and rows["wiki"].epoch_cap == 10.0
+    assert rows["books"].epoch_cap == 3.0
 
 
 def test_a_manifest_without_source_counts_is_a_clear_error():

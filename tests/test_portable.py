@@ -47,7 +47,7 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60.0) -
     raise TimeoutError(f"nothing listens on localhost:{port} after {timeout} s")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def job_service():
     """Beam's Python job service (the portable runner's server side) on a free loopback port."""
     port = free_port()
@@ -73,13 +73,23 @@ def tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_portable_runner_on_loopback_gives_the_local_runners_bytes(corpus, tmp_path, job_service):
-    local, portable = tmp_path / "local", tmp_path / "portable"
-    tokenmill("curate", "--output", str(local), "--keep-rejected", *source_flags(corpus))
+@pytest.fixture(scope="module")
+def local_run(corpus, tmp_path_factory):
+    """The reference: curate on the local runner, and a tokenizer trained on its output."""
+    out = tmp_path_factory.mktemp("local") / "out"
+    tokenmill("curate", "--output", str(out), "--keep-rejected", *source_flags(corpus))
+    tokenmill("tokenizer", "train", "--input", str(out / "curated"), "--output", str(out / "tokenizer.json"),
+              "--vocab-size", "600", "--sample-bytes", "200000")
+    return out
+
+
+def test_curate_on_the_portable_runner_gives_the_local_runners_bytes(local_run, corpus, tmp_path, job_service):
+    portable = tmp_path / "portable"
     result = tokenmill("curate", "--output", str(portable), "--keep-rejected", *source_flags(corpus),
                        "--runner", "PortableRunner", "--job_endpoint", job_service, "--environment_type", "LOOPBACK")
     assert "ledger balanced" in result.stdout
-    local_files, portable_files = tree(local), tree(portable)
+    local_files = {k: v for k, v in tree(local_run).items() if k.startswith(("curated/", "rejected/", "ledger"))}
+    portable_files = tree(portable)
     assert any(name.startswith("curated/bulk/") for name in local_files)
     assert any(name.startswith("rejected/") for name in local_files)
     assert portable_files.keys() == local_files.keys()
@@ -87,6 +97,17 @@ def test_portable_runner_on_loopback_gives_the_local_runners_bytes(corpus, tmp_p
         assert portable_files[name] == local_files[name], name
     ledger = json.loads(local_files["ledger.json"])
     assert sum(ledger["input"].values()) > sum(ledger["kept"].values()) > 0
+
+
+def test_pack_on_the_portable_runner_gives_the_local_runners_bytes(local_run, tmp_path, job_service):
+    args = ["pack", "--curated", str(local_run / "curated"), "--tokenizer", str(local_run / "tokenizer.json"),
+            "--seq-len", "63", "--mixture", "bulk=0.6,c4=0.4"]
+    tokenmill(*args, "--output", str(tmp_path / "local"))
+    tokenmill(*args, "--output", str(tmp_path / "portable"), "--runner", "PortableRunner",
+              "--job_endpoint", job_service, "--environment_type", "LOOPBACK")
+    local_files, portable_files = tree(tmp_path / "local"), tree(tmp_path / "portable")
+    assert "manifest.json" in local_files and len(local_files) > 1
+    assert portable_files == local_files
 
 
 def small_config(corpus) -> Config:

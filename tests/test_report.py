@@ -34,6 +34,10 @@ def curated(corpus, tmp_path_factory):
               "--source", f"web=warc:{corpus}/web/*.warc.gz",
               "--source", f"bulk=jsonl:{corpus}/web-bulk/dclm_annotated_*.jsonl.gz",
               "--source", f"c4=jsonl:{corpus}/web-bulk/olmo_c4-sample.0*.jsonl.gz")
+    tokenmill("tokenizer", "train", "--input", str(out / "curated"), "--output", str(out / "tokenizer.json"),
+              "--vocab-size", "1000", "--sample-bytes", "500000")
+    tokenmill("pack", "--curated", str(out / "curated"), "--tokenizer", str(out / "tokenizer.json"),
+              "--output", str(out / "tokens"), "--seq-len", "127", "--mixture", "bulk=0.6,web=0.2,c4=0.2")
     return out
 
 
@@ -79,7 +83,9 @@ def test_the_report_renders_its_charts_in_chromium(report, browser, tmp_path):
     charts = {c["label"]: c for c in browser.execute_script(CHARTS_SCRIPT)}
     expected = {"funnel of web", "funnel of bulk", "funnel of c4", "removal reasons of web",
                 "languages of kept documents", "languages of removed documents", "histogram of lang_score",
-                "histogram of char_count", "histogram of words_per_char", "exact-dedup cluster sizes"}
+                "histogram of char_count", "histogram of words_per_char", "exact-dedup cluster sizes",
+                "tokens available per source", "tokens used in training per source", "epochs per source",
+                "mixture along the training order"}
     assert expected <= set(charts)
     for label, chart in charts.items():
         assert chart["width"] > 300 and chart["height"] > 20, label
@@ -104,6 +110,10 @@ def test_the_report_is_self_contained_and_agrees_with_the_ledger(report, curated
         for key, count in ledger["removed"][source].items():
             assert f">{key}</text>" in html and f">{fmt(count)}</text>" in html
     assert "The ledger balances" in html
+    manifest = json.loads((curated / "tokens" / "manifest.json").read_text())
+    for source, info in manifest["sources"].items():
+        assert f">{fmt(info['tokens_used'])}</text>" in html
+    assert f"{fmt(manifest['total_tokens'])} tokens in" in html
 
 
 def test_a_run_folder_without_a_ledger_is_one_clear_error(tmp_path):

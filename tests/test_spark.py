@@ -1,5 +1,5 @@
-"""Spark as a consumer: PySpark reads the curated (and rejected) Parquet shards and counts what the
-ledger counts."""
+"""Spark as a consumer: PySpark reads the curated, rejected and token Parquet shards and counts what
+the ledger and the manifest count."""
 import json
 import os
 import subprocess
@@ -32,6 +32,13 @@ def curated(corpus, tmp_path_factory):
          "--source", f"cc=jsonl:{corpus}/web-bulk/datajuicer_redpajama-cc-2023-06-refined.jsonl"],
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+    for args in (["tokenizer", "train", "--input", str(out / "curated"), "--output", str(out / "tokenizer.json"),
+                  "--vocab-size", "1000", "--sample-bytes", "500000"],
+                 ["pack", "--curated", str(out / "curated"), "--tokenizer", str(out / "tokenizer.json"),
+                  "--output", str(out / "tokens"), "--seq-len", "127", "--mixture", "web=0.3,bulk=0.3,cc=0.4"]):
+        result = subprocess.run([sys.executable, "-m", "jobs.cli", *args], capture_output=True, text=True,
+                                env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
     return out
 
 
@@ -52,3 +59,13 @@ def test_spark_counts_the_rejected_rows_per_reason_the_ledger_counts(spark, cura
         counted.setdefault(row["source"], {})[f"{row['stage']}/{row['reason']}"] = row["count"]
     assert counted == {source: reasons for source, reasons in ledger["removed"].items() if reasons}
     assert sum(map(len, counted.values())) >= 2
+
+
+def test_spark_counts_the_token_rows_the_manifest_counts(spark, curated):
+    manifest = json.loads((curated / "tokens" / "manifest.json").read_text())
+    tokens = spark.read.parquet(*[str(curated / "tokens" / shard["path"]) for shard in manifest["shards"]])
+    assert tokens.count() == manifest["total_rows"] == sum(s["rows"] for s in manifest["shards"])
+    counted = {row["source"]: row["count"] for row in tokens.groupBy("source").count().collect()}
+    assert counted == {name: info["rows_used"] for name, info in manifest["sources"].items() if info["rows_used"]}
+    widths = {row["width"] for row in tokens.selectExpr("size(tokens) AS width").distinct().collect()}
+    assert widths == {manifest["row_tokens"]}

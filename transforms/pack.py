@@ -36,20 +36,26 @@ class PackStats:
 
 
 def merged_documents(shards: list[tuple[str, str]]) -> Iterator[tuple[str, np.ndarray]]:
-    """(id, ids) of every document in the (ids .npy, index .parquet) pairs, merged into id order."""
-    return heapq.merge(*(_shard_documents(ids, index) for ids, index in shards), key=lambda doc: doc[0])
+    """(id, ids) of every document in the (raw ids, index .parquet) pairs, merged into id order.
+
+    Each shard contributes one index row group at a time and no open file, and a document's ids
+    are read only when it is its turn, so many shards cost little memory and no file handles."""
+    heads = heapq.merge(*(_shard_index(ids, index) for ids, index in shards), key=lambda doc: doc[0])
+    for doc_id, path, start, length in heads:
+        yield doc_id, np.fromfile(path, dtype=np.int32, count=length, offset=4 * start)
 
 
-def _shard_documents(ids_path: str, index_path: str) -> Iterator[tuple[str, np.ndarray]]:
-    index = pq.ParquetFile(index_path)
-    if index.metadata.num_rows == 0:
-        return
-    tokens = np.load(ids_path, mmap_mode="r")
-    offset = 0
-    for batch in index.iter_batches(batch_size=4096, columns=["id", "tokens"]):
-        for doc_id, length in zip(batch.column("id").to_pylist(), batch.column("tokens").to_numpy()):
-            yield doc_id, tokens[offset:offset + length]
-            offset += int(length)
+def _shard_index(ids_path: str, index_path: str) -> Iterator[tuple[str, str, int, int]]:
+    """(id, ids path, first id's position, length) of a shard's documents, in its (id) order."""
+    with pq.ParquetFile(index_path) as index:
+        groups = index.num_row_groups
+    start = 0
+    for group in range(groups):
+        with pq.ParquetFile(index_path) as index:
+            table = index.read_row_group(group, columns=["id", "tokens"])
+        for doc_id, length in zip(table.column("id").to_pylist(), table.column("tokens").to_pylist()):
+            yield doc_id, ids_path, start, length
+            start += length
 
 
 def pack_concat(docs: Iterable[np.ndarray], eot: int, width: int, stats: PackStats) -> Iterator[np.ndarray]:
@@ -184,7 +190,7 @@ def largest_total(phases: list[tuple[float, dict[str, float]]], available: dict[
                   caps: dict[str, float]) -> int:
     """The most rows the caps allow with these phase weights."""
     limits = row_limits(available, caps)
-    average = _average_weights(phases)
+    average = average_weights(phases)
     bound = min(limits[s] / w for s, w in average.items() if w > 0)
     if bound < 1:
         return 0
@@ -197,7 +203,7 @@ def largest_total(phases: list[tuple[float, dict[str, float]]], available: dict[
 def plan_mixture(phases: list[tuple[float, dict[str, float]]], available: dict[str, int],
                  caps: dict[str, float], total_rows: Optional[int], width: int) -> list[PhasePlan]:
     """The per-phase rows of each source; `total_rows` None takes the largest the caps allow."""
-    for source in sorted(_average_weights(phases)):
+    for source in sorted(average_weights(phases)):
         if source not in available:
             raise MixtureError(f"the mixture names {source!r}, which has no curated shards "
                                f"(sources: {', '.join(sorted(available)) or 'none'})")
@@ -205,7 +211,7 @@ def plan_mixture(phases: list[tuple[float, dict[str, float]]], available: dict[s
     if total_rows is None:
         total_rows = best
     if total_rows < 1:
-        empty = sorted(s for s, w in _average_weights(phases).items() if w > 0 and available[s] == 0)
+        empty = sorted(s for s, w in average_weights(phases).items() if w > 0 and available[s] == 0)
         raise MixtureError(f"no row can be mixed: {', '.join(empty) or 'the weighted sources'} "
                            f"hold{'s' if len(empty) == 1 else ''} fewer tokens than one row of {width}")
     plans = plan_phases(phases, total_rows)
@@ -228,7 +234,7 @@ def _fits(plans: list[PhasePlan], limits: dict[str, int]) -> bool:
     return all(rows <= limits[s] for s, rows in rows_needed(plans).items())
 
 
-def _average_weights(phases: list[tuple[float, dict[str, float]]]) -> dict[str, float]:
+def average_weights(phases: list[tuple[float, dict[str, float]]]) -> dict[str, float]:
     """Each source's share of all rows: its phase weights averaged over the phases' lengths."""
     average: dict[str, float] = {}
     previous = 0.0

@@ -1,1 +1,4 @@
-"""The trainer stage: a GPT trained on packed token shards."""
+"""The trainer stage: a GPT trained on packed token shards (`train`, `tokenmill train`)."""
+from jobs.train.trainer import TrainResult, TrainingDiverged, train
+
+__all__ = ["TrainResult", "TrainingDiverged", "train"]

@@ -1,7 +1,7 @@
 """Benchmark: the curate pipeline per stage and end to end, against a plain Python loop over the
 same libraries (gzip + json, fastText lid.176, the sanity rules, a dict of content hashes, pyarrow).
 
-    python tests/benchmarks/bench_curate.py [--copies 4]
+    python tests/benchmarks/bench_curate.py [--copies 8]      (or all benchmarks: run_all.py)
 
 The input is every web-bulk JSONL document in ../shared/corpus, repeated `--copies` times (each copy
 made distinct, so dedup keeps them). Each measurement runs in its own process, so peak memory is
@@ -11,15 +11,17 @@ more; the Beam overhead is the ratio of the pipeline's end-to-end time to the pl
 from __future__ import annotations
 
 import argparse
+import glob
 import gzip
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchtable import Row, machine, render
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -27,21 +29,21 @@ STAGE_RUNS = [("read", []), ("langid", ["langid"]), ("quality", ["langid", "qual
               ("exact-dedup", ["langid", "quality", "exact-dedup"])]
 
 
-def make_input(folder: Path, copies: int) -> tuple[Path, int, int]:
+def make_input(folder: Path, copies: int) -> tuple[str, int, int]:
+    """One gzipped JSONL file per copy (files are the unit that workers share); returns their glob."""
     docs = []
     for path in sorted((CORPUS / "web-bulk").glob("*.jsonl*")):
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rt", encoding="utf-8") as lines:
             docs += [json.loads(line) for line in lines if line.strip()]
-    target = folder / "bulk.jsonl.gz"
     size = 0
-    with gzip.open(target, "wt", encoding="utf-8") as out:
-        for copy in range(copies):
+    for copy in range(copies):
+        with gzip.open(folder / f"bulk-{copy:03d}.jsonl.gz", "wt", encoding="utf-8") as out:
             for i, doc in enumerate(docs):
                 text = doc["text"] if copy == 0 else f"{doc['text']}\n(copy {copy})"
                 size += len(text.encode("utf-8"))
                 out.write(json.dumps({"id": f"{copy}-{i}", "text": text}) + "\n")
-    return target, len(docs) * copies, size
+    return str(folder / "bulk-*.jsonl.gz"), len(docs) * copies, size
 
 
 def plain_loop(path: str, out: str) -> dict:
@@ -56,8 +58,10 @@ def plain_loop(path: str, out: str) -> dict:
 
     times = {}
     t = time.perf_counter()
-    with gzip.open(path, "rt", encoding="utf-8") as lines:
-        docs = [json.loads(line) for line in lines]
+    docs = []
+    for file in sorted(glob.glob(path)):
+        with gzip.open(file, "rt", encoding="utf-8") as lines:
+            docs += [json.loads(line) for line in lines]
     times["read"] = time.perf_counter() - t
     t = time.perf_counter()
     model = load_fasttext_model(str(bundled_model_path()))
@@ -90,46 +94,53 @@ def pipeline_run(path: str, out: str, stages: list[str], workers: int) -> float:
 
 
 def measure_in_subprocess(kind: str, *args) -> tuple[object, float]:
-    code = (f"import json, sys; sys.path.insert(0, {str(REPO)!r}); sys.path.insert(0, {str(Path(__file__).parent)!r});"
-            f"import bench_curate as b; print(json.dumps(b.{kind}(*{args!r})))")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """`kind(*args)` in a fresh process: its result, and the peak resident MB of that process and its workers."""
+    code = (f"import json, resource, sys; sys.path.insert(0, {str(REPO)!r}); "
+            f"sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_curate as b; "
+            f"result = b.{kind}(*{args!r}); "
+            "peak = max(resource.getrusage(w).ru_maxrss for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)); "
+            "print(json.dumps([result, peak / 1024]))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
-    peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-    return json.loads(result.stdout.strip().splitlines()[-1]), peak_mb
+    value, peak_mb = json.loads(result.stdout.strip().splitlines()[-1])
+    return value, peak_mb
+
+
+def bench_rows(copies: int = 8) -> list[Row]:
+    """Per stage (the difference between runs with one stage more) and end to end with 1 and 2 workers."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path, n_docs, n_bytes = make_input(Path(tmp), copies)
+        mb = n_bytes / 1e6
+        plain, plain_peak = measure_in_subprocess("plain_loop", str(path), tmp)
+        baseline = "plain loop"
+        rows = [Row("curate", f"plain loop, {n_docs:,} docs", None, n_docs / sum(plain.values()),
+                    mb / sum(plain.values()), plain_peak, 1.0, "itself")]
+        previous = 0.0
+        for name, stages in STAGE_RUNS:
+            seconds, peak = measure_in_subprocess("pipeline_run", str(path), f"{tmp}/o-{name}", stages, 1)
+            stage_s = seconds - previous if name != "read" else seconds
+            plain_s = plain[name] + (plain["write"] if name == "read" else 0)
+            label = name + (" + write" if name == "read" else "")
+            if stage_s > 0:
+                rows.append(Row("curate", label, 1, n_docs / stage_s, mb / stage_s, peak, stage_s / plain_s, baseline))
+            else:  # one stage more ran faster: the stage's cost is below the machine's noise
+                rows.append(Row("curate", f"{label} (below noise)", 1, None, None, peak, None, baseline))
+            previous = seconds
+        for workers in (1, 2):
+            if workers == 1:
+                total, peak = previous, rows[-1].peak_mb
+            else:
+                total, peak = measure_in_subprocess("pipeline_run", str(path), f"{tmp}/o-2w", STAGE_RUNS[-1][1], 2)
+            rows.append(Row("curate", "end to end", workers, n_docs / total, mb / total, peak,
+                            total / sum(plain.values()), baseline))
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, default=8)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        path, n_docs, n_bytes = make_input(Path(tmp), args.copies)
-        mb = n_bytes / 1e6
-        plain, plain_peak = measure_in_subprocess("plain_loop", str(path), tmp)
-        rows = []
-        previous = 0.0
-        for name, stages in STAGE_RUNS:
-            seconds, peak = measure_in_subprocess("pipeline_run", str(path), f"{tmp}/o-{name}", stages, 1)
-            stage_s = seconds - previous if name != "read" else seconds
-            plain_s = plain[name] + (plain["write"] if name == "read" else 0)
-            rows.append((f"{name}" + (" + write" if name == "read" else ""), stage_s, plain_s, peak))
-            previous = seconds
-        total_1 = previous
-        total_2, peak_2 = measure_in_subprocess("pipeline_run", str(path), f"{tmp}/o-2w", STAGE_RUNS[-1][1], 2)
-        plain_total = sum(plain.values())
-        print(f"\n{n_docs} documents, {mb:.1f} MB of text (web-bulk JSONL x{args.copies}); 2 cores\n")
-        print(f"{'stage':22} {'pipeline docs/s':>16} {'MB/s':>8} {'plain docs/s':>13} {'plain MB/s':>11} "
-              f"{'pipeline/plain time':>20} {'peak MB':>8}")
-        for name, s, p, peak in rows:
-            print(f"{name:22} {n_docs / max(s, 1e-9):16,.0f} {mb / max(s, 1e-9):8.1f} {n_docs / p:13,.0f} "
-                  f"{mb / p:11.1f} {s / p:20.2f} {peak:8.0f}")
-        print(f"{'end to end, 1 worker':22} {n_docs / total_1:16,.0f} {mb / total_1:8.1f} {n_docs / plain_total:13,.0f} "
-              f"{mb / plain_total:11.1f} {total_1 / plain_total:20.2f} {plain_peak:8.0f}")
-        print(f"{'end to end, 2 workers':22} {n_docs / total_2:16,.0f} {mb / total_2:8.1f} {'':13} {'':11} "
-              f"{total_2 / plain_total:20.2f} {peak_2:8.0f}")
-        print(f"\nspeed-up from 1 to 2 workers: {total_1 / total_2:.2f}x "
-              f"(pipeline start-up included; peak MB of the plain loop: {plain_peak:.0f})")
+    print(render(bench_rows(args.copies), f"curate: web-bulk JSONL x{args.copies} files; {machine()}"))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,104 @@
+"""`tokenmill run`: every stage end to end — curate → tokenizer → pack → train — in one output folder.
+
+    OUT/curated/, OUT/ledger.json        tokenmill curate
+    OUT/tokenizer.json                   tokenmill tokenizer train
+    OUT/tokens/ (shards + manifest.json) tokenmill pack
+    OUT/run/ (checkpoints, metrics)      tokenmill train
+
+Every section of the config is validated before the first stage starts, so a mistake in `train:`
+is reported at once rather than after the curation.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import click
+
+from jobs.curate import curate
+from jobs.pack import pack
+from jobs.sample.build import sample_config_path
+from jobs.tokenizer import train_tokenizer
+from jobs.train.trainer import TrainingDiverged, train
+from pipeline.config import Config, load_config
+from pipeline.ledger import summary_lines
+from pipeline.pack_config import pack_config, tokenizer_config
+from pipeline.schema import ConfigError
+from pipeline.train_config import TrainConfig, train_config
+
+
+def validated_train_config(config: Config, steps: Optional[int], device: Optional[str]) -> TrainConfig:
+    """Check every job's section now; return the training settings with the flags on top."""
+    tokenizer_config(config.tokenizer, config.origin)
+    pack_config(config.pack, config.origin)
+    raw = dict(config.train)
+    if steps is not None:
+        raw["steps"] = steps
+    if device is not None:
+        raw["device"] = device
+    return train_config(raw, f"{config.origin}: train")
+
+
+def run_all(config: Config, output: str, steps: Optional[int] = None, device: Optional[str] = None,
+            runner: Optional[str] = None, workers: Optional[int] = None, beam_args: Sequence[str] = (),
+            echo=print) -> dict:
+    """Run the four stages; returns what each produced."""
+    cfg = validated_train_config(config, steps, device)
+    out = output.rstrip("/")
+    timings = {}
+
+    started = time.monotonic()
+    ledger = curate(config, out, runner=runner, workers=workers, beam_args=beam_args)
+    timings["curate"] = time.monotonic() - started
+    for line in summary_lines(ledger):
+        echo(f"curate   {line}")
+
+    started = time.monotonic()
+    tokenizer = train_tokenizer(f"{out}/curated", f"{out}/tokenizer.json", config)
+    timings["tokenizer"] = time.monotonic() - started
+    echo(f"tokenizer  vocabulary {tokenizer['vocab_size']:,} → {out}/tokenizer.json")
+
+    started = time.monotonic()
+    manifest = pack(f"{out}/curated", f"{out}/tokenizer.json", f"{out}/tokens", config, runner=runner,
+                    workers=workers, beam_args=beam_args)
+    timings["pack"] = time.monotonic() - started
+    echo(f"pack     {manifest['total_rows']:,} rows of {manifest['seq_len'] + 1} ids → {out}/tokens")
+
+    started = time.monotonic()
+    result = train(f"{out}/tokens", f"{out}/run", cfg)
+    timings["train"] = time.monotonic() - started
+    losses = [json.loads(line)["loss"] for line in Path(out, "run", "metrics.jsonl").read_text().splitlines()
+              if '"loss"' in line and json.loads(line).get("loss") is not None]
+    first, last = (losses[0], losses[-1]) if losses else (None, None)
+    if first is not None:
+        echo(f"train    {result.step} steps, {result.params:,} parameters: loss {first:.3f} → {last:.3f} "
+             f"→ {out}/run")
+    echo("seconds  " + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in timings.items()))
+    return {"ledger": ledger, "tokenizer": tokenizer, "manifest": manifest, "train": result,
+            "first_loss": first, "last_loss": last, "seconds": timings}
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config with every section.")
+@click.option("--sample", is_flag=True, help="Use the bundled sample and its small CPU settings.")
+@click.option("--output", "-o", required=True, help="Output folder for every stage.")
+@click.option("--steps", type=click.IntRange(min=1), help="Training steps (overrides train.steps).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train.")
+@click.option("--runner", help="Beam runner for curate and pack (default FnApiRunner, local).")
+@click.option("--workers", type=int, help="Local Beam worker processes.")
+@click.pass_context
+def run_command(ctx, config_path, sample, output, steps, device, runner, workers):
+    """Run curate → tokenizer → pack → train into OUTPUT."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    if not (config_path or sample):
+        raise click.UsageError("give --config FILE or --sample")
+    try:
+        config = load_config(sample_config_path() if sample else config_path)
+        run_all(config, output, steps, device, runner, workers, ctx.args, echo=click.echo)
+    except (ConfigError, TrainingDiverged) as err:
+        raise click.ClickException(str(err)) from None

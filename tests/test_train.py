@@ -1,0 +1,219 @@
+"""The trainer end to end on CPU: metrics, exact resume, rollback on a loss spike, two gloo ranks."""
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from jobs.cli import cli
+from jobs.train import TrainingDiverged, train
+from jobs.train.checkpoint import list_checkpoints, load_checkpoint
+from pipeline.schema import ConfigError
+from pipeline.train_config import ModelConfig, TrainConfig, train_config
+from token_shards import patterned_rows, write_token_shards
+
+REPO = Path(__file__).resolve().parents[1]
+VOCAB, SEQ = 64, 16
+
+CPU = TrainConfig(model=ModelConfig(size="tiny"), batch_size=4, warmup_steps=2, lr=1e-2,
+                  eval_every=5, eval_batches=2, checkpoint_every=4, keep_checkpoints=2,
+                  device="cpu", tensorboard=False)
+
+
+def records(run: Path, key: str = "loss") -> list[dict]:
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if key in r]
+
+
+def without_speed(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "tokens_per_s"} for r in rows]
+
+
+def events(run: Path) -> list[dict]:
+    path = run / "events.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture(scope="module")
+def tokens(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("packed") / "tokens"
+    write_token_shards(folder, patterned_rows(400, SEQ, VOCAB), VOCAB, rows_per_shard=100)
+    return folder
+
+
+def test_cli_trains_logs_metrics_evaluates_and_keeps_the_last_checkpoints(tokens, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("train:\n  batch_size: 4\n  warmup_steps: 2\n  lr: 0.01\n  eval_every: 5\n"
+                      "  checkpoint_every: 4\n  keep_checkpoints: 2\n  tensorboard: false\n")
+    run = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train", "--data", str(tokens), "--out", str(run), "--config",
+                                      str(config), "--model", "tiny", "--steps", "20", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "step 20: loss" in result.output
+    train_rows = records(run)
+    assert [r["step"] for r in train_rows] == list(range(1, 21))
+    assert set(train_rows[0]) == {"step", "loss", "lr", "grad_norm", "tokens_per_s"}
+    assert train_rows[-1]["loss"] < train_rows[0]["loss"] - 0.5
+    assert all(r["grad_norm"] > 0 and r["tokens_per_s"] > 0 for r in train_rows)
+    assert [r["step"] for r in records(run, "eval_loss")] == [5, 10, 15, 20]
+    assert [s for s, _ in list_checkpoints(run / "checkpoints")] == [16, 20]
+
+
+def test_eval_rows_are_held_out_from_training(tmp_path):
+    from jobs.train.data import TrainingData
+
+    rows = patterned_rows(400, SEQ, 512)
+    rows[:, 0] = np.arange(400)  # every row told apart by its first id
+    write_token_shards(tmp_path / "tokens", rows, 512, rows_per_shard=100)
+    data = TrainingData(tmp_path / "tokens", eval_fraction=0.01, rank=1, world_size=2)
+    held = [int(r[0]) for b in data.eval_batches(4, 100) for r in b]
+    assert held == list(range(301, 400, 2))  # rank 1's half of the last of four shards
+    trained = {int(r[0]) for _ in range(3) for r in next(data.batches(50))}
+    assert trained == set(range(1, 300, 2))
+
+
+def test_held_out_shards_come_from_the_end_at_least_one_never_all():
+    from jobs.train.data import hold_out
+
+    shards = [{"path": f"s{i}", "rows": 100} for i in range(10)]
+    assert [s["path"] for s in hold_out(shards, 0.01)[1]] == ["s9"]
+    train_part, held = hold_out(shards, 0.25)
+    assert [s["path"] for s in held] == ["s7", "s8", "s9"] and len(train_part) == 7
+    assert len(hold_out(shards, 0.99)[0]) == 1
+    assert hold_out(shards[:1], 0.5) == (shards[:1], [])
+
+
+def test_resume_logs_the_same_losses_as_an_uninterrupted_run(tokens, tmp_path):
+    cfg = replace(CPU, steps=12, grad_accum=2, model=ModelConfig(size="tiny", dropout=0.1))
+    whole = train(tokens, tmp_path / "whole", cfg)
+    parts = tmp_path / "parts"
+    train(tokens, parts, cfg, stop_at=6)
+    assert [s for s, _ in list_checkpoints(parts / "checkpoints")] == [4, 6]
+    # Crash between checkpoints: the step-6 checkpoint is lost, steps 5-6 were already logged.
+    (parts / "checkpoints" / "step-00000006.pt").unlink()
+    resumed = train(tokens, parts, cfg)
+    assert resumed.step == whole.step == 12
+    assert without_speed(records(parts)) == without_speed(records(whole.run_dir))
+    assert [r["step"] for r in records(parts)] == list(range(1, 13))
+    assert records(parts, "eval_loss")[-1]["eval_loss"] == whole.eval_loss
+    a = load_checkpoint(tmp_path / "whole" / "checkpoints" / "step-00000012.pt")["model"]
+    b = load_checkpoint(parts / "checkpoints" / "step-00000012.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [e["event"] for e in events(parts)] == ["resume"]
+
+
+def test_resume_refuses_a_different_model(tokens, tmp_path):
+    train(tokens, tmp_path / "run", replace(CPU, steps=2))
+    with pytest.raises(ValueError, match="train.model was"):
+        train(tokens, tmp_path / "run", replace(CPU, steps=4, model=ModelConfig(size="small")))
+
+
+def spiky_rows() -> np.ndarray:
+    """Four rows repeated (the loss settles low and steady), with a random window at step 35."""
+    rows = np.tile(patterned_rows(4, SEQ, VOCAB, seed=3), (60, 1))
+    rows[140:144] = np.random.default_rng(1).integers(0, VOCAB, size=(4, SEQ + 1))
+    return rows
+
+
+SPIKY = replace(CPU, steps=45, checkpoint_every=10, keep_checkpoints=3, eval_every=100,
+                spike_window=10)
+
+
+def test_a_spike_rolls_back_to_the_last_checkpoint_and_skips_the_window(tmp_path):
+    rows = spiky_rows()
+    write_token_shards(tmp_path / "spiky", rows, VOCAB, rows_per_shard=len(rows))
+    result = train(tmp_path / "spiky", tmp_path / "run", SPIKY)
+    assert result.step == 45 and result.rollbacks == 1
+    (spike,) = events(tmp_path / "run")
+    assert spike["event"] == "spike" and spike["action"] == "rollback"
+    assert (spike["step"], spike["to_step"], spike["skipped_rows"]) == (35, 30, 24)
+    assert spike["loss"] > spike["mean"] + 3 * spike["std"]
+    # The same run on data without the skipped rows logs exactly the same losses.
+    clean = np.delete(rows, np.s_[120:144], axis=0)
+    write_token_shards(tmp_path / "clean", clean, VOCAB, rows_per_shard=len(clean))
+    train(tmp_path / "clean", tmp_path / "clean-run", SPIKY)
+    assert [r["step"] for r in records(tmp_path / "run")] == list(range(1, 46))
+    assert without_speed(records(tmp_path / "run")) == without_speed(records(tmp_path / "clean-run"))
+
+
+def test_too_many_anomalies_stop_the_run_with_a_clear_error(tmp_path):
+    write_token_shards(tmp_path / "spiky", spiky_rows(), VOCAB, rows_per_shard=240)
+    with pytest.raises(TrainingDiverged, match="after 0 rollbacks"):
+        train(tmp_path / "spiky", tmp_path / "run", replace(SPIKY, max_rollbacks=0))
+    assert events(tmp_path / "run")[-1]["action"] == "stop"
+
+
+def test_train_section_errors_are_one_line():
+    with pytest.raises(ConfigError, match=r"^run.yaml: train.model.size: expected one of .*'huge'$"):
+        train_config({"model": {"size": "huge"}}, "run.yaml: train")
+    with pytest.raises(ConfigError, match=r"^run.yaml: train: steps: must be at least 1, got 0$"):
+        train_config({"steps": 0}, "run.yaml: train")
+    with pytest.raises(ConfigError, match=r"^run.yaml: train.lr: expected a number, got 'fast'$"):
+        train_config({"lr": "fast"}, "run.yaml: train")
+
+
+def test_missing_manifest_is_a_clear_cli_error(tmp_path):
+    result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1
+    assert "no token manifest" in result.output
+
+
+def test_ids_outside_the_vocabulary_are_a_clear_cli_error(tmp_path):
+    rows = patterned_rows(8, SEQ, VOCAB)
+    write_token_shards(tmp_path / "tokens", rows, vocab_size=VOCAB // 2, rows_per_shard=8)
+    result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path / "tokens"), "--out",
+                                      str(tmp_path / "run"), "--device", "cpu", "--steps", "2"])
+    assert result.exit_code == 1
+    assert "outside the manifest's vocabulary of 32" in result.output
+
+
+def test_two_gloo_ranks_match_one_process_with_the_combined_batch(tokens, tmp_path):
+    config = tmp_path / "ddp.yaml"
+    config.write_text("train:\n  batch_size: 4\n  grad_accum: 2\n  warmup_steps: 2\n  lr: 0.01\n  steps: 4\n"
+                      "  eval_every: 2\n  eval_batches: 2\n  checkpoint_every: 2\n  tensorboard: false\n  device: cpu\n")
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "jobs.cli", "train", "--data", str(tokens), "--out", str(tmp_path / "ddp"),
+               "--config", str(config)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    single = train(tokens, tmp_path / "single", replace(CPU, steps=4, batch_size=8, grad_accum=2,
+                                                        eval_every=2, checkpoint_every=2))
+    ddp_losses = [r["loss"] for r in records(tmp_path / "ddp")]
+    single_losses = [r["loss"] for r in records(tmp_path / "single")]
+    assert ddp_losses == pytest.approx(single_losses, rel=1e-5)
+    assert [r["eval_loss"] for r in records(tmp_path / "ddp", "eval_loss")] == pytest.approx(
+        [r["eval_loss"] for r in records(tmp_path / "single", "eval_loss")], rel=1e-5)
+    assert load_checkpoint(tmp_path / "ddp" / "checkpoints" / "step-00000004.pt")["world_size"] == 2
+    assert single.tokens_per_step == 16 * SEQ
+
+
+def test_kubernetes_job_runs_this_cli_under_torchrun():
+    import yaml
+
+    from jobs.train.command import train_command
+
+    service, job = yaml.safe_load_all((REPO / "deploy" / "k8s" / "train-job.yaml").read_text())
+    spec = job["spec"]
+    container = spec["template"]["spec"]["containers"][0]
+    args = container["args"]
+    assert container["command"] == ["torchrun"]
+    assert f"--nnodes={spec['completions']}" in args and spec["completions"] == spec["parallelism"]
+    assert f"--nproc_per_node={container['resources']['limits']['nvidia.com/gpu']}" in args
+    assert spec["template"]["spec"]["subdomain"] == service["metadata"]["name"]
+    cli_args = args[args.index("jobs.cli") + 1:]
+    assert cli_args[0] == "train"
+    train_command.make_context("train", cli_args[1:])  # every flag is one the command takes
+
+
+def test_tensorboard_scalars_when_installed(tokens, tmp_path):
+    pytest.importorskip("tensorboard")
+    train(tokens, tmp_path / "run", replace(CPU, steps=2, tensorboard=True))
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
