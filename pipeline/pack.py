@@ -1,7 +1,7 @@
 """curated/ → tokens/: tokenize in Beam, pack each source in id order, mix, write shards + manifest.
 
 1. Beam (FnApiRunner unless told otherwise) tokenizes every curated shard in parallel into a
-   flat .npy of ids and an index of (id, tokens, bytes), under a work folder.
+   raw file of int32 ids and an index of (id, tokens, bytes), under a work folder.
 2. Each source's documents are merged back into id order and packed into a file of rows.
 3. The mixture plan fixes how many rows each phase takes from each source (epoch caps checked),
    the interleave fixes which source each row slot gets, and a seeded shuffle fixes which of the
@@ -37,6 +37,9 @@ def curated_shards(curated: str) -> dict[str, list[str]]:
     """{source: its part-*.parquet paths, sorted} from DIR/curated/<source>/."""
     if not os.path.isdir(curated):
         raise ConfigError(f"{curated}: no such curated folder (run `tokenmill curate` first)")
+    if os.path.isfile(os.path.join(curated, "ledger.json")):
+        raise ConfigError(f"{curated}: this is a curate output folder; pass its curated/ folder, "
+                          f"{os.path.join(curated, 'curated')}")
     sources = {}
     for folder in sorted(os.listdir(curated)):
         paths = sorted(glob.glob(os.path.join(curated, folder, "*.parquet")))

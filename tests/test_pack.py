@@ -14,10 +14,12 @@ from click.testing import CliRunner
 from tokenizers import Tokenizer
 
 from jobs.cli import cli
+from jobs.curate import curate
 from jobs.pack import pack
+from jobs.sample.build import sample_config_path
 from jobs.token_stream import TokenStream
 from jobs.tokenizer import train_tokenizer
-from pipeline.config import Config
+from pipeline.config import Config, load_config
 from pipeline.schema import ConfigError
 from tests import pack_corpus
 from transforms.tokenize import train_bpe
@@ -246,3 +248,19 @@ def test_weights_come_from_the_curate_config(curated, tokenizer, tmp_path):
     bad = CliRunner().invoke(cli, ["pack", "--curated", str(curated), "--tokenizer", str(tokenizer),
                                    "--output", str(tmp_path / "tokens"), "--config", str(config)])
     assert bad.exit_code != 0 and "run.yaml: pack: seq_len: must be at least 1" in bad.output
+
+
+def test_from_curate_to_the_trainers_reader(tmp_path):
+    """The bundled sample through curate, tokenizer, pack and TokenStream: every kept document is
+    tokenized, and the reader gives back the shards' rows."""
+    ledger = curate(load_config(sample_config_path()), str(tmp_path))
+    curated_dir, tokens_dir = tmp_path / "curated", tmp_path / "tokens"
+    train_tokenizer(str(curated_dir), str(tmp_path / "tokenizer.json"), vocab_size=1000)
+    manifest = pack(str(curated_dir), str(tmp_path / "tokenizer.json"), str(tokens_dir), seq_len=127)
+    for source, entry in manifest["sources"].items():
+        assert entry["documents"] + entry["empty_documents"] == ledger["kept"][source]
+    with pytest.raises(ConfigError, match="a curate output folder; pass its curated/ folder"):
+        pack(str(tmp_path), str(tmp_path / "tokenizer.json"), str(tokens_dir), seq_len=127)
+    rows, _, _ = read_rows(tokens_dir)
+    stream = TokenStream(str(tokens_dir))
+    assert np.array_equal(np.stack(list(itertools.islice(stream, len(stream)))), rows)

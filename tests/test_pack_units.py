@@ -4,12 +4,15 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline.pack_config import epoch_cap, pack_config, parse_mixture
 from pipeline.schema import ConfigError
-from transforms.pack import (MixtureError, PackStats, apportion, interleave, largest_total, pack_bestfit,
-                             pack_concat, plan_mixture, plan_phases, rows_needed, window_deviation)
+from transforms.pack import (MixtureError, PackStats, apportion, interleave, largest_total, merged_documents,
+                             pack_bestfit, pack_concat, plan_mixture, plan_phases, rows_needed, window_deviation)
+from transforms.tokenize import INDEX_SCHEMA
 
 EOT = 0
 
@@ -113,3 +116,19 @@ def test_mixture_flag_and_epoch_caps():
         parse_mixture("web")
     assert [epoch_cap(s, {"web": 1.5}) for s in ("web", "cc-web", "books", "code", "wikipedia", "arxiv")] == \
         [1.5, 2.0, 4.0, 4.0, 6.0, 1.0]
+
+
+def test_merged_documents_read_many_shards_in_id_order(tmp_path):
+    """Shards of interleaved ids, each sorted, come back as one id-ordered stream of the right ids."""
+    pairs = []
+    for shard in range(5):
+        doc_ids = [f"{i:04d}" for i in range(shard, 3000, 5)]
+        lengths = [i % 7 for i in range(shard, 3000, 5)]
+        tokens = np.concatenate([np.full(n, int(d), dtype=np.int32) for d, n in zip(doc_ids, lengths)])
+        tokens.tofile(tmp_path / f"{shard}.ids")
+        table = pa.table({"id": doc_ids, "tokens": lengths, "bytes": lengths}, schema=INDEX_SCHEMA)
+        pq.write_table(table, tmp_path / f"{shard}.parquet", row_group_size=100)
+        pairs.append((str(tmp_path / f"{shard}.ids"), str(tmp_path / f"{shard}.parquet")))
+    merged = list(merged_documents(pairs))
+    assert [d for d, _ in merged] == [f"{i:04d}" for i in range(3000)]
+    assert all(len(ids) == int(d) % 7 and np.all(ids == int(d)) for d, ids in merged)

@@ -36,20 +36,26 @@ class PackStats:
 
 
 def merged_documents(shards: list[tuple[str, str]]) -> Iterator[tuple[str, np.ndarray]]:
-    """(id, ids) of every document in the (ids .npy, index .parquet) pairs, merged into id order."""
-    return heapq.merge(*(_shard_documents(ids, index) for ids, index in shards), key=lambda doc: doc[0])
+    """(id, ids) of every document in the (raw ids, index .parquet) pairs, merged into id order.
+
+    Each shard contributes one index row group at a time and no open file, and a document's ids
+    are read only when it is its turn, so many shards cost little memory and no file handles."""
+    heads = heapq.merge(*(_shard_index(ids, index) for ids, index in shards), key=lambda doc: doc[0])
+    for doc_id, path, start, length in heads:
+        yield doc_id, np.fromfile(path, dtype=np.int32, count=length, offset=4 * start)
 
 
-def _shard_documents(ids_path: str, index_path: str) -> Iterator[tuple[str, np.ndarray]]:
-    index = pq.ParquetFile(index_path)
-    if index.metadata.num_rows == 0:
-        return
-    tokens = np.load(ids_path, mmap_mode="r")
-    offset = 0
-    for batch in index.iter_batches(batch_size=4096, columns=["id", "tokens"]):
-        for doc_id, length in zip(batch.column("id").to_pylist(), batch.column("tokens").to_numpy()):
-            yield doc_id, tokens[offset:offset + length]
-            offset += int(length)
+def _shard_index(ids_path: str, index_path: str) -> Iterator[tuple[str, str, int, int]]:
+    """(id, ids path, first id's position, length) of a shard's documents, in its (id) order."""
+    with pq.ParquetFile(index_path) as index:
+        groups = index.num_row_groups
+    start = 0
+    for group in range(groups):
+        with pq.ParquetFile(index_path) as index:
+            table = index.read_row_group(group, columns=["id", "tokens"])
+        for doc_id, length in zip(table.column("id").to_pylist(), table.column("tokens").to_pylist()):
+            yield doc_id, ids_path, start, length
+            start += length
 
 
 def pack_concat(docs: Iterable[np.ndarray], eot: int, width: int, stats: PackStats) -> Iterator[np.ndarray]:

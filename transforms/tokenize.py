@@ -94,17 +94,19 @@ class Encoder:
         return [encoding.ids for encoding in impl.encode_batch_fast(texts, add_special_tokens=False)]
 
 
+INDEX_GROUP_ROWS = 1024
 INDEX_SCHEMA = pa.schema([("id", pa.string()), ("tokens", pa.int64()), ("bytes", pa.int64())])
 
 
 def token_paths(work: str, source: str, shard: str) -> tuple[str, str]:
-    """(flat int32 ids .npy, per-document index .parquet) for one curated shard."""
+    """(raw int32 ids, per-document index .parquet) for one curated shard."""
     stem = shard.rsplit("/", 1)[-1].removesuffix(".parquet")
-    return f"{work}/{source}/{stem}.ids.npy", f"{work}/{source}/{stem}.index.parquet"
+    return f"{work}/{source}/{stem}.ids", f"{work}/{source}/{stem}.index.parquet"
 
 
 class TokenizeShardFn(beam.DoFn):
-    """(source, curated shard) → its documents' ids in one .npy and an index of (id, tokens, bytes).
+    """(source, curated shard) → its documents' ids in one raw int32 file and an index of
+    (id, tokens, bytes) in row groups of INDEX_GROUP_ROWS.
 
     Reads the shard a row group at a time and encodes `batch_docs` documents per call. Documents
     keep the shard's order (sorted by id); empty or null texts get no index row and are counted.
@@ -133,8 +135,11 @@ class TokenizeShardFn(beam.DoFn):
                 index["bytes"].append(size)
                 parts.append(np.asarray(doc_ids, dtype=np.int32))
             self.docs.inc(len(kept))
-        np.save(ids_path, np.concatenate(parts) if parts else np.zeros(0, np.int32))
-        pq.write_table(pa.table(index, schema=INDEX_SCHEMA), index_path, compression="zstd")
+        with open(ids_path, "wb") as handle:
+            for part in parts:
+                handle.write(part.tobytes())
+        pq.write_table(pa.table(index, schema=INDEX_SCHEMA), index_path, compression="zstd",
+                       row_group_size=INDEX_GROUP_ROWS)
         yield source, shard, len(index["id"])
 
 
