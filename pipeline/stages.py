@@ -129,10 +129,17 @@ def settings_for(config: Config, stage: str, source: Optional[str] = None):
     return from_mapping(STAGES[stage].settings, raw, where)
 
 
+# Stages a format skips unless its source lists them: code has no natural language to identify,
+# and identifiers trip word-list toxicity scoring.
+FORMAT_SKIPPED_STAGES = {"code": frozenset({"langid", "toxicity"})}
+
+
 def source_stages(config: Config, source: str, selected: Optional[list[str]] = None) -> list[str]:
-    """The stages a source goes through, in pipeline order: its own list (default: all), cut to `selected`."""
+    """The stages a source goes through, in pipeline order: its own list (default: every stage its
+    format does not skip), cut to `selected`."""
     own = config.sources[source].stages
-    wanted = set(own if own is not None else STAGES)
+    skipped = FORMAT_SKIPPED_STAGES.get(config.sources[source].format, frozenset())
+    wanted = set(own) if own is not None else {name for name in STAGES if name not in skipped}
     if selected is not None:
         wanted &= set(selected)
     return [name for name in STAGES if name in wanted]
