@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from contextlib import nullcontext
 from typing import Optional, Sequence
 
 import apache_beam as beam
@@ -35,10 +36,8 @@ def curate(config: Config, output: str, stages: Optional[list[str]] = None, runn
     """Run the curation pipeline; returns the ledger."""
     pipeline, plan = curation_pipeline(config, output, stages, runner, workers, beam_args)
     clear_outputs(plan.output)
-    if (runner or config.runner.name) == LOCAL_RUNNER:
-        with progress_bar([path for _, _, path in plan.shards]):
-            pipeline.run().wait_until_finish()
-    else:
+    local = (runner or config.runner.name) == LOCAL_RUNNER  # remote workers' log lines do not come back here
+    with progress_bar([path for _, _, path in plan.shards]) if local else nullcontext():
         pipeline.run().wait_until_finish()
     return read_ledger(plan.output)
 

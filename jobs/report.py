@@ -287,12 +287,13 @@ def training_section(run: Path) -> Optional[Section]:
         points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
         return [p[0] for p in points], [float(p[1]) for p in points]
 
-    parts = [f"<p>{len(rows)} logged steps from {escape(str(path))}.</p>"]
-    for key, title, label in (("loss", "training loss", "loss"), ("lr", "learning rate", "learning rate"),
-                              ("grad_norm", "gradient norm", "norm"), ("tokens_per_s", "throughput", "tokens/s")):
-        xs, ys = series(key)
-        if xs:
-            parts.append(f"<h3>{title}</h3>" + lines([Line(key, xs, ys)], title, "step", label))
+    parts = [f"<p>{len({r['step'] for r in rows})} logged steps from {escape(str(path))}.</p>"]
+    charts = (("training loss", "loss", ["loss", "val_loss"]), ("learning rate", "learning rate", ["lr"]),
+              ("gradient norm", "norm", ["grad_norm"]), ("throughput", "tokens/s", ["tokens_per_s"]))
+    for title, label, keys in charts:
+        drawn = [Line(key, *series(key)) for key in keys if series(key)[0]]
+        if drawn:
+            parts.append(f"<h3>{title}</h3>" + lines(drawn, title, "step", label))
     return Section("training", "Training", "".join(parts))
 
 

@@ -1,5 +1,6 @@
 """`tokenmill report`: the page is self-contained, says what the ledger says, and renders in a real
 browser (headless Debian Chromium through chromedriver)."""
+import base64
 import json
 import os
 import re
@@ -94,7 +95,7 @@ def test_the_report_renders_its_charts_in_chromium(report, browser, tmp_path):
         assert charts[f"histogram of {signal}"]["thresholds"] >= 1
     shot = browser.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
     screenshot = tmp_path / "report.png"
-    screenshot.write_bytes(__import__("base64").b64decode(shot["data"]))
+    screenshot.write_bytes(base64.b64decode(shot["data"]))
     width, height = png_size(screenshot.read_bytes())
     assert width >= 800 and height > 2000  # the whole page, not just the first screen
 

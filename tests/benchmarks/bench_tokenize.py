@@ -1,7 +1,7 @@
 """Benchmark: encoding speed of `tokenizers` against tiktoken on the same trained vocabulary, and
 `tokenmill pack` end to end against a plain loop over the same libraries.
 
-    python tests/benchmarks/bench_tokenize.py [--copies 3] [--vocab-size 32768]
+    python tests/benchmarks/bench_tokenize.py [--copies 3] [--vocab-size 32768]   (or all: run_all.py)
 
 The text is the real books, WikiText, OpenWebText and multilingual sentences of ../shared/corpus,
 repeated `--copies` times (each copy made distinct). Each measurement runs in its own process, so
@@ -21,6 +21,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchtable import Row, machine, render  # noqa: E402
+
 CORPUS = REPO.parent / "shared" / "corpus"
 SEQ_LEN = 2047
 
@@ -90,6 +94,28 @@ def measure(name: str, folder: Path) -> dict:
     return result
 
 
+MEASUREMENTS = [("hf-encode_batch", None), ("encoder-hf-1", "hf-encode_batch"),
+                ("encoder-tiktoken-1", "hf-encode_batch"), ("encoder-tiktoken-2", "hf-encode_batch"),
+                ("plain-pack", None), ("tokenmill-pack", "plain-pack")]
+
+
+def bench_rows(copies: int = 3, vocab_size: int = 32768) -> list[Row]:
+    """Each measurement in its own process; the time against its baseline on the same text."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        info = prepare(folder, copies, vocab_size)
+        rows, seconds = [], {}
+        for name, baseline in MEASUREMENTS:
+            out = subprocess.run([sys.executable, __file__, "--measure", name, "--folder", str(folder)],
+                                 capture_output=True, text=True, check=True, cwd=REPO)
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            seconds[name] = result["seconds"]
+            rows.append(Row("tokenize", name, None, info["docs"] / result["seconds"], info["mb"] / result["seconds"],
+                            result["peak_mb"], result["seconds"] / seconds[baseline] if baseline else 1.0,
+                            baseline or "itself"))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, default=3)
@@ -100,23 +126,8 @@ def main() -> None:
     if args.measure:
         print(json.dumps(measure(args.measure, Path(args.folder))))
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        info = prepare(folder, args.copies, args.vocab_size)
-        print(f"{info['docs']:,} documents, {info['mb']:.1f} MB; tokenizer ({args.vocab_size:,}) trained on a "
-              f"5 MB sample in {info['train_s']:.1f} s")
-        print(f"{'measurement':<22} {'s':>7} {'MB/s':>7} {'docs/s':>9} {'peak MB':>8}  ratio")
-        baselines = {}
-        for name, baseline in [("hf-encode_batch", None), ("encoder-hf-1", "hf-encode_batch"),
-                               ("encoder-tiktoken-1", "hf-encode_batch"), ("encoder-tiktoken-2", "hf-encode_batch"),
-                               ("plain-pack", None), ("tokenmill-pack", "plain-pack")]:
-            out = subprocess.run([sys.executable, __file__, "--measure", name, "--folder", str(folder)],
-                                 capture_output=True, text=True, check=True, cwd=REPO)
-            result = json.loads(out.stdout.strip().splitlines()[-1])
-            baselines[name] = result["seconds"]
-            ratio = f"{baselines[baseline] / result['seconds']:.2f}x the speed of {baseline}" if baseline else "baseline"
-            print(f"{name:<22} {result['seconds']:>7.2f} {info['mb'] / result['seconds']:>7.2f} "
-                  f"{info['docs'] / result['seconds']:>9,.0f} {result['peak_mb']:>8.0f}  {ratio}")
+    print(render(bench_rows(args.copies, args.vocab_size),
+                 f"tokenize: corpus text x{args.copies}, vocabulary {args.vocab_size:,}; {machine()}"))
 
 
 if __name__ == "__main__":
