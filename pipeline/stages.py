@@ -14,6 +14,10 @@ import apache_beam as beam
 
 from filters.base import DocumentFilter
 from filters.langid import DEFAULT_THRESHOLD, LanguageFilter
+from filters.pii import PiiFilter
+from filters.pii_scan import PATTERN_ENTITIES
+from filters.textguard import DEFAULT_MAX_CHARS
+from filters import toxicity
 from filters.sanity import MIN_CHARS, MIN_WORDS_PER_CHAR, SanityFilter
 from pipeline.config import Config, SourceConfig
 from pipeline.schema import from_mapping
@@ -71,6 +75,33 @@ class NearDedupSettings:
             raise ValueError("keep_signal: name the signal column that `keep: best_signal` maximises")
 
 
+@dataclass
+class ToxicitySettings:
+    """`mode`: ratio (drop above `max_word_ratio`), any (C4: drop on one listed word), off (measure only)."""
+
+    mode: Literal["ratio", "any", "off"] = "ratio"
+    max_word_ratio: float = toxicity.DEFAULT_MAX_WORD_RATIO
+    lists: Optional[str] = None  # a directory of LDNOOBW-style lists; default: the bundled ones
+    default_language: str = "en"  # for documents langid did not label
+    classifier_model: Optional[str] = None  # a fastText model by path (Dolma's Jigsaw classifiers)
+    classifier_label: str = toxicity.DEFAULT_CLASSIFIER_LABEL
+    max_classifier_score: Optional[float] = toxicity.DEFAULT_MAX_CLASSIFIER_SCORE
+    max_chars: int = DEFAULT_MAX_CHARS
+
+
+@dataclass
+class PiiSettings:
+    """`max_spans`: drop a document with more spans (Dolma: 5); None scrubs every document."""
+
+    entities: list[str] = field(default_factory=lambda: list(PATTERN_ENTITIES))
+    urls: bool = False
+    spacy_model: Optional[str] = None  # an installed spaCy NER model: adds PERSON and LOCATION
+    placeholders: dict[str, str] = field(default_factory=dict)  # entity -> replacement; default <ENTITY>
+    max_spans: Optional[int] = None
+    phone_sweep: bool = True  # also mask phone-shaped numbers presidio rejects as invalid
+    max_chars: int = DEFAULT_MAX_CHARS
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str
@@ -97,6 +128,18 @@ def _near_dedup(s: NearDedupSettings) -> beam.PTransform:
                      earlier_signatures=s.earlier_signatures)
 
 
+def _toxicity(s: ToxicitySettings, source: SourceConfig) -> DocumentFilter:
+    return toxicity.ToxicityFilter(s.mode, s.max_word_ratio, s.lists, s.default_language, s.classifier_model,
+                                   s.classifier_label, s.max_classifier_score, s.max_chars)
+
+
+def _pii(s: PiiSettings, source: SourceConfig) -> DocumentFilter:
+    entities = list(s.entities) + (["URL"] if s.urls and "URL" not in s.entities else [])
+    if s.spacy_model:
+        entities += [e for e in ("PERSON", "LOCATION") if e not in entities]
+    return PiiFilter(entities, s.spacy_model, s.placeholders, s.max_spans, s.phone_sweep, s.max_chars)
+
+
 STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in (
@@ -104,6 +147,8 @@ STAGES: dict[str, Stage] = {
         Stage("quality", QualitySettings, "document", _quality),
         Stage("exact-dedup", ExactDedupSettings, "corpus", _exact_dedup),
         Stage("near-dedup", NearDedupSettings, "corpus", _near_dedup),
+        Stage("toxicity", ToxicitySettings, "document", _toxicity),
+        Stage("pii", PiiSettings, "document", _pii),
     )
 }
 
