@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,6 +39,16 @@ def without_speed(rows: list[dict]) -> list[dict]:
 def events(run: Path) -> list[dict]:
     path = run / "events.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, and a shared CPU makes more threads spin-wait;
+    the subprocesses below get the same through OMP_NUM_THREADS, so their numbers match."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +117,31 @@ def test_resume_logs_the_same_losses_as_an_uninterrupted_run(tokens, tmp_path):
     b = load_checkpoint(parts / "checkpoints" / "step-00000012.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [e["event"] for e in events(parts)] == ["resume"]
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint_to_the_same_losses(tokens, tmp_path):
+    cfg = replace(CPU, steps=200, checkpoint_every=25, eval_every=100)
+    config = tmp_path / "run.yaml"
+    config.write_text("train:\n  batch_size: 4\n  warmup_steps: 2\n  lr: 0.01\n  eval_every: 100\n"
+                      "  eval_batches: 2\n  checkpoint_every: 25\n  keep_checkpoints: 2\n"
+                      "  tensorboard: false\n")
+    command = [sys.executable, "-m", "jobs.cli", "train", "--data", str(tokens), "--out",
+               str(tmp_path / "killed"), "--config", str(config), "--steps", "200", "--device", "cpu"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = tmp_path / "killed" / "metrics.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 40:
+            break
+        time.sleep(0.01)
+    process.kill()  # SIGKILL: nothing more gets written
+    process.wait()
+    assert len(records(tmp_path / "killed")) < 200, "the run finished before it could be killed"
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    train(tokens, tmp_path / "whole", cfg)
+    assert without_speed(records(tmp_path / "killed")) == without_speed(records(tmp_path / "whole"))
 
 
 def test_resume_refuses_a_different_model(tokens, tmp_path):

@@ -115,9 +115,11 @@ class Trainer:
             self._save()  # step 0: the first place to roll back to
         end = min(self.cfg.steps, stop_at) if stop_at is not None else self.cfg.steps
         if self.ctx.is_main:
+            held_out = "" if self.data.has_eval else \
+                "; no eval: a held-out slice needs two shards or more (pack.rows_per_shard)"
             print(f"[train] {self.model.num_params():,} parameters, {self.tokens_per_step:,} tokens a "
                   f"step, {self.ctx.world_size} process(es) on {self.ctx.device.type}; "
-                  f"steps {self.step} to {end}", file=sys.stderr, flush=True)
+                  f"steps {self.step} to {end}{held_out}", file=sys.stderr, flush=True)
         loss = eval_loss = None
         saved_at = self.step
         while self.step < end:
