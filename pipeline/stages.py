@@ -22,6 +22,7 @@ from filters.sanity import MIN_CHARS, MIN_WORDS_PER_CHAR, SanityFilter
 from pipeline.config import Config, SourceConfig
 from pipeline.schema import from_mapping
 from transforms.exact_dedup import ExactDedup
+from transforms.near_dedup import NearDedup
 
 
 @dataclass
@@ -46,6 +47,32 @@ class QualitySettings:
 @dataclass
 class ExactDedupSettings:
     pass
+
+
+@dataclass
+class NearDedupSettings:
+    """MinHash LSH (FineWeb: 5-word shingles, 112 permutations as 14 bands × 8 rows, ≈ 0.72 Jaccard)."""
+
+    num_perm: int = 112
+    bands: int = 14
+    rows: int = 8
+    seed: int = 1
+    shingle_words: int = 5
+    threshold: float = 0.7          # estimated Jaccard a candidate pair must reach
+    bucket_cap: int = 1000          # members kept in one LSH bucket (boilerplate makes hot keys)
+    max_rounds: int = 12            # label-propagation rounds for connected components
+    keep: Literal["lowest_id", "longest", "best_signal"] = "lowest_id"
+    keep_signal: Optional[str] = None
+    save_signatures: Optional[str] = None       # folder for this run's signatures (Parquet)
+    earlier_signatures: list[str] = field(default_factory=list)  # folders of earlier runs' signatures
+
+    def __post_init__(self):
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands × rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError("threshold: must be between 0 and 1")
+        if self.keep == "best_signal" and not self.keep_signal:
+            raise ValueError("keep_signal: name the signal column that `keep: best_signal` maximises")
 
 
 @dataclass
@@ -97,6 +124,12 @@ def _exact_dedup(s: ExactDedupSettings) -> beam.PTransform:
     return ExactDedup()
 
 
+def _near_dedup(s: NearDedupSettings) -> beam.PTransform:
+    return NearDedup(s.num_perm, s.bands, s.rows, s.seed, s.shingle_words, s.threshold, s.bucket_cap, s.max_rounds,
+                     s.keep, s.keep_signal, save_signatures=s.save_signatures,
+                     earlier_signatures=s.earlier_signatures)
+
+
 def _toxicity(s: ToxicitySettings, source: SourceConfig) -> DocumentFilter:
     return toxicity.ToxicityFilter(s.mode, s.max_word_ratio, s.lists, s.default_language, s.classifier_model,
                                    s.classifier_label, s.max_classifier_score, s.profanity_check,
@@ -116,6 +149,7 @@ STAGES: dict[str, Stage] = {
         Stage("langid", LangidSettings, "document", _langid),
         Stage("quality", QualitySettings, "document", _quality),
         Stage("exact-dedup", ExactDedupSettings, "corpus", _exact_dedup),
+        Stage("near-dedup", NearDedupSettings, "corpus", _near_dedup),
         Stage("toxicity", ToxicitySettings, "document", _toxicity),
         Stage("pii", PiiSettings, "document", _pii),
     )
