@@ -1,6 +1,7 @@
 """The trainer end to end on CPU: metrics, exact resume, rollback on a loss spike, two gloo ranks."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -142,6 +143,35 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_to_the_same_losses(tokens
     assert done.returncode == 0, done.stderr[-2000:]
     train(tokens, tmp_path / "whole", cfg)
     assert without_speed(records(tmp_path / "killed")) == without_speed(records(tmp_path / "whole"))
+
+
+def test_sigterm_finishes_the_step_writes_a_checkpoint_and_resumes_exactly(tokens, tmp_path):
+    cfg = replace(CPU, steps=200, checkpoint_every=1000, eval_every=1000)
+    command = [sys.executable, "-m", "jobs.cli", "train", "--data", str(tokens), "--out",
+               str(tmp_path / "stopped"), "--steps", "200", "--device", "cpu", "--config",
+               str(tmp_path / "run.yaml")]
+    (tmp_path / "run.yaml").write_text("train:\n  batch_size: 4\n  warmup_steps: 2\n  lr: 0.01\n"
+                                       "  eval_every: 1000\n  checkpoint_every: 1000\n"
+                                       "  tensorboard: false\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "stopped" / "metrics.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 20:
+            break
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    last = records(tmp_path / "stopped")[-1]["step"]
+    assert 20 <= last < 200
+    assert [s for s, _ in list_checkpoints(tmp_path / "stopped" / "checkpoints")] == [0, last]
+    assert events(tmp_path / "stopped")[-1]["event"] == "interrupted"
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    train(tokens, tmp_path / "whole", cfg)
+    assert without_speed(records(tmp_path / "stopped")) == without_speed(records(tmp_path / "whole"))
 
 
 def test_resume_refuses_a_different_model(tokens, tmp_path):
