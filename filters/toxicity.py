@@ -12,6 +12,10 @@ the share of non-space characters inside listed words, since there are no words 
 The classifier is any fastText model given by path, such as Dolma's Jigsaw classifiers
 (`jigsaw_fasttext_bigrams_hatespeech_final.bin`, label `__label__toxic`; the NSFW one, label
 `__label__nsfw`); its score is the probability of `classifier_label` on the document as one line.
+
+`profanity_check=True` adds the score of alt-profanity-check (a linear SVM over bag-of-words trained
+on labelled comments, shipped in its wheel; install the `toxicity` extra). On the 101 labelled Jigsaw
+comments it finds 10 of the 13 toxic ones at 0.77 precision, where the word-list ratio finds 7 at 0.78.
 """
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ class ToxicityFilter(DocumentFilter):
                  lists: Union[str, Path, None] = None, default_language: str = "en",
                  classifier_model: Optional[str] = None, classifier_label: str = DEFAULT_CLASSIFIER_LABEL,
                  max_classifier_score: Optional[float] = DEFAULT_MAX_CLASSIFIER_SCORE,
+                 profanity_check: bool = False, max_profanity_score: Optional[float] = DEFAULT_MAX_CLASSIFIER_SCORE,
                  max_chars: int = DEFAULT_MAX_CHARS):
         if mode not in ("ratio", "any", "off"):
             raise ValueError(f"mode: {mode!r} is not one of ratio, any, off")
@@ -53,7 +58,10 @@ class ToxicityFilter(DocumentFilter):
         self.classifier_model = classifier_model
         self.classifier_label = classifier_label
         self.max_classifier_score = max_classifier_score
+        self.profanity_check = profanity_check
+        self.max_profanity_score = max_profanity_score
         self.max_chars = max_chars
+        self._profanity = None
         self._matchers: dict[str, BadWordMatcher] = {}
         self._classifier = None
 
@@ -61,6 +69,8 @@ class ToxicityFilter(DocumentFilter):
         signals = {"toxicity_words": "int", "toxicity_word_ratio": "float"}
         if self.classifier_model:
             signals["toxicity_score"] = "float"
+        if self.profanity_check:
+            signals["profanity_score"] = "float"
         return signals
 
     def thresholds(self) -> dict[str, Bounds]:
@@ -71,9 +81,17 @@ class ToxicityFilter(DocumentFilter):
             bounds["toxicity_words"] = (None, 0)
         if self.classifier_model and self.max_classifier_score is not None:
             bounds["toxicity_score"] = (None, self.max_classifier_score)
+        if self.profanity_check and self.max_profanity_score is not None:
+            bounds["profanity_score"] = (None, self.max_profanity_score)
         return bounds
 
     def setup(self) -> None:
+        if self.profanity_check:
+            try:
+                from profanity_check import predict_prob
+            except ImportError as error:
+                raise ImportError("profanity_check needs the toxicity extra: pip install 'tokenmill[toxicity]'") from error
+            self._profanity = predict_prob
         if self.classifier_model:
             self._classifier = load_fasttext_model(self.classifier_model)
             if self.classifier_label not in self._classifier.get_labels():
@@ -109,12 +127,14 @@ class ToxicityFilter(DocumentFilter):
         unfit = unfit_reason(doc.text, self.max_chars)
         if unfit:
             return unfit
-        if self.classifier_model and self._classifier is None:
+        if (self.classifier_model and self._classifier is None) or (self.profanity_check and self._profanity is None):
             self.setup()
         count, ratio = self.word_score(doc.text, doc.lang)
         doc.signals["toxicity_words"], doc.signals["toxicity_word_ratio"] = count, ratio
         if self.classifier_model:
             doc.signals["toxicity_score"] = self.classifier_score(doc.text)
+        if self.profanity_check:
+            doc.signals["profanity_score"] = round(float(self._profanity([doc.text])[0]), 6)
         if self.mode == "any" and count:
             return "bad_words"
         if self.mode == "ratio" and ratio is not None and ratio > self.max_word_ratio:
@@ -122,7 +142,10 @@ class ToxicityFilter(DocumentFilter):
         if (self.classifier_model and self.max_classifier_score is not None
                 and doc.signals["toxicity_score"] > self.max_classifier_score):
             return "classifier"
+        if (self.profanity_check and self.max_profanity_score is not None
+                and doc.signals["profanity_score"] > self.max_profanity_score):
+            return "profanity"
         return None
 
     def __getstate__(self):
-        return {**self.__dict__, "_matchers": {}, "_classifier": None}
+        return {**self.__dict__, "_matchers": {}, "_classifier": None, "_profanity": None}

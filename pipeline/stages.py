@@ -87,6 +87,8 @@ class ToxicitySettings:
     classifier_model: Optional[str] = None  # a fastText model by path (Dolma's Jigsaw classifiers)
     classifier_label: str = toxicity.DEFAULT_CLASSIFIER_LABEL
     max_classifier_score: Optional[float] = toxicity.DEFAULT_MAX_CLASSIFIER_SCORE
+    profanity_check: bool = False  # alt-profanity-check's score (the `toxicity` extra)
+    max_profanity_score: Optional[float] = toxicity.DEFAULT_MAX_CLASSIFIER_SCORE
     max_chars: int = DEFAULT_MAX_CHARS
 
 
@@ -137,7 +139,8 @@ def _near_dedup(s: NearDedupSettings) -> beam.PTransform:
 
 def _toxicity(s: ToxicitySettings, source: SourceConfig) -> DocumentFilter:
     return toxicity.ToxicityFilter(s.mode, s.max_word_ratio, s.lists, s.default_language, s.classifier_model,
-                                   s.classifier_label, s.max_classifier_score, s.max_chars)
+                                   s.classifier_label, s.max_classifier_score, s.profanity_check,
+                                   s.max_profanity_score, s.max_chars)
 
 
 def _pii(s: PiiSettings, source: SourceConfig) -> DocumentFilter:

@@ -114,3 +114,14 @@ def test_a_classifier_label_the_model_lacks_is_a_clear_error(corpus, tmp_path):
     f = build({"classifier_model": str(model), "classifier_label": "__label__nsfw"})
     with pytest.raises(ValueError, match="__label__nsfw.*not a label"):
         f.setup()
+
+
+def test_alt_profanity_check_scores_the_jigsaw_comments(corpus):
+    f = pickle.loads(pickle.dumps(build({"mode": "off", "profanity_check": True})))
+    hits = {label: 0 for label in "01"}
+    for row in jigsaw(corpus):
+        d = doc(row["comment_text"])
+        verdict = f(d)
+        assert verdict == ("profanity" if d.signals["profanity_score"] > 0.5 else None)
+        hits[row["toxic"]] += verdict == "profanity"
+    assert hits == {"1": 10, "0": 3}
