@@ -41,8 +41,7 @@ def plan_curation(config: Config, output: str, selected: Optional[list[str]] = N
     shards = []
     for name, source in sorted(config.sources.items()):
         for pattern in source.paths:
-            metadata = FileSystems.match([pattern])[0].metadata_list
-            files = sorted(m.path for m in metadata if not m.path.endswith("/"))
+            files = expand_pattern(pattern)
             if not files:
                 raise ConfigError(f"{config.origin}: sources.{name}.paths: {pattern!r} matches no file")
             shards.extend((name, source.format, path) for path in files)
@@ -51,10 +50,27 @@ def plan_curation(config: Config, output: str, selected: Optional[list[str]] = N
         output=output.rstrip("/"),
         shards=sorted(set(shards)),
         stages={name: source_stages(config, name, selected) for name in config.sources},
-        read_options={name: ReadOptions(max_bytes, dict(s.options)) for name, s in config.sources.items()},
+        read_options={name: ReadOptions(max_bytes, {"roots": [glob_root(p) for p in s.paths], **s.options})
+                      for name, s in config.sources.items()},
         keep_rejected=config.curate.keep_rejected,
         rows_per_shard=config.curate.rows_per_shard,
     )
+
+
+def expand_pattern(pattern: str) -> list[str]:
+    """The files a glob matches; a directory given without a glob stands for every file under it."""
+    if not any(char in pattern for char in "*?["):
+        inside = FileSystems.match([pattern.rstrip("/") + "/**"])[0].metadata_list
+        if inside:
+            return sorted(m.path for m in inside if not m.path.endswith("/"))
+    metadata = FileSystems.match([pattern])[0].metadata_list
+    return sorted(m.path for m in metadata if not m.path.endswith("/"))
+
+
+def glob_root(pattern: str) -> str:
+    """The folder part of a pattern before its first wildcard: what paths are relative to."""
+    head = pattern.split("*")[0].split("?")[0].split("[")[0]
+    return head if head.endswith("/") or not any(c in pattern for c in "*?[") else head.rsplit("/", 1)[0] + "/"
 
 
 def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) -> None:

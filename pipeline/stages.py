@@ -14,10 +14,16 @@ import apache_beam as beam
 
 from filters.base import DocumentFilter
 from filters.langid import DEFAULT_THRESHOLD, LanguageFilter
+from filters.pii import PiiFilter
+from filters.pii_scan import PATTERN_ENTITIES
+from filters.textguard import DEFAULT_MAX_CHARS
+from filters import toxicity
 from filters.sanity import MIN_CHARS, MIN_WORDS_PER_CHAR, SanityFilter
 from pipeline.config import Config, SourceConfig
 from pipeline.schema import from_mapping
 from transforms.exact_dedup import ExactDedup
+from transforms.near_dedup import NearDedup
+from transforms.paragraph_dedup import ParagraphDedup
 
 
 @dataclass
@@ -44,12 +50,73 @@ class ExactDedupSettings:
     pass
 
 
+@dataclass
+class NearDedupSettings:
+    """MinHash LSH (FineWeb: 5-word shingles, 112 permutations as 14 bands × 8 rows, ≈ 0.72 Jaccard)."""
+
+    num_perm: int = 112
+    bands: int = 14
+    rows: int = 8
+    seed: int = 1
+    shingle_words: int = 5
+    threshold: float = 0.7          # estimated Jaccard a candidate pair must reach
+    bucket_cap: int = 1000          # members kept in one LSH bucket (boilerplate makes hot keys)
+    max_rounds: int = 12            # label-propagation rounds for connected components
+    keep: Literal["lowest_id", "longest", "best_signal"] = "lowest_id"
+    keep_signal: Optional[str] = None
+    save_signatures: Optional[str] = None       # folder for this run's signatures (Parquet)
+    earlier_signatures: list[str] = field(default_factory=list)  # folders of earlier runs' signatures
+
+    def __post_init__(self):
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands × rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError("threshold: must be between 0 and 1")
+        if self.keep == "best_signal" and not self.keep_signal:
+            raise ValueError("keep_signal: name the signal column that `keep: best_signal` maximises")
+
+
+@dataclass
+class ToxicitySettings:
+    """`mode`: ratio (drop above `max_word_ratio`), any (C4: drop on one listed word), off (measure only)."""
+
+    mode: Literal["ratio", "any", "off"] = "ratio"
+    max_word_ratio: float = toxicity.DEFAULT_MAX_WORD_RATIO
+    lists: Optional[str] = None  # a directory of LDNOOBW-style lists; default: the bundled ones
+    default_language: str = "en"  # for documents langid did not label
+    classifier_model: Optional[str] = None  # a fastText model by path (Dolma's Jigsaw classifiers)
+    classifier_label: str = toxicity.DEFAULT_CLASSIFIER_LABEL
+    max_classifier_score: Optional[float] = toxicity.DEFAULT_MAX_CLASSIFIER_SCORE
+    profanity_check: bool = False  # alt-profanity-check's score (the `toxicity` extra)
+    max_profanity_score: Optional[float] = toxicity.DEFAULT_MAX_CLASSIFIER_SCORE
+    max_chars: int = DEFAULT_MAX_CHARS
+
+
+@dataclass
+class PiiSettings:
+    """`max_spans`: drop a document with more spans (Dolma: 5); None scrubs every document."""
+
+    entities: list[str] = field(default_factory=lambda: list(PATTERN_ENTITIES))
+    urls: bool = False
+    spacy_model: Optional[str] = None  # an installed spaCy NER model: adds PERSON and LOCATION
+    placeholders: dict[str, str] = field(default_factory=dict)  # entity -> replacement; default <ENTITY>
+    max_spans: Optional[int] = None
+    phone_sweep: bool = True  # also mask phone-shaped numbers presidio rejects as invalid
+    max_chars: int = DEFAULT_MAX_CHARS
+
+
+@dataclass
+class ParagraphDedupSettings:
+    min_chars: int = 50  # shorter paragraphs (headings, "Share this") are never cut
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str
     settings: type
     kind: Literal["document", "corpus"]
     build: Callable[..., Any]  # document: (settings, source) -> DocumentFilter; corpus: (settings) -> PTransform
+    default: bool = True       # part of every source's chain unless its `stages:` says otherwise
 
 
 def _langid(s: LangidSettings, source: SourceConfig) -> DocumentFilter:
@@ -64,12 +131,35 @@ def _exact_dedup(s: ExactDedupSettings) -> beam.PTransform:
     return ExactDedup()
 
 
+def _near_dedup(s: NearDedupSettings) -> beam.PTransform:
+    return NearDedup(s.num_perm, s.bands, s.rows, s.seed, s.shingle_words, s.threshold, s.bucket_cap, s.max_rounds,
+                     s.keep, s.keep_signal, save_signatures=s.save_signatures,
+                     earlier_signatures=s.earlier_signatures)
+
+
+def _toxicity(s: ToxicitySettings, source: SourceConfig) -> DocumentFilter:
+    return toxicity.ToxicityFilter(s.mode, s.max_word_ratio, s.lists, s.default_language, s.classifier_model,
+                                   s.classifier_label, s.max_classifier_score, s.profanity_check,
+                                   s.max_profanity_score, s.max_chars)
+
+
+def _pii(s: PiiSettings, source: SourceConfig) -> DocumentFilter:
+    entities = list(s.entities) + (["URL"] if s.urls and "URL" not in s.entities else [])
+    if s.spacy_model:
+        entities += [e for e in ("PERSON", "LOCATION") if e not in entities]
+    return PiiFilter(entities, s.spacy_model, s.placeholders, s.max_spans, s.phone_sweep, s.max_chars)
+
+
 STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in (
         Stage("langid", LangidSettings, "document", _langid),
         Stage("quality", QualitySettings, "document", _quality),
         Stage("exact-dedup", ExactDedupSettings, "corpus", _exact_dedup),
+        Stage("near-dedup", NearDedupSettings, "corpus", _near_dedup),
+        Stage("paragraph-dedup", ParagraphDedupSettings, "corpus", lambda s: ParagraphDedup(s.min_chars), default=False),
+        Stage("toxicity", ToxicitySettings, "document", _toxicity),
+        Stage("pii", PiiSettings, "document", _pii),
     )
 }
 
@@ -84,10 +174,19 @@ def settings_for(config: Config, stage: str, source: Optional[str] = None):
     return from_mapping(STAGES[stage].settings, raw, where)
 
 
+# Stages a format skips unless its source lists them: code has no natural language to identify,
+# and identifiers trip word-list toxicity scoring.
+FORMAT_SKIPPED_STAGES = {"code": frozenset({"langid", "toxicity"})}
+
+
 def source_stages(config: Config, source: str, selected: Optional[list[str]] = None) -> list[str]:
-    """The stages a source goes through, in pipeline order: its own list (default: all), cut to `selected`."""
+    """The stages a source goes through, in pipeline order: its own list (default: every default
+    stage its format does not skip), cut to `selected`; an optional stage named in `selected` (the
+    command line's --stages) joins every source that does not skip it."""
     own = config.sources[source].stages
-    wanted = set(own if own is not None else STAGES)
+    skipped = FORMAT_SKIPPED_STAGES.get(config.sources[source].format, frozenset())
+    wanted = set(own) if own is not None else {n for n, s in STAGES.items() if s.default and n not in skipped}
     if selected is not None:
-        wanted &= set(selected)
+        optional = {n for n in selected if n in STAGES and not STAGES[n].default and n not in skipped}
+        wanted = (wanted | optional) & set(selected)
     return [name for name in STAGES if name in wanted]

@@ -1,8 +1,10 @@
 """The trainer end to end on CPU: metrics, exact resume, rollback on a loss spike, two gloo ranks."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,6 +42,16 @@ def events(run: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, and a shared CPU makes more threads spin-wait;
+    the subprocesses below get the same through OMP_NUM_THREADS, so their numbers match."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def tokens(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("packed") / "tokens"
@@ -63,6 +75,15 @@ def test_cli_trains_logs_metrics_evaluates_and_keeps_the_last_checkpoints(tokens
     assert all(r["grad_norm"] > 0 and r["tokens_per_s"] > 0 for r in train_rows)
     assert [r["step"] for r in records(run, "eval_loss")] == [5, 10, 15, 20]
     assert [s for s, _ in list_checkpoints(run / "checkpoints")] == [16, 20]
+
+
+def test_mfu_is_logged_against_a_configured_peak(tokens, tmp_path):
+    from jobs.train.model import GPT, GPTConfig
+
+    train(tokens, tmp_path / "run", replace(CPU, steps=3, peak_flops=1e12))
+    flops_per_token = GPT(GPTConfig.named("tiny", VOCAB, SEQ)).flops_per_token()
+    for row in records(tmp_path / "run"):
+        assert row["mfu"] == pytest.approx(flops_per_token * row["tokens_per_s"] / 1e12, abs=1e-4)
 
 
 def test_eval_rows_are_held_out_from_training(tmp_path):
@@ -106,6 +127,60 @@ def test_resume_logs_the_same_losses_as_an_uninterrupted_run(tokens, tmp_path):
     b = load_checkpoint(parts / "checkpoints" / "step-00000012.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [e["event"] for e in events(parts)] == ["resume"]
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint_to_the_same_losses(tokens, tmp_path):
+    cfg = replace(CPU, steps=200, checkpoint_every=25, eval_every=100)
+    config = tmp_path / "run.yaml"
+    config.write_text("train:\n  batch_size: 4\n  warmup_steps: 2\n  lr: 0.01\n  eval_every: 100\n"
+                      "  eval_batches: 2\n  checkpoint_every: 25\n  keep_checkpoints: 2\n"
+                      "  tensorboard: false\n")
+    command = [sys.executable, "-m", "jobs.cli", "train", "--data", str(tokens), "--out",
+               str(tmp_path / "killed"), "--config", str(config), "--steps", "200", "--device", "cpu"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = tmp_path / "killed" / "metrics.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 40:
+            break
+        time.sleep(0.01)
+    process.kill()  # SIGKILL: nothing more gets written
+    process.wait()
+    assert len(records(tmp_path / "killed")) < 200, "the run finished before it could be killed"
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    train(tokens, tmp_path / "whole", cfg)
+    assert without_speed(records(tmp_path / "killed")) == without_speed(records(tmp_path / "whole"))
+
+
+def test_sigterm_finishes_the_step_writes_a_checkpoint_and_resumes_exactly(tokens, tmp_path):
+    cfg = replace(CPU, steps=200, checkpoint_every=1000, eval_every=1000)
+    command = [sys.executable, "-m", "jobs.cli", "train", "--data", str(tokens), "--out",
+               str(tmp_path / "stopped"), "--steps", "200", "--device", "cpu", "--config",
+               str(tmp_path / "run.yaml")]
+    (tmp_path / "run.yaml").write_text("train:\n  batch_size: 4\n  warmup_steps: 2\n  lr: 0.01\n"
+                                       "  eval_every: 1000\n  checkpoint_every: 1000\n"
+                                       "  tensorboard: false\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "stopped" / "metrics.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 20:
+            break
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    last = records(tmp_path / "stopped")[-1]["step"]
+    assert 20 <= last < 200
+    assert [s for s, _ in list_checkpoints(tmp_path / "stopped" / "checkpoints")] == [0, last]
+    assert events(tmp_path / "stopped")[-1]["event"] == "interrupted"
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    train(tokens, tmp_path / "whole", cfg)
+    assert without_speed(records(tmp_path / "stopped")) == without_speed(records(tmp_path / "whole"))
 
 
 def test_resume_refuses_a_different_model(tokens, tmp_path):

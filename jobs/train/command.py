@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import signal
 from pathlib import Path
 
 import click
@@ -49,3 +50,7 @@ def train_command(tokens_dir: Path, run_dir: Path, config_path: str | None, mode
     eval_loss = f", eval loss {result.eval_loss:.4f}" if result.eval_loss is not None else ""
     click.echo(f"step {result.step}: loss {loss}{eval_loss}; {result.params:,} parameters, "
                f"{result.rollbacks} rollbacks; {result.run_dir}")
+    if result.interrupted:
+        click.echo(f"interrupted at step {result.step}, checkpoint written; run the same command "
+                   f"to resume", err=True)
+        raise SystemExit(128 + signal.SIGTERM)  # not done: a Job controller should run it again

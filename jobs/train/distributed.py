@@ -50,7 +50,7 @@ def stop(ctx: Context) -> None:
 
 
 def mean_across(ctx: Context, value: torch.Tensor) -> torch.Tensor:
-    """The mean of a scalar tensor over all ranks (itself in a single process)."""
+    """The elementwise mean of a tensor over all ranks (itself in a single process)."""
     if not ctx.distributed:
         return value
     value = value.detach().clone()

@@ -18,10 +18,18 @@ class JsonlLog:
         self._handle = None
 
     def truncate(self, keep: Callable[[dict[str, Any]], bool]) -> None:
-        """Keep only the records for which `keep` is true (on resume, those not about to be redone)."""
+        """Keep only the records for which `keep` is true (on resume, those not about to be redone).
+
+        A line cut short by a crash mid-write is dropped with the rest.
+        """
         if not self.path.exists():
             return
-        records = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        records = []
+        for line in self.path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
         self.path.write_text("".join(json.dumps(r) + "\n" for r in records if keep(r)))
 
     def write(self, record: dict[str, Any]) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +52,7 @@ class TrainResult:
     params: int
     tokens_per_step: int
     rollbacks: int
+    interrupted: bool = False  # stopped by SIGTERM/SIGINT, with a checkpoint; run again to resume
 
 
 def train(tokens_dir: str | Path, run_dir: str | Path, cfg: TrainConfig,
@@ -58,18 +61,50 @@ def train(tokens_dir: str | Path, run_dir: str | Path, cfg: TrainConfig,
 
     A run folder that already holds checkpoints is resumed from its newest one. `stop_at` ends
     the run after that many steps (with a checkpoint) though the schedule runs to `cfg.steps`;
-    a later call continues it. Under `torchrun` every rank calls this.
+    a later call continues it. SIGTERM or SIGINT (a preempted pod, Ctrl-C) finishes the step
+    under way, writes a checkpoint and returns with `interrupted` set. Under `torchrun` every
+    rank calls this.
     """
     ctx = distributed.start(cfg.device)
     try:
-        return Trainer(Path(tokens_dir), Path(run_dir), cfg, ctx).run(stop_at)
+        with _StopSignals() as signals:
+            trainer = Trainer(Path(tokens_dir), Path(run_dir), cfg, ctx, signals)
+            try:
+                return trainer.run(stop_at)
+            finally:
+                if trainer.sink:
+                    trainer.sink.close()
     finally:
         distributed.stop(ctx)
 
 
+class _StopSignals:
+    """Turns SIGTERM and SIGINT into a request to stop after the current step (main thread only)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict = {}
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._request)
+        return self
+
+    def _request(self, signum, frame) -> None:
+        if self.requested:  # asked twice: stop now, without the checkpoint
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
 class Trainer:
-    def __init__(self, tokens_dir: Path, run_dir: Path, cfg: TrainConfig, ctx: Context):
-        self.cfg, self.ctx, self.run_dir = cfg, ctx, run_dir
+    def __init__(self, tokens_dir: Path, run_dir: Path, cfg: TrainConfig, ctx: Context,
+                 signals: _StopSignals):
+        self.cfg, self.ctx, self.run_dir, self.signals = cfg, ctx, run_dir, signals
         self.checkpoints = run_dir / "checkpoints"
         self.data = TrainingData(tokens_dir, cfg.eval_fraction, ctx.rank, ctx.world_size)
         torch.manual_seed(cfg.seed)
@@ -82,10 +117,9 @@ class Trainer:
         cuda = ctx.device.type == "cuda"
         self.optimizer = make_optimizer(self.model, cfg, fused=cuda)
         self.scheduler = make_scheduler(self.optimizer, cfg)
-        net = torch.compile(self.model) if cfg.compile else self.model
-        self.net = net
-        self.trainable = DistributedDataParallel(net, device_ids=[ctx.device] if cuda else None) \
-            if ctx.distributed else net
+        self.net = torch.compile(self.model) if cfg.compile else self.model
+        self.trainable = DistributedDataParallel(self.net, device_ids=[ctx.device] if cuda else None) \
+            if ctx.distributed else self.net
         self.autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda \
             else contextlib.nullcontext
         self.rails = LossRails(cfg.spike_window, cfg.spike_threshold)
@@ -115,15 +149,18 @@ class Trainer:
             self._save()  # step 0: the first place to roll back to
         end = min(self.cfg.steps, stop_at) if stop_at is not None else self.cfg.steps
         if self.ctx.is_main:
+            held_out = "" if self.data.has_eval else \
+                "; no eval: a held-out slice needs two shards or more (pack.rows_per_shard)"
             print(f"[train] {self.model.num_params():,} parameters, {self.tokens_per_step:,} tokens a "
                   f"step, {self.ctx.world_size} process(es) on {self.ctx.device.type}; "
-                  f"steps {self.step} to {end}", file=sys.stderr, flush=True)
+                  f"steps {self.step} to {end}{held_out}", file=sys.stderr, flush=True)
         loss = eval_loss = None
         saved_at = self.step
-        while self.step < end:
+        interrupted = False
+        while self.step < end and not interrupted:
             started = time.perf_counter()
             lr = self.scheduler.get_last_lr()[0]
-            loss, grad_norm = self._forward_backward()
+            loss, grad_norm, interrupted = self._forward_backward()
             anomaly = self.rails.check(loss, grad_norm)
             if anomaly is not None:
                 self._roll_back(anomaly)
@@ -141,12 +178,12 @@ class Trainer:
             if self.step % self.cfg.checkpoint_every == 0:
                 self._save()
                 saved_at = self.step
+        if interrupted:
+            self._event({"event": "interrupted", "action": "checkpoint and stop"})
         if saved_at != self.step:
             self._save()
-        if self.sink:
-            self.sink.close()
         return TrainResult(self.run_dir, self.step, loss, eval_loss, self.model.num_params(),
-                           self.tokens_per_step, self.rollbacks)
+                           self.tokens_per_step, self.rollbacks, interrupted)
 
     def _next_rows(self) -> torch.Tensor:
         rows = torch.from_numpy(next(self._batches))
@@ -154,8 +191,9 @@ class Trainer:
             return rows.pin_memory().to(self.ctx.device, non_blocking=True)
         return rows
 
-    def _forward_backward(self) -> tuple[float, float]:
-        """Accumulate the gradient of one step; its mean loss over ranks and its gradient norm."""
+    def _forward_backward(self) -> tuple[float, float, bool]:
+        """Accumulate the gradient of one step: its mean loss over ranks, its gradient norm, and
+        whether any rank was asked to stop (agreed in the same all-reduce as the loss)."""
         accum = self.cfg.grad_accum
         total = torch.zeros((), device=self.ctx.device)
         for micro in range(accum):
@@ -168,9 +206,10 @@ class Trainer:
                     loss = pretraining_loss(self.trainable, rows)
                 (loss / accum).backward()
             total += loss.detach()
-        mean = distributed.mean_across(self.ctx, total / accum)
+        stop = torch.tensor(float(self.signals.requested), device=self.ctx.device)
+        mean, stop = distributed.mean_across(self.ctx, torch.stack([total / accum, stop])).tolist()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
-        return float(mean), float(grad_norm)
+        return mean, float(grad_norm), stop > 0
 
     @torch.no_grad()
     def evaluate(self) -> float | None:
@@ -227,8 +266,9 @@ class Trainer:
 
     def _event(self, record: dict) -> None:
         if self.sink:
-            self.sink.event({"step": self.step, **record})
-            print(f"[train] step {self.step}: {record}", file=sys.stderr, flush=True)
+            entry = {"step": self.step, **record}
+            self.sink.event(entry)
+            print(f"[train] {entry}", file=sys.stderr, flush=True)
 
     # -- checkpoints --------------------------------------------------------------------------
 

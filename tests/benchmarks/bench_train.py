@@ -81,9 +81,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--vocab", type=int, default=8192)
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--threads", type=int, help="torch's CPU threads (default: its own choice)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="Alternate the two loops this many times; report each one's best.")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     cfg = TrainConfig(model=ModelConfig(size=args.model), steps=args.steps, batch_size=args.batch_size,
                       warmup_steps=5, device=args.device, compile=args.compile, eval_every=10**6,
@@ -107,7 +110,8 @@ def main() -> None:
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     print(f"model {args.model} ({result.params:,} parameters), {name}, seq_len {args.seq_len}, "
           f"batch {args.batch_size}, {args.steps} steps (first {args.warmup} not timed), "
-          f"compile {args.compile}, best of {args.repeats}, torch {torch.__version__}")
+          f"compile {args.compile}, best of {args.repeats}, {torch.get_num_threads()} CPU threads, "
+          f"torch {torch.__version__}")
     print(f"{'loop':<34}{'tokens/s':>12}{'ratio':>8}{'MFU':>8}")
     print(f"{'bare PyTorch loop':<34}{bare:>12,.0f}{1.0:>8.2f}{'':>8}")
     print(f"{'tokenmill trainer (median step)':<34}{rails:>12,.0f}{rails / bare:>8.2f}"

@@ -10,8 +10,13 @@ from __future__ import annotations
 from typing import Callable, Iterator, Union
 
 from filters.document import Document, Failed, Rejected
+from transforms.formats.book import read_book
+from transforms.formats.code import read_code
 from transforms.formats.common import ReadOptions
 from transforms.formats.jsonl import read_jsonl
+from transforms.formats.latex import read_latex
+from transforms.formats.mediawiki import read_mediawiki
+from transforms.formats.parquet import read_parquet
 from transforms.formats.text import read_text
 from transforms.formats.warc import read_warc, read_wet
 
@@ -23,6 +28,11 @@ READERS: dict[str, Reader] = {
     "wet": read_wet,
     "jsonl": read_jsonl,
     "text": read_text,
+    "book": read_book,
+    "mediawiki": read_mediawiki,
+    "code": read_code,
+    "latex": read_latex,
+    "parquet": read_parquet,
 }
 
 __all__ = ["READERS", "ReadOptions", "ReadResult", "Reader"]

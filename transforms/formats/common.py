@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import re
 import gzip
 import io
 import lzma
 from dataclasses import dataclass, field
-from typing import IO, Any, Optional
+from typing import IO, Any, Iterator, Optional
 
 from apache_beam.io.filesystem import CompressionTypes
 import zstandard
@@ -16,6 +17,8 @@ from apache_beam.io.filesystems import FileSystems
 from filters.document import Document, Rejected
 
 READ_STAGE = "read"
+# What a broken or truncated file raises while it is read (zlib/bz2/lzma/zstd errors, short reads).
+STREAM_ERRORS = (OSError, EOFError, ValueError, zstandard.ZstdError)
 
 
 @dataclass(frozen=True)
@@ -112,8 +115,71 @@ def decode_text(data: bytes, declared: Optional[str] = None) -> tuple[str, int]:
     return text, text.count("\ufffd") - before
 
 
+def sniff_encoding(head: bytes, declared: Optional[str] = None) -> tuple[str, int]:
+    """The encoding a stream starting with `head` is in, and the length of its byte-order mark."""
+    for bom, encoding in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32-le"),
+                          (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                          (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if head.startswith(bom):
+            return encoding, len(bom)
+    if declared:
+        try:
+            return codecs.lookup(declared).name, 0
+        except LookupError:
+            pass
+    return "utf-8", 0
+
+
+class DecodedLines:
+    """The lines of a byte stream, decoded incrementally (BOM, declared charset, else UTF-8).
+
+    Any of \\n, \\r\\n, \\r\\r\\n or \\r ends a line. Undecodable bytes become U+FFFD and are counted
+    in `replaced`. Memory holds one chunk and one line, whatever the size of the file.
+    """
+
+    def __init__(self, stream: IO[bytes], declared: Optional[str] = None, chunk: int = 1 << 20):
+        self.stream, self.declared, self.chunk = stream, declared, chunk
+        self.replaced = 0
+        self.bytes_read = 0
+
+    def __iter__(self) -> Iterator[str]:
+        read = getattr(self.stream, "read1", self.stream.read)
+        data = b""
+        while len(data) < 4:  # enough for any byte-order mark
+            more = read(self.chunk)
+            if not more:
+                break
+            data += more
+        encoding, bom = sniff_encoding(data, self.declared)
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        data = data[bom:]
+        buffer = ""
+        final = False
+        while not final:
+            final = not data
+            self.bytes_read += len(data)
+            text = decoder.decode(data, final=final)
+            self.replaced += text.count("\ufffd") - (data.count(b"\xef\xbf\xbd") if encoding == "utf-8" else 0)
+            buffer += text
+            # Trailing carriage returns wait for the next chunk: a \\r\\n may straddle two reads.
+            cut = len(buffer) if final else len(buffer.rstrip("\r"))
+            lines = _LINE_BREAK.split(buffer[:cut])
+            rest = buffer[cut:]
+            buffer = "" if final else lines.pop() + rest
+            if final and lines and lines[-1] == "":
+                lines.pop()
+            yield from lines
+            data = b"" if final else read(self.chunk)
+
+
+_LINE_BREAK = re.compile(r"\r*\n|\r+")
+
+
 def looks_binary(data: bytes) -> bool:
-    """NUL bytes in the first 8 kB: an image, an archive or an executable, not text."""
+    """NUL bytes in the first 8 kB (UTF-16/32 text, announced by its byte-order mark, aside):
+    an image, an archive or an executable, not text."""
+    if sniff_encoding(data[:4])[1] and not data.startswith(codecs.BOM_UTF8):
+        return False
     return b"\x00" in data[:8192]
 
 

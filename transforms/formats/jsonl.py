@@ -18,7 +18,7 @@ def read_jsonl(path: str, source: str, options: ReadOptions) -> Iterator:
     line_number = 0
     try:
         with open_decompressed(path) as stream:
-            for line_number, raw in enumerate(_lines(stream, options.max_document_bytes), start=1):
+            for line_number, raw in enumerate(jsonl_lines(stream, options.max_document_bytes), start=1):
                 if raw is None:
                     yield reject_at_read(Document(derived_id(path, line_number), source, "", meta={"path": path}), "too_large")
                     continue
@@ -49,7 +49,7 @@ def _parse(raw: bytes, path: str, line_number: int, source: str, text_field: str
     return Document(doc_id, source, record[text_field], str(url) if url else None, meta=meta)
 
 
-def _lines(stream, limit: int, chunk: int = 1 << 20) -> Iterator[bytes | None]:
+def jsonl_lines(stream, limit: int, chunk: int = 1 << 20) -> Iterator[bytes | None]:
     """Lines of the stream; a line longer than `limit` bytes is skipped without holding it (yields None)."""
     buffer = b""
     oversize = False

@@ -1,0 +1,124 @@
+"""Benchmark: the PII stage's scanner against presidio as usually called, and its accuracy.
+
+    python tests/benchmarks/bench_pii.py            (or all benchmarks: run_all.py)
+
+Baseline: `AnalyzerEngine.analyze` with every recognizer the stage covers (e-mail, phone, credit
+card, IP, IBAN, US SSN, crypto, URL), on every whole document, in the same process. The fast
+scanner's spans are asserted equal to the baseline's on every document. Accuracy: precision and
+recall per entity type against the gold spans of ../shared/corpus/pii (a prediction is right when
+it overlaps a gold span of its type), and the gold spans of covered types left in the scrubbed text.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import resource
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
+
+from benchtable import Row, machine, render
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+CORPUS = REPO.parent / "shared" / "corpus"
+
+from filters.document import Document  # noqa: E402
+from filters.pii import PiiFilter  # noqa: E402
+from filters.pii_scan import PATTERN_ENTITIES, PiiScanner  # noqa: E402
+
+COVERED = PATTERN_ENTITIES + ("URL",)
+GOLD_NAMES = {"DOMAIN_NAME": "URL"}
+
+
+def gold() -> list[dict]:
+    return json.loads((CORPUS / "pii" / "presidio_generated_small.json").read_text(encoding="utf-8"))
+
+
+def web_bulk() -> list[str]:
+    texts = []
+    for path in sorted((CORPUS / "web-bulk").glob("*.jsonl*")):
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as lines:
+            texts += [json.loads(line)["text"] for line in lines if line.strip()]
+    return texts
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn, texts):
+    start = time.perf_counter()
+    out = [fn(t) for t in texts]
+    return out, time.perf_counter() - start
+
+
+def key(results) -> list:
+    return sorted((r.entity_type, r.start, r.end, round(r.score, 6)) for r in results)
+
+
+def speed_rows(name: str, texts: list[str], scanner: PiiScanner, stage: PiiFilter) -> list[Row]:
+    mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    plain, plain_s = timed(scanner.analyze_plainly, texts)
+    fast, fast_s = timed(scanner.analyze, texts)
+    mismatched = [i for i, (a, b) in enumerate(zip(fast, plain)) if key(a) != key(b)]
+    assert not mismatched, f"{name}: fast path differs from presidio on documents {mismatched[:10]}"
+    _, stage_s = timed(lambda t: stage(Document("d", "s", t)), texts)
+    baseline = "AnalyzerEngine.analyze, all recognizers, whole documents"
+    return [
+        Row("pii", f"{name}: presidio as usually called", 1, len(texts) / plain_s, mb / plain_s, peak_mb(), 1.0, baseline),
+        Row("pii", f"{name}: scanner (same spans)", 1, len(texts) / fast_s, mb / fast_s, peak_mb(), fast_s / plain_s, baseline),
+        Row("pii", f"{name}: stage (scan, sweep, scrub)", 1, len(texts) / stage_s, mb / stage_s, peak_mb(),
+            stage_s / plain_s, baseline),
+    ]
+
+
+def accuracy() -> str:
+    stage = PiiFilter(COVERED)
+    stage.setup()
+    tp, fp, fn, leaks = Counter(), Counter(), Counter(), []
+    for record in gold():
+        text = record["full_text"]
+        spans = stage.find(text)
+        truth = [(GOLD_NAMES.get(s["entity_type"], s["entity_type"]), s["start_position"], s["end_position"],
+                  s["entity_value"]) for s in record["spans"]]
+        truth = [g for g in truth if g[0] in COVERED]
+        for s in spans:
+            hit = any(g[0] == s.entity_type and g[1] < s.end and s.start < g[2] for g in truth)
+            (tp if hit else fp)[s.entity_type] += 1
+        for g in truth:
+            if not any(g[0] == s.entity_type and g[1] < s.end and s.start < g[2] for s in spans):
+                fn[g[0]] += 1
+        doc = Document("d", "s", text)
+        stage(doc)
+        leaks += [g for g in truth if g[3] in doc.text]
+    lines = ["| entity | gold | found | precision | recall |", "| --- | ---: | ---: | ---: | ---: |"]
+    for e in COVERED:
+        found, total = tp[e] + fp[e], tp[e] + fn[e]
+        precision = f"{tp[e] / found:.2f}" if found else "–"
+        recall = f"{tp[e] / total:.2f}" if total else "–"
+        lines.append(f"| {e} | {total} | {found} | {precision} | {recall} |")
+    lines.append(f"\nGold spans of covered types left in the scrubbed text: {len(leaks)} "
+                 f"of {sum(tp[e] + fn[e] for e in COVERED)}")
+    return "\n".join(lines)
+
+
+def bench_rows() -> list[Row]:
+    scanner = PiiScanner(COVERED)
+    stage = PiiFilter(COVERED)
+    stage.setup()
+    warm = "warm-up: mail a@example.com, call 212-555-0143"
+    scanner.analyze(warm), scanner.analyze_plainly(warm), stage(Document("d", "s", warm))
+    return (speed_rows("pii gold (100 sentences)", [r["full_text"] for r in gold()], scanner, stage)
+            + speed_rows("web-bulk (1,378 pages)", web_bulk(), scanner, stage))
+
+
+if __name__ == "__main__":
+    print(render(bench_rows(), f"PII scanning ({machine()})"))
+    print()
+    print(accuracy())
