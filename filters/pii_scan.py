@@ -7,8 +7,8 @@
   matches must pass (an `@` for e-mail, a dotted digit pair or a colon pair for IP...: `PRESCANS`);
 - the phone recognizer (python-phonenumbers, eight regions, most of presidio's time) runs only on
   the windows that can hold a number: maximal runs of characters that phonenumbers' own candidate
-  pattern can contain, with at least as many digits as the shortest valid number has (4, from
-  phonenumbers' metadata), plus the one character before and the three after that the matcher
+  pattern can contain, holding a chain of digits at least as long as the shortest valid number (4,
+  from phonenumbers' metadata), plus the one character before and the three after that the matcher
   looks at. No candidate crosses a character outside that alphabet, so each window yields the
   candidates, and verdicts, that the whole text does. Within a window, only the regions for which
   some run of digit groups passes the matcher's own validity check are asked. Window results are
@@ -200,7 +200,6 @@ class PiiScanner:
             self._windows, self._chains = phone_patterns()
             self._regions = [(r, min_phone_digits(r)) for r in PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS]
             self._fewest_digits = min(digits for _, digits in self._regions)
-            self._international_digits = min_international_digits()
             self._phone_engines: dict[tuple, object] = {}
             self._validity: dict[tuple, bool] = {}
             self._window_cache: dict[str, tuple] = {}
