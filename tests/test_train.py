@@ -77,6 +77,15 @@ def test_cli_trains_logs_metrics_evaluates_and_keeps_the_last_checkpoints(tokens
     assert [s for s, _ in list_checkpoints(run / "checkpoints")] == [16, 20]
 
 
+def test_mfu_is_logged_against_a_configured_peak(tokens, tmp_path):
+    from jobs.train.model import GPT, GPTConfig
+
+    train(tokens, tmp_path / "run", replace(CPU, steps=3, peak_flops=1e12))
+    flops_per_token = GPT(GPTConfig.named("tiny", VOCAB, SEQ)).flops_per_token()
+    for row in records(tmp_path / "run"):
+        assert row["mfu"] == pytest.approx(flops_per_token * row["tokens_per_s"] / 1e12, abs=1e-4)
+
+
 def test_eval_rows_are_held_out_from_training(tmp_path):
     from jobs.train.data import TrainingData
 
