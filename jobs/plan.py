@@ -213,18 +213,21 @@ def load_plan_config(path: str | None) -> PlanConfig:
     return plan_config(config.plan, f"{config.origin}: plan")
 
 
+_POSITIVE = click.FloatRange(min=0, min_open=True)
+
+
 @click.command("plan")
-@click.option("--flops", type=float, help="Compute budget in FLOPs.")
-@click.option("--gpus", type=int, help="Number of GPUs (with --hours).")
-@click.option("--hours", type=float, help="Hours on those GPUs.")
+@click.option("--flops", type=_POSITIVE, help="Compute budget in FLOPs.")
+@click.option("--gpus", type=click.IntRange(min=1), help="Number of GPUs (with --hours).")
+@click.option("--hours", type=_POSITIVE, help="Hours on those GPUs.")
 @click.option("--gpu", type=click.Choice(sorted(PEAK_BF16_FLOPS)), help="GPU type (default h100).")
-@click.option("--mfu", type=float, help="Model FLOPs utilisation, 0-1 (default 0.4).")
-@click.option("--peak-flops", type=float, help="Override the GPU's peak FLOP/s.")
-@click.option("--params", type=float, help="Fix the parameter count N.")
-@click.option("--tokens", type=float, help="Fix the training tokens D.")
+@click.option("--mfu", type=click.FloatRange(min=0, max=1, min_open=True), help="Model FLOPs utilisation, 0-1 (default 0.4).")
+@click.option("--peak-flops", type=_POSITIVE, help="Override the GPU's peak FLOP/s.")
+@click.option("--params", type=_POSITIVE, help="Fix the parameter count N.")
+@click.option("--tokens", type=_POSITIVE, help="Fix the training tokens D.")
 @click.option("--constants", type=click.Choice(sorted(LAWS)), help="Scaling-law fit (default epoch2024).")
-@click.option("--tokens-per-param", type=float, help="Fixed D/N instead of the compute optimum (~20).")
-@click.option("--price", type=float, help="Price per GPU-hour, for the cost line.")
+@click.option("--tokens-per-param", type=_POSITIVE, help="Fixed D/N instead of the compute optimum (~20).")
+@click.option("--price", type=_POSITIVE, help="Price per GPU-hour, for the cost line.")
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="tokens/manifest.json: check the corpus has the tokens the plan needs.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),

@@ -23,6 +23,7 @@ from pipeline.config import Config, SourceConfig
 from pipeline.schema import from_mapping
 from transforms.exact_dedup import ExactDedup
 from transforms.near_dedup import NearDedup
+from transforms.paragraph_dedup import ParagraphDedup
 
 
 @dataclass
@@ -104,12 +105,18 @@ class PiiSettings:
     max_chars: int = DEFAULT_MAX_CHARS
 
 
+@dataclass
+class ParagraphDedupSettings:
+    min_chars: int = 50  # shorter paragraphs (headings, "Share this") are never cut
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str
     settings: type
     kind: Literal["document", "corpus"]
     build: Callable[..., Any]  # document: (settings, source) -> DocumentFilter; corpus: (settings) -> PTransform
+    default: bool = True       # part of every source's chain unless its `stages:` says otherwise
 
 
 def _langid(s: LangidSettings, source: SourceConfig) -> DocumentFilter:
@@ -150,6 +157,7 @@ STAGES: dict[str, Stage] = {
         Stage("quality", QualitySettings, "document", _quality),
         Stage("exact-dedup", ExactDedupSettings, "corpus", _exact_dedup),
         Stage("near-dedup", NearDedupSettings, "corpus", _near_dedup),
+        Stage("paragraph-dedup", ParagraphDedupSettings, "corpus", lambda s: ParagraphDedup(s.min_chars), default=False),
         Stage("toxicity", ToxicitySettings, "document", _toxicity),
         Stage("pii", PiiSettings, "document", _pii),
     )
@@ -172,11 +180,13 @@ FORMAT_SKIPPED_STAGES = {"code": frozenset({"langid", "toxicity"})}
 
 
 def source_stages(config: Config, source: str, selected: Optional[list[str]] = None) -> list[str]:
-    """The stages a source goes through, in pipeline order: its own list (default: every stage its
-    format does not skip), cut to `selected`."""
+    """The stages a source goes through, in pipeline order: its own list (default: every default
+    stage its format does not skip), cut to `selected`; an optional stage named in `selected` (the
+    command line's --stages) joins every source that does not skip it."""
     own = config.sources[source].stages
     skipped = FORMAT_SKIPPED_STAGES.get(config.sources[source].format, frozenset())
-    wanted = set(own) if own is not None else {name for name in STAGES if name not in skipped}
+    wanted = set(own) if own is not None else {n for n, s in STAGES.items() if s.default and n not in skipped}
     if selected is not None:
-        wanted &= set(selected)
+        optional = {n for n in selected if n in STAGES and not STAGES[n].default and n not in skipped}
+        wanted = (wanted | optional) & set(selected)
     return [name for name in STAGES if name in wanted]

@@ -135,3 +135,40 @@ def test_curate_near_dedup_end_to_end(web_texts, tmp_path):
     config = Config(sources={"web": SourceConfig("jsonl", [str(path)])})
     ledger = curate(config, str(tmp_path / "out"), ["near-dedup"])
     assert ledger["balanced"] and ledger["removed"]["web"] == {"near-dedup/duplicate": 12}
+
+
+def test_paragraph_dedup_cuts_repeated_paragraphs_across_documents(tmp_path):
+    shared = "Subscribe to our newsletter to receive the latest stories from our newsroom every morning."
+    rows = [
+        {"id": "a", "text": f"The council approved the new bridge on Tuesday after a long debate.\n\n{shared}"},
+        {"id": "b", "text": f"Rainfall this spring was the highest recorded in the valley since 1952.\n\n{shared}"},
+        {"id": "c", "text": shared},
+        {"id": "d", "text": "Short.\n\nShort."},
+    ]
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = Config(sources={"web": SourceConfig("jsonl", [str(path)], stages=["paragraph-dedup"])})
+    ledger = curate(config, str(tmp_path / "out"))
+    assert ledger["removed"]["web"] == {"paragraph-dedup/all_duplicated": 1}
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(tmp_path / "out" / "curated").to_pydict()
+    texts = dict(zip(table["id"], table["text"]))
+    assert texts["a"].endswith(shared)                      # the first holder keeps it
+    assert texts["b"] == rows[1]["text"].split("\n\n")[0]   # cut elsewhere
+    assert texts["d"] == "Short.\n\nShort."                 # short paragraphs are never cut
+    assert dict(zip(table["id"], table["duplicate_paragraphs_removed"]))["b"] == 1
+
+
+def test_paragraph_dedup_is_optional():
+    from pipeline.stages import source_stages
+
+    config = Config(sources={"web": SourceConfig("jsonl", ["x"])})
+    assert "paragraph-dedup" not in source_stages(config, "web")
+
+
+def test_an_optional_stage_runs_when_named_on_the_command_line():
+    from pipeline.stages import source_stages
+
+    config = Config(sources={"web": SourceConfig("jsonl", ["x"])})
+    assert source_stages(config, "web", ["near-dedup", "paragraph-dedup"]) == ["near-dedup", "paragraph-dedup"]

@@ -152,5 +152,7 @@ def test_cli_reads_the_plan_section_and_reports_bad_input_in_one_line(tmp_path):
     assert round(json.loads(out.output)["predicted_loss"], 3) == 2.372
     bad = CliRunner().invoke(cli, ["plan", "--gpus", "8"])
     assert bad.exit_code == 2 and "give a budget" in bad.output
+    negative = CliRunner().invoke(cli, ["plan", "--flops", "-1"])
+    assert negative.exit_code == 2 and "not in the range x>0" in negative.output
     with pytest.raises(ConfigError, match=r"^run.yaml: plan: mfu: must be in \(0, 1\], got 2.0$"):
         plan_config({"mfu": 2}, "run.yaml: plan")

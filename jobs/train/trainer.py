@@ -57,7 +57,8 @@ class TrainResult:
 
 def train(tokens_dir: str | Path, run_dir: str | Path, cfg: TrainConfig,
           stop_at: int | None = None) -> TrainResult:
-    """Train on the packed shards in `tokens_dir`, writing checkpoints and metrics to `run_dir`.
+    """Train on the packed shards in `tokens_dir` (a folder or a URI), writing checkpoints and
+    metrics to the folder `run_dir`.
 
     A run folder that already holds checkpoints is resumed from its newest one. `stop_at` ends
     the run after that many steps (with a checkpoint) though the schedule runs to `cfg.steps`;
@@ -68,7 +69,12 @@ def train(tokens_dir: str | Path, run_dir: str | Path, cfg: TrainConfig,
     ctx = distributed.start(cfg.device)
     try:
         with _StopSignals() as signals:
-            return Trainer(Path(tokens_dir), Path(run_dir), cfg, ctx, signals).run(stop_at)
+            trainer = Trainer(str(tokens_dir), Path(run_dir), cfg, ctx, signals)
+            try:
+                return trainer.run(stop_at)
+            finally:
+                if trainer.sink:
+                    trainer.sink.close()
     finally:
         distributed.stop(ctx)
 
@@ -97,7 +103,7 @@ class _StopSignals:
 
 
 class Trainer:
-    def __init__(self, tokens_dir: Path, run_dir: Path, cfg: TrainConfig, ctx: Context,
+    def __init__(self, tokens_dir: str, run_dir: Path, cfg: TrainConfig, ctx: Context,
                  signals: _StopSignals):
         self.cfg, self.ctx, self.run_dir, self.signals = cfg, ctx, run_dir, signals
         self.checkpoints = run_dir / "checkpoints"
@@ -112,10 +118,9 @@ class Trainer:
         cuda = ctx.device.type == "cuda"
         self.optimizer = make_optimizer(self.model, cfg, fused=cuda)
         self.scheduler = make_scheduler(self.optimizer, cfg)
-        net = torch.compile(self.model) if cfg.compile else self.model
-        self.net = net
-        self.trainable = DistributedDataParallel(net, device_ids=[ctx.device] if cuda else None) \
-            if ctx.distributed else net
+        self.net = torch.compile(self.model) if cfg.compile else self.model
+        self.trainable = DistributedDataParallel(self.net, device_ids=[ctx.device] if cuda else None) \
+            if ctx.distributed else self.net
         self.autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda \
             else contextlib.nullcontext
         self.rails = LossRails(cfg.spike_window, cfg.spike_threshold)
@@ -178,8 +183,6 @@ class Trainer:
             self._event({"event": "interrupted", "action": "checkpoint and stop"})
         if saved_at != self.step:
             self._save()
-        if self.sink:
-            self.sink.close()
         return TrainResult(self.run_dir, self.step, loss, eval_loss, self.model.num_params(),
                            self.tokens_per_step, self.rollbacks, interrupted)
 
@@ -264,8 +267,9 @@ class Trainer:
 
     def _event(self, record: dict) -> None:
         if self.sink:
-            self.sink.event({"step": self.step, **record})
-            print(f"[train] step {self.step}: {record}", file=sys.stderr, flush=True)
+            entry = {"step": self.step, **record}
+            self.sink.event(entry)
+            print(f"[train] {entry}", file=sys.stderr, flush=True)
 
     # -- checkpoints --------------------------------------------------------------------------
 
