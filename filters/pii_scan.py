@@ -7,10 +7,12 @@
   matches must pass (an `@` for e-mail, a dotted digit pair or a colon pair for IP...: `PRESCANS`);
 - the phone recognizer (python-phonenumbers, eight regions, most of presidio's time) runs only on
   the windows that can hold a number: maximal runs of characters that phonenumbers' own candidate
-  pattern can contain, with at least as many digits as the shortest valid number has (4, from
-  phonenumbers' metadata), plus the one character before and the three after that the matcher
+  pattern can contain, holding a chain of digits at least as long as the shortest valid number (4,
+  from phonenumbers' metadata), plus the one character before and the three after that the matcher
   looks at. No candidate crosses a character outside that alphabet, so each window yields the
-  candidates, and verdicts, that the whole text does. Window results are cached per worker.
+  candidates, and verdicts, that the whole text does. Within a window, only the regions for which
+  some run of digit groups passes the matcher's own validity check are asked. Window results are
+  cached per worker.
 
 With a spaCy NER model (PERSON, LOCATION), presidio's context words change scores by the words
 around a span, so the scanner then calls presidio on the whole text.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
 from typing import Optional, Sequence
 
 
@@ -197,7 +200,6 @@ class PiiScanner:
             self._windows, self._chains = phone_patterns()
             self._regions = [(r, min_phone_digits(r)) for r in PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS]
             self._fewest_digits = min(digits for _, digits in self._regions)
-            self._international_digits = min_international_digits()
             self._phone_engines: dict[tuple, object] = {}
             self._validity: dict[tuple, bool] = {}
             self._window_cache: dict[str, tuple] = {}
@@ -238,8 +240,8 @@ class PiiScanner:
         are asked, and only when some candidate can be valid. Without a plus sign or an "x", a
         candidate's validity depends on its digits alone, and its digits are consecutive digit
         groups of one chain (candidates and the matcher's inner matches start and end at
-        punctuation); so only the regions where one of those digit strings is a valid number are
-        asked (all of them when a plus, an "x" or a group too long for one candidate is there)."""
+        punctuation); so only the regions where one of those digit strings passes the matcher's
+        check are asked (all of them when a plus, an "x" or a group too long for one candidate is there)."""
         chains = [_DIGIT_GROUPS.findall(c.group()) for c in self._chains.finditer(window, core_start, core_end)]
         longest = max(sum(map(len, groups)) for groups in chains)
         if longest < self._fewest_digits:
@@ -259,20 +261,71 @@ class PiiScanner:
                      if core_start <= r.start and r.end <= core_end)
 
     def _valid(self, digits: str, region: str) -> bool:
-        """Whether `digits`, dialled in `region`, is a valid number (memoised)."""
+        """Whether the matcher for `region` accepts `digits` as a number at presidio's leniency
+        (VALID: a valid number, with its national prefix where the region's format requires one);
+        memoised. `digits` has no "x", so the leniency's x-character rule holds trivially."""
         import phonenumbers
+        from phonenumbers.phonenumbermatcher import _verify
 
         key = (digits, region)
         verdict = self._validity.get(key)
+        if verdict is None and not _may_be_valid(digits, region):
+            verdict = self._validity[key] = False
         if verdict is None:
             try:
-                verdict = phonenumbers.is_valid_number(phonenumbers.parse(digits, region))
+                number = phonenumbers.parse(digits, region, keep_raw_input=True)
+                verdict = bool(_verify(phonenumbers.Leniency.VALID, number, digits, None))
             except phonenumbers.NumberParseException:
                 verdict = False
             if len(self._validity) >= MAX_CACHED_WINDOWS:
                 self._validity.clear()
             self._validity[key] = verdict
         return verdict
+
+
+@lru_cache(maxsize=None)
+def _national_shape(region: str) -> Optional[tuple]:
+    """(international prefix, calling code, national prefix, valid national numbers' pattern) for numbers
+    dialled in `region`; None where a region sharing its calling code rewrites the national prefix
+    instead of stripping it."""
+    import phonenumbers
+    from phonenumbers import PhoneMetadata
+
+    metadata = PhoneMetadata.metadata_for_region(region)
+    if metadata is None or not metadata.international_prefix:
+        return None
+    sharing = [PhoneMetadata.metadata_for_region(r) for r in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[metadata.country_code]]
+    if any(m.national_prefix_transform_rule for m in sharing):
+        return None
+    national_prefix = metadata.national_prefix_for_parsing or metadata.national_prefix
+    national = "|".join(f"(?:{desc.national_number_pattern})" for m in sharing for desc in _number_types(m)
+                        if desc is not None and desc.national_number_pattern)
+    return (re.compile(metadata.international_prefix), str(metadata.country_code),
+            re.compile(national_prefix) if national_prefix else None, re.compile(national))
+
+
+def _number_types(metadata) -> tuple:
+    """The descriptions a valid number must match one of (phonenumbers' number-type check)."""
+    return (metadata.premium_rate, metadata.toll_free, metadata.mobile, metadata.fixed_line, metadata.shared_cost,
+            metadata.voip, metadata.personal_number, metadata.pager, metadata.uan, metadata.voicemail)
+
+
+def _may_be_valid(digits: str, region: str) -> bool:
+    """A necessary condition for `digits`, dialled in `region` without a plus, to be a valid number,
+    cheaper than parsing. Unless they start with the international prefix or the calling code,
+    parsing keeps the digits as the national number or strips the national prefix from their start
+    (`national_prefix_for_parsing`); a valid number's national number matches the pattern of one of
+    its region's number types."""
+    shape = _national_shape(region)
+    if shape is None:
+        return True
+    international_prefix, calling_code, national_prefix, national = shape
+    if digits.startswith(calling_code) or international_prefix.match(digits):
+        return True
+    if national.fullmatch(digits):
+        return True
+    stripped = national_prefix.match(digits) if national_prefix else None
+    return bool(stripped) and national.fullmatch(digits[stripped.end():]) is not None
 
 
 def _group_runs(groups: list[str], fewest: int):

@@ -92,7 +92,7 @@ def test_eval_rows_are_held_out_from_training(tmp_path):
     rows = patterned_rows(400, SEQ, 512)
     rows[:, 0] = np.arange(400)  # every row told apart by its first id
     write_token_shards(tmp_path / "tokens", rows, 512, rows_per_shard=100)
-    data = TrainingData(tmp_path / "tokens", eval_fraction=0.01, rank=1, world_size=2)
+    data = TrainingData(str(tmp_path / "tokens"), eval_fraction=0.01, rank=1, world_size=2)
     held = [int(r[0]) for b in data.eval_batches(4, 100) for r in b]
     assert held == list(range(301, 400, 2))  # rank 1's half of the last of four shards
     trained = {int(r[0]) for _ in range(3) for r in next(data.batches(50))}
@@ -236,7 +236,7 @@ def test_train_section_errors_are_one_line():
 def test_missing_manifest_is_a_clear_cli_error(tmp_path):
     result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r")])
     assert result.exit_code == 1
-    assert "no token manifest" in result.output
+    assert "no manifest.json (run `tokenmill pack` first)" in result.output
 
 
 def test_ids_outside_the_vocabulary_are_a_clear_cli_error(tmp_path):

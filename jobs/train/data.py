@@ -2,12 +2,11 @@
 
 The held-out slice is the last shards of the manifest, as few as hold `eval_fraction` of the
 rows (at least one, never all); training streams the others through `TokenStream`, so no
-held-out row is ever trained on. A folder of one shard has no held-out slice.
+held-out row is ever trained on. A folder of one shard has no held-out slice. The folder may be
+local or a URI that pyarrow reads (gs://, s3://, hdfs://).
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
@@ -29,17 +28,14 @@ def hold_out(shards: list[dict[str, Any]], fraction: float) -> tuple[list[dict],
 
 
 class TrainingData:
-    def __init__(self, tokens_dir: Path, eval_fraction: float, rank: int, world_size: int):
-        manifest_path = tokens_dir / "manifest.json"
-        if not manifest_path.is_file():
-            raise FileNotFoundError(f"{manifest_path}: no token manifest (run `tokenmill pack` first)")
-        manifest = json.loads(manifest_path.read_text())
+    def __init__(self, tokens_dir: str, eval_fraction: float, rank: int, world_size: int):
+        manifest = TokenStream(tokens_dir).manifest
         train_shards, eval_shards = hold_out(manifest["shards"], eval_fraction)
         self.stream = TokenStream(tokens_dir, rank=rank, world_size=world_size,
                                   shards=[s["path"] for s in train_shards])
         self.seq_len: int = self.stream.seq_len
         self.vocab_size: int = self.stream.vocab_size
-        self._eval_paths = [tokens_dir / s["path"] for s in eval_shards]
+        self._eval_paths = [f"{tokens_dir.rstrip('/')}/{s['path']}" for s in eval_shards]
         self._rank, self._world_size = rank, world_size
         self._eval_rows: np.ndarray | None = None
 

@@ -57,7 +57,8 @@ class TrainResult:
 
 def train(tokens_dir: str | Path, run_dir: str | Path, cfg: TrainConfig,
           stop_at: int | None = None) -> TrainResult:
-    """Train on the packed shards in `tokens_dir`, writing checkpoints and metrics to `run_dir`.
+    """Train on the packed shards in `tokens_dir` (a folder or a URI), writing checkpoints and
+    metrics to the folder `run_dir`.
 
     A run folder that already holds checkpoints is resumed from its newest one. `stop_at` ends
     the run after that many steps (with a checkpoint) though the schedule runs to `cfg.steps`;
@@ -68,7 +69,7 @@ def train(tokens_dir: str | Path, run_dir: str | Path, cfg: TrainConfig,
     ctx = distributed.start(cfg.device)
     try:
         with _StopSignals() as signals:
-            trainer = Trainer(Path(tokens_dir), Path(run_dir), cfg, ctx, signals)
+            trainer = Trainer(str(tokens_dir), Path(run_dir), cfg, ctx, signals)
             try:
                 return trainer.run(stop_at)
             finally:
@@ -102,7 +103,7 @@ class _StopSignals:
 
 
 class Trainer:
-    def __init__(self, tokens_dir: Path, run_dir: Path, cfg: TrainConfig, ctx: Context,
+    def __init__(self, tokens_dir: str, run_dir: Path, cfg: TrainConfig, ctx: Context,
                  signals: _StopSignals):
         self.cfg, self.ctx, self.run_dir, self.signals = cfg, ctx, run_dir, signals
         self.checkpoints = run_dir / "checkpoints"
