@@ -68,9 +68,18 @@ def numeric_columns(files: list[Path]) -> list[str]:
     return sorted(names)
 
 
-def stream_histogram(files: list[Path], column: str, bins: int = HISTOGRAM_BINS):
-    """(edges, counts, log_x, n) in two passes over the column; log bins when the values span more than
-    three decades and are all positive. None when the column holds no value."""
+@dataclass(frozen=True)
+class Histogram:
+    edges: list[float]
+    counts: list[int]
+    log_x: bool
+    n: int
+    constant: bool  # every value the same: nothing to draw
+
+
+def stream_histogram(files: list[Path], column: str, bins: int = HISTOGRAM_BINS) -> Optional[Histogram]:
+    """Two passes over the column (range, then counts); log bins when the values span more than three
+    decades and are all positive. None when the column holds no value."""
     low, high, n = math.inf, -math.inf, 0
     for values in column_batches(files, column):
         if len(values):
@@ -78,14 +87,15 @@ def stream_histogram(files: list[Path], column: str, bins: int = HISTOGRAM_BINS)
             n += len(values)
     if not n:
         return None
+    constant = high == low
     log_x = low > 0 and high / low > 1000
-    if high == low:
+    if constant:
         low, high = low - 0.5, high + 0.5
     edges = np.geomspace(low, high, bins + 1) if log_x else np.linspace(low, high, bins + 1)
     counts = np.zeros(bins, dtype=np.int64)
     for values in column_batches(files, column):
         counts += np.histogram(values.to_numpy(zero_copy_only=False), bins=edges)[0]
-    return edges.tolist(), counts.tolist(), log_x, n
+    return Histogram(edges.tolist(), counts.tolist(), log_x, n, constant)
 
 
 def value_counts(files: list[Path], column: str) -> Counter:
@@ -178,19 +188,24 @@ def signals_section(curated: list[Path], rejected: list[Path], config: Config, s
     parts = [f"<p>Every measured value over the kept{' and removed' if rejected else ''} documents; the red "
              f"lines are the thresholds a document must clear (from {escape(origin)}). A signal is measured "
              "only on the documents that reach its stage.</p>"]
+    constant = []
     for column in columns:
         result = stream_histogram(files, column)
         if result is None:
             continue
-        edges, counts, log_x, n = result
+        if result.constant and column not in thresholds:
+            constant.append(f"<code>{escape(column)}</code> = {fmt(result.edges[0] + 0.5)}")
+            continue
         marks = []
         for (low, high), where in sorted(thresholds.get(column, {}).items(), key=lambda kv: str(kv[0])):
             scope = "" if len(where) == len(sources) else f" ({', '.join(where)})"
             marks += [(low, f"min {fmt(low)}{scope}")] if low is not None else []
             marks += [(high, f"max {fmt(high)}{scope}")] if high is not None else []
-        scale = ", log scale" if log_x else ""
-        parts.append(f"<h3><code>{escape(column)}</code> <small>{fmt(n)} documents{scale}</small></h3>"
-                     + histogram(edges, counts, f"histogram of {column}", log_x, marks))
+        scale = ", log scale" if result.log_x else ""
+        parts.append(f"<h3><code>{escape(column)}</code> <small>{fmt(result.n)} documents{scale}</small></h3>"
+                     + histogram(result.edges, result.counts, f"histogram of {column}", result.log_x, marks))
+    if constant:
+        parts.append(f"<p>The same on every document: {', '.join(constant)}.</p>")
     return Section("signals", "Quality signals", "".join(parts)) if len(parts) > 1 else None
 
 

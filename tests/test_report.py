@@ -146,11 +146,11 @@ def test_training_curves_follow_the_runs_metrics(report, run):
 
 def test_histograms_use_log_bins_for_heavy_tails_and_count_every_value(curated):
     files = sorted((curated / "curated").glob("*/*.parquet")) + sorted((curated / "rejected").glob("*/*.parquet"))
-    edges, counts, log_x, n = stream_histogram(files, "char_count")
-    assert log_x and edges[0] > 0 and len(counts) == len(edges) - 1
-    assert sum(counts) == n
-    edges, counts, log_x, n = stream_histogram(files, "lang_score")
-    assert not log_x and 0 <= edges[0] and edges[-1] <= 1 and sum(counts) == n
+    chars = stream_histogram(files, "char_count")
+    assert chars.log_x and chars.edges[0] > 0 and len(chars.counts) == len(chars.edges) - 1
+    assert sum(chars.counts) == chars.n and not chars.constant
+    scores = stream_histogram(files, "lang_score")
+    assert not scores.log_x and 0 <= scores.edges[0] and scores.edges[-1] <= 1 and sum(scores.counts) == scores.n
 
 
 def test_tick_values_are_round_and_cover_the_range():
