@@ -71,6 +71,8 @@ def run_all(config: Config, output: str, steps: Optional[int] = None, device: Op
     started = time.monotonic()
     result = train(f"{out}/tokens", f"{out}/run", cfg)
     timings["train"] = time.monotonic() - started
+    if result.interrupted:
+        echo(f"train    interrupted at step {result.step}; run the same command again to resume")
     losses = [json.loads(line)["loss"] for line in Path(out, "run", "metrics.jsonl").read_text().splitlines()
               if '"loss"' in line and json.loads(line).get("loss") is not None]
     first, last = (losses[0], losses[-1]) if losses else (None, None)
@@ -99,6 +101,8 @@ def run_command(ctx, config_path, sample, output, steps, device, runner, workers
         raise click.UsageError("give --config FILE or --sample")
     try:
         config = load_config(sample_config_path() if sample else config_path)
-        run_all(config, output, steps, device, runner, workers, ctx.args, echo=click.echo)
+        result = run_all(config, output, steps, device, runner, workers, ctx.args, echo=click.echo)
     except (ConfigError, TrainingDiverged) as err:
         raise click.ClickException(str(err)) from None
+    if result["train"].interrupted:
+        ctx.exit(143)  # as `tokenmill train` does on SIGTERM: stopped cleanly, resumable

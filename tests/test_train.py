@@ -288,7 +288,6 @@ def test_kubernetes_job_runs_this_cli_under_torchrun():
     train_command.make_context("train", cli_args[1:])  # every flag is one the command takes
 
 
-def test_tensorboard_scalars_when_installed(tokens, tmp_path):
-    pytest.importorskip("tensorboard")
+def test_tensorboard_scalars(tokens, tmp_path):
     train(tokens, tmp_path / "run", replace(CPU, steps=2, tensorboard=True))
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
