@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Sequence
 
 import apache_beam as beam
 import numpy as np

@@ -24,15 +24,12 @@ from apache_beam.metrics import Metrics
 
 from filters.document import Rejected
 from filters.minhash import MinHasher, band_keys, estimated_jaccard
+from transforms.join import JoinFindings, node_key, node_of
 
 STAGE = "near-dedup"
 MAX_HASH = 0xFFFFFFFF
 LOG = logging.getLogger("tokenmill.near_dedup")
 EARLIER, CURRENT = 0, 1
-
-
-def node_of(doc) -> str:
-    return f"{doc.source}\x1f{doc.id}"
 
 
 def rank_of(doc, keep: str, signal: Optional[str]) -> tuple:
@@ -168,24 +165,18 @@ class NearDedup(beam.PTransform):
         # A node whose label is not itself is a duplicate of the node its label names.
         duplicates = (labels
                       | "Duplicates" >> beam.Filter(lambda kv: kv[0] != kv[1])
-                      | "ByNode" >> beam.Map(lambda kv: (f"{kv[0][3]}\x1f{kv[0][2]}", kv[1])))
-        keyed_docs = docs | "KeyDocs" >> beam.Map(lambda d: (node_of(d), d))
-        outputs = ({"doc": keyed_docs, "keeper": duplicates}
-                   | "JoinBack" >> beam.CoGroupByKey()
-                   | "Verdict" >> beam.FlatMap(_verdict).with_outputs("rejected", main="kept"))
-        return {"kept": outputs.kept, "rejected": outputs.rejected}
+                      | "ByNode" >> beam.Map(lambda kv: (node_key(kv[0][3], kv[0][2]), kv[1])))
+        return docs | "Verdict" >> JoinFindings(duplicates, _verdict)
 
 
-def _verdict(item):
-    _, grouped = item
-    keepers = list(grouped["keeper"])
-    for doc in grouped["doc"]:
-        if not keepers:
-            yield doc
-            continue
-        keeper = keepers[0]
-        reason = "seen_in_earlier_run" if keeper[0] == EARLIER else "duplicate"
-        yield beam.pvalue.TaggedOutput("rejected", Rejected(doc, STAGE, reason, duplicate_of=keeper[2]))
+def _verdict(doc, keepers):
+    """A document labelled with another node's rank is that node's duplicate."""
+    if not keepers:
+        yield doc
+        return
+    keeper = keepers[0]
+    reason = "seen_in_earlier_run" if keeper[0] == EARLIER else "duplicate"
+    yield beam.pvalue.TaggedOutput("rejected", Rejected(doc, STAGE, reason, duplicate_of=keeper[2]))
 
 
 SIGNATURE_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("signature", pa.binary())])

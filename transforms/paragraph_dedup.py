@@ -14,6 +14,7 @@ import apache_beam as beam
 
 from filters.document import Rejected
 from filters.normalize import content_hash
+from transforms.join import JoinFindings, node_of
 
 STAGE = "paragraph-dedup"
 PARAGRAPH_BREAK = "\n\n"
@@ -21,10 +22,6 @@ PARAGRAPH_BREAK = "\n\n"
 
 def paragraphs(text: str) -> list[str]:
     return text.split(PARAGRAPH_BREAK)
-
-
-def node_of(doc) -> str:
-    return f"{doc.source}\x1f{doc.id}"
 
 
 class ParagraphDedup(beam.PTransform):
@@ -58,20 +55,15 @@ class ParagraphDedup(beam.PTransform):
                     | "Paragraphs" >> beam.FlatMap(entries)
                     | "ByParagraph" >> beam.GroupByKey()
                     | "Cuts" >> beam.FlatMap(cuts))
-        outputs = ({"doc": docs | "KeyDocs" >> beam.Map(lambda d: (node_of(d), d)), "cut": removals}
-                   | "JoinBack" >> beam.CoGroupByKey()
-                   | "Rewrite" >> beam.FlatMap(_rewrite).with_outputs("rejected", main="kept"))
-        return {"kept": outputs.kept, "rejected": outputs.rejected}
+        return docs | "Rewrite" >> JoinFindings(removals, _rewrite)
 
 
-def _rewrite(item):
-    _, grouped = item
-    cut = set(grouped["cut"])
-    for doc in grouped["doc"]:
-        doc.signals["duplicate_paragraphs_removed"] = len(cut)
-        if cut:
-            doc.text = PARAGRAPH_BREAK.join(p for i, p in enumerate(paragraphs(doc.text)) if i not in cut)
-        if doc.text.strip():
-            yield doc
-        else:
-            yield beam.pvalue.TaggedOutput("rejected", Rejected(doc, STAGE, "all_duplicated"))
+def _rewrite(doc, cuts):
+    cut = set(cuts)
+    doc.signals["duplicate_paragraphs_removed"] = len(cut)
+    if cut:
+        doc.text = PARAGRAPH_BREAK.join(p for i, p in enumerate(paragraphs(doc.text)) if i not in cut)
+    if doc.text.strip():
+        yield doc
+    else:
+        yield beam.pvalue.TaggedOutput("rejected", Rejected(doc, STAGE, "all_duplicated"))

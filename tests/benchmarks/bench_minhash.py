@@ -18,14 +18,11 @@ import argparse
 import gzip
 import json
 import random
-import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))

@@ -10,7 +10,6 @@ it overlaps a gold span of its type; URLs on), and the gold spans of covered typ
 """
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import resource
@@ -22,6 +21,7 @@ from pathlib import Path
 os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
 
 from benchtable import Row, machine, render
+from corpus_texts import web_bulk_texts
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -38,14 +38,6 @@ GOLD_NAMES = {"DOMAIN_NAME": "URL"}
 def gold() -> list[dict]:
     return json.loads((CORPUS / "pii" / "presidio_generated_small.json").read_text(encoding="utf-8"))
 
-
-def web_bulk() -> list[str]:
-    texts = []
-    for path in sorted((CORPUS / "web-bulk").glob("*.jsonl*")):
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as lines:
-            texts += [json.loads(line)["text"] for line in lines if line.strip()]
-    return texts
 
 
 def peak_mb() -> float:
@@ -115,7 +107,7 @@ def bench_rows() -> list[Row]:
     warm = "warm-up: mail a@example.com, call 212-555-0143"
     scanner.analyze(warm), scanner.analyze_plainly(warm), stage(Document("d", "s", warm))
     return (speed_rows("pii gold (100 sentences)", [r["full_text"] for r in gold()], scanner, stage)
-            + speed_rows("web-bulk (1,378 pages)", web_bulk(), scanner, stage))
+            + speed_rows("web-bulk (1,378 pages)", web_bulk_texts(), scanner, stage))
 
 
 if __name__ == "__main__":

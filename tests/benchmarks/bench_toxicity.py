@@ -9,8 +9,6 @@ lower-cased text (as C4's filter did), counting matches, in the same process on 
 from __future__ import annotations
 
 import csv
-import gzip
-import json
 import re
 import resource
 import sys
@@ -18,6 +16,7 @@ import time
 from pathlib import Path
 
 from benchtable import Row, machine, render
+from corpus_texts import web_bulk_texts
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -28,14 +27,6 @@ from filters.document import Document  # noqa: E402
 from filters.toxicity import ToxicityFilter  # noqa: E402
 
 
-def web_bulk() -> list[str]:
-    texts = []
-    for path in sorted((CORPUS / "web-bulk").glob("*.jsonl*")):
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as lines:
-            texts += [json.loads(line)["text"] for line in lines if line.strip()]
-    return texts
-
 
 def timed(fn, texts):
     start = time.perf_counter()
@@ -44,7 +35,7 @@ def timed(fn, texts):
 
 
 def bench_rows() -> list[Row]:
-    texts = web_bulk()
+    texts = web_bulk_texts()
     mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
     words = sorted(load_badwords("en"), key=len, reverse=True)
     c4 = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)")
