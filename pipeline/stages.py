@@ -18,7 +18,7 @@ from filters.pii import PiiFilter
 from filters.pii_scan import PATTERN_ENTITIES
 from filters.textguard import DEFAULT_MAX_CHARS
 from filters import toxicity
-from filters.sanity import MIN_CHARS, MIN_WORDS_PER_CHAR, SanityFilter
+from filters.quality import C4, CodeRules, FineWeb, GopherQuality, GopherRepetition, QualityFilter, Sanity
 from pipeline.config import Config, SourceConfig
 from pipeline.schema import from_mapping
 from transforms.exact_dedup import ExactDedup
@@ -39,10 +39,27 @@ class LangidSettings:
             raise ValueError("threshold: must be between 0 and 1")
 
 
+# Rule sets per format (a source's `overrides.quality.rule_sets` replaces them): web text gets them
+# all; books only the repetition rules (their lines and paragraphs are not web lines); Wikipedia and
+# papers the light ones; code the code rules.
+QUALITY_RULE_SETS = {
+    "book": ["sanity", "gopher_repetition"],
+    "mediawiki": ["sanity", "gopher_quality"],
+    "latex": ["sanity", "gopher_repetition"],
+    "code": ["code"],
+}
+WEB_RULE_SETS = ["sanity", "gopher_repetition", "gopher_quality", "c4", "fineweb"]
+
+
 @dataclass
 class QualitySettings:
-    min_chars: int = MIN_CHARS
-    min_words_per_char: float = MIN_WORDS_PER_CHAR
+    rule_sets: Optional[list[Literal["sanity", "gopher_repetition", "gopher_quality", "c4", "fineweb", "code"]]] = None
+    sanity: Sanity = field(default_factory=Sanity)
+    gopher_quality: GopherQuality = field(default_factory=GopherQuality)
+    gopher_repetition: GopherRepetition = field(default_factory=GopherRepetition)
+    c4: C4 = field(default_factory=C4)
+    fineweb: FineWeb = field(default_factory=FineWeb)
+    code: CodeRules = field(default_factory=CodeRules)
 
 
 @dataclass
@@ -124,7 +141,8 @@ def _langid(s: LangidSettings, source: SourceConfig) -> DocumentFilter:
 
 
 def _quality(s: QualitySettings, source: SourceConfig) -> DocumentFilter:
-    return SanityFilter(s.min_chars, s.min_words_per_char)
+    names = s.rule_sets if s.rule_sets is not None else QUALITY_RULE_SETS.get(source.format, WEB_RULE_SETS)
+    return QualityFilter([getattr(s, name) for name in names])
 
 
 def _exact_dedup(s: ExactDedupSettings) -> beam.PTransform:
