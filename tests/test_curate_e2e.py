@@ -41,7 +41,7 @@ def test_ledger_balances_for_every_source(curated):
         errors = sum(ledger["errors"][source].values())
         assert n == ledger["kept"][source] + removed + errors, source
     assert ledger["balanced"] is True
-    assert ledger["input"]["bulk"] > 1300 and ledger["kept"]["bulk"] > 1000
+    assert ledger["input"]["bulk"] > 1300 and ledger["kept"]["bulk"] > 600  # the web quality rules keep ~57%
     assert "ledger balanced" in result.stdout
 
 

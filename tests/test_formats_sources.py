@@ -166,8 +166,8 @@ def test_code_skips_language_id_by_default():
 
 def test_every_format_end_to_end_with_a_balanced_ledger(corpus, tmp_path):
     parquet = tmp_path / "docs.parquet"
-    pq.write_table(pa.table({"text": ["A short paragraph about rivers and the sea, long enough to keep. " * 3]}),
-                   parquet)
+    with gzip.open(corpus / "web-bulk" / "olmo_c4-sample.01.jsonl.gz", "rt") as lines:
+        pq.write_table(pa.table({"text": [json.loads(line)["text"] for line in lines]}), parquet)
     sources = {
         "books": SourceConfig("book", [str(corpus / "books" / "pg_*.txt")]),
         "wiki": SourceConfig("mediawiki", [str(corpus / "wiki" / "enwiki-pages-articles-shortened.xml.bz2")]),
