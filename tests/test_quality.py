@@ -121,14 +121,23 @@ GOOD_LINE = "The river rose through the night and flooded the fields."
 def test_c4_cleans_lines_then_keeps_the_page():
     text = "\n".join(["Home | About | Contact", GOOD_LINE, "This site uses cookies to improve your experience.",
                       "Enable JavaScript to view the comments on this page.", GOOD_LINE.replace("night", "day"),
-                      "Too short.", GOOD_LINE.replace("fields", "roads")])
+                      "Too short.", GOOD_LINE.replace("fields", "roads"), GOOD_LINE.replace("river", "sea"),
+                      GOOD_LINE.replace("river", "lake")])
     reason, doc = verdict(C4(bad_words=False), text)
     assert reason is None
-    assert doc.text.split("\n") == [GOOD_LINE, GOOD_LINE.replace("night", "day"), GOOD_LINE.replace("fields", "roads")]
+    assert doc.text.split("\n") == [GOOD_LINE, GOOD_LINE.replace("night", "day"), GOOD_LINE.replace("fields", "roads"),
+                                     GOOD_LINE.replace("river", "sea"), GOOD_LINE.replace("river", "lake")]
     assert doc.signals["c4_lines_removed"] == 4
 
 
-@pytest.mark.parametrize("sentences, expected", [(3, None), (2, "c4_too_few_sentences")])
+def test_c4_defaults_are_the_papers_not_design_mds():
+    """Raffel et al. 2020: "fewer than 5 sentences", "at least 3 words"; DESIGN.md has them swapped."""
+    assert (C4().min_sentences, C4().min_words_per_line) == (5, 3)
+    reason, doc = verdict(C4(bad_words=False), "\n".join([GOOD_LINE] * 5 + ["Three words here."]))
+    assert reason is None and doc.text.endswith("Three words here.")
+
+
+@pytest.mark.parametrize("sentences, expected", [(5, None), (4, "c4_too_few_sentences")])
 def test_c4_minimum_sentences(sentences, expected):
     assert verdict(C4(bad_words=False), "\n".join([GOOD_LINE] * sentences))[0] == expected
 
@@ -138,11 +147,11 @@ def test_c4_minimum_sentences(sentences, expected):
     ("Call the function f(x) { return x; } to continue.", "c4_curly_bracket"),
 ])
 def test_c4_page_drops(extra, expected):
-    assert verdict(C4(bad_words=False), "\n".join([GOOD_LINE] * 3 + [extra]))[0] == expected
+    assert verdict(C4(bad_words=False), "\n".join([GOOD_LINE] * 5 + [extra]))[0] == expected
 
 
 def test_c4_bad_words_use_the_ldnoobw_list():
-    text = "\n".join([GOOD_LINE] * 3 + ["The magazine ran a story about porn on the internet today."])
+    text = "\n".join([GOOD_LINE] * 5 + ["The magazine ran a story about porn on the internet today."])
     assert verdict(C4(), text)[0] == "c4_bad_words"
     assert verdict(C4(bad_words=False), text)[0] is None
 

@@ -1,7 +1,10 @@
 """C4's cleaning (Raffel et al. 2020, section 2.2): keep lines that end in terminal punctuation and
-have at least 5 words, drop lines about JavaScript or cookie and privacy notices, then drop the page
-if it has "lorem ipsum", a curly bracket (code), fewer than 3 sentences, or a word from the LDNOOBW list.
-The line cleaning rewrites the document's text."""
+have at least 3 words, drop lines about JavaScript or cookie and privacy notices, then drop the page
+if it has "lorem ipsum", a curly bracket (code), fewer than 5 sentences, or a word from the LDNOOBW list.
+The line cleaning rewrites the document's text.
+
+The paper's numbers are 3 words per line and 5 sentences per page (as in the original Beam code,
+`c4_utils.py`); DESIGN.md swaps them (5 words, 3 sentences). tests/test_quality.py pins the paper's."""
 from __future__ import annotations
 
 import re
@@ -19,8 +22,8 @@ SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 
 @dataclass
 class C4:
-    min_words_per_line: int = 5
-    min_sentences: int = 3
+    min_words_per_line: int = 3
+    min_sentences: int = 5
     drop_lorem_ipsum: bool = True
     drop_curly_bracket: bool = True
     bad_words: bool = True                  # C4 dropped any page with a listed word
