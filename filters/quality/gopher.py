@@ -106,18 +106,14 @@ class GopherRepetition:
         paragraphs = max(1, len(stats.paragraphs))
         dup_lines, dup_line_chars = stats.duplicate_lines
         dup_paragraphs, dup_paragraph_chars = stats.duplicate_paragraphs
-        s["duplicate_lines"] = dup_lines / lines
-        if s["duplicate_lines"] > self.max_duplicate_lines:
-            return "gopher_duplicate_lines"
-        s["duplicate_paragraphs"] = dup_paragraphs / paragraphs
-        if s["duplicate_paragraphs"] > self.max_duplicate_paragraphs:
-            return "gopher_duplicate_paragraphs"
-        s["duplicate_line_chars"] = dup_line_chars / chars
-        if s["duplicate_line_chars"] > self.max_duplicate_line_chars:
-            return "gopher_duplicate_line_chars"
-        s["duplicate_paragraph_chars"] = dup_paragraph_chars / chars
-        if s["duplicate_paragraph_chars"] > self.max_duplicate_paragraph_chars:
-            return "gopher_duplicate_paragraph_chars"
+        for signal, value, limit in (
+                ("duplicate_lines", dup_lines / lines, self.max_duplicate_lines),
+                ("duplicate_paragraphs", dup_paragraphs / paragraphs, self.max_duplicate_paragraphs),
+                ("duplicate_line_chars", dup_line_chars / chars, self.max_duplicate_line_chars),
+                ("duplicate_paragraph_chars", dup_paragraph_chars / chars, self.max_duplicate_paragraph_chars)):
+            s[signal] = value
+            if value > limit:
+                return f"gopher_{signal}"
         for n, limit in sorted(self.max_top_ngram_share.items()):
             s[f"top_{n}gram_share"] = stats.top_ngram_char_share(n)
             if s[f"top_{n}gram_share"] > limit:
