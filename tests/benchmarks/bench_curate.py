@@ -1,5 +1,5 @@
 """Benchmark: the curate pipeline per stage and end to end, against a plain Python loop over the
-same libraries (gzip + json, fastText lid.176, the sanity rules, a dict of content hashes, pyarrow).
+same libraries (gzip + json, fastText lid.176, the quality rule sets, a dict of content hashes, pyarrow).
 
     python tests/benchmarks/bench_curate.py [--copies 8]      (or all benchmarks: run_all.py)
 
@@ -53,7 +53,8 @@ def plain_loop(path: str, out: str) -> dict:
 
     from filters.langid import bundled_model_path, load_fasttext_model, predict_languages
     from filters.normalize import content_hash
-    from filters.sanity import SanityFilter
+    from pipeline.config import SourceConfig
+    from pipeline.stages import QualitySettings, STAGES
     from filters.document import Document
 
     times = {}
@@ -69,8 +70,8 @@ def plain_loop(path: str, out: str) -> dict:
     docs = [dict(d, lang=l, lang_score=s) for d, (l, s) in zip(docs, langs) if l == "en" and s >= 0.65]
     times["langid"] = time.perf_counter() - t
     t = time.perf_counter()
-    sanity = SanityFilter()
-    docs = [d for d in docs if sanity(Document(d["id"], "bulk", d["text"], lang=d["lang"])) is None]
+    quality = STAGES["quality"].build(QualitySettings(), SourceConfig("jsonl", [path]))  # the pipeline's chain
+    docs = [d for d in docs if quality(Document(d["id"], "bulk", d["text"], lang=d["lang"])) is None]
     times["quality"] = time.perf_counter() - t
     t = time.perf_counter()
     seen = {}
