@@ -6,7 +6,7 @@
         paths: ["data/*.warc.gz"] # globs; local, gs://, s3://, hdfs://
         weight: 0.6               # mixture weight, in tokens
         stages: [langid, quality, exact-dedup]   # default: every stage, in pipeline order
-        overrides: {quality: {min_chars: 200}}   # per-source settings over `stages:`
+        overrides: {quality: {rule_sets: [sanity, gopher_repetition]}}   # per-source settings over `stages:`
         options: {text_field: text}              # format-specific reader options
     stages:                       # settings per stage (pipeline/stages.py lists them)
       langid: {languages: [en], threshold: 0.65}

@@ -92,3 +92,13 @@ def test_cli_reports_a_malformed_config_file(tmp_path):
 def test_every_command_has_help_and_the_group_has_a_version():
     assert run_cli("--version").stdout.startswith("tokenmill, version ")
     assert "Curate raw shards" in run_cli("curate", "--help").stdout
+
+
+def test_the_readmes_config_example_loads(tmp_path):
+    block = (REPO / "README.md").read_text(encoding="utf-8").split("### Config")[1].split("```yaml")[1].split("```")[0]
+    (tmp_path / "data").mkdir()
+    config = load_config(write(tmp_path, block))
+    from pipeline.stages import settings_for
+
+    assert settings_for(config, "quality", "web").rule_sets == ["sanity", "gopher_repetition"]
+    assert settings_for(config, "langid", "web").threshold == 0.65
