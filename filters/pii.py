@@ -13,7 +13,8 @@ from typing import Mapping, Optional, Sequence
 from filters.base import Bounds, DocumentFilter, SignalTypes
 from filters.document import Document
 from filters.phone_sweep import phone_shaped
-from filters.pii_scan import NER_ENTITIES, OPTIONAL_ENTITIES, PATTERN_ENTITIES, PiiScanner, no_network
+from filters.pii_scan import OPTIONAL_ENTITIES, PATTERN_ENTITIES, PiiScanner
+from filters.presidio_engine import NER_ENTITIES, no_network
 from filters.textguard import DEFAULT_MAX_CHARS, unfit_reason
 
 DOLMA_MAX_SPANS = 5

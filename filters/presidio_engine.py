@@ -1,0 +1,54 @@
+"""A presidio `AnalyzerEngine` that works offline: exactly the pattern recognizers asked for, no
+spaCy model unless one is named, and tldextract kept off the network."""
+from __future__ import annotations
+
+import os
+from typing import Optional, Sequence
+
+LANGUAGE = "en"  # presidio files recognizers under a language; the patterns themselves are language-neutral
+NER_ENTITIES = ("PERSON", "LOCATION")
+
+
+def no_network() -> None:
+    """Keep tldextract (the e-mail recognizer's domain check) off the network: it fetches the public
+    suffix list unless told not to, and uses its bundled snapshot instead. Call before importing presidio;
+    if tldextract was imported earlier, its default extractor is replaced by an offline one."""
+    os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
+    import tldextract.tldextract as tld
+
+    if tld.TLD_EXTRACTOR.suffix_list_urls:
+        tld.TLD_EXTRACTOR = tld.TLDExtract(suffix_list_urls=())
+
+
+def build_analyzer(entities: Sequence[str], spacy_model: Optional[str] = None,
+                   phone_regions: Optional[Sequence[str]] = None):
+    """An AnalyzerEngine with exactly the recognizers for `entities` (the phone recognizer for
+    `phone_regions`, default presidio's), and no spaCy model unless named."""
+    no_network()
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer import predefined_recognizers as pr
+
+    by_entity = {
+        "EMAIL_ADDRESS": pr.EmailRecognizer, "PHONE_NUMBER": pr.PhoneRecognizer,
+        "CREDIT_CARD": pr.CreditCardRecognizer, "IP_ADDRESS": pr.IpRecognizer,
+        "IBAN_CODE": pr.IbanRecognizer, "US_SSN": pr.UsSsnRecognizer, "CRYPTO": pr.CryptoRecognizer,
+        "URL": pr.UrlRecognizer,
+    }
+    recognizers = [by_entity[e]() for e in entities if e in by_entity and e != "PHONE_NUMBER"]
+    if "PHONE_NUMBER" in entities:
+        regions = pr.PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS if phone_regions is None else tuple(phone_regions)
+        recognizers.append(pr.PhoneRecognizer(supported_regions=regions))
+    models = [{"lang_code": LANGUAGE, "model_name": spacy_model or "none"}]
+    if spacy_model:
+        from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+        nlp_engine = SpacyNlpEngine(models=models)
+        ner = [e for e in entities if e in NER_ENTITIES]
+        if ner:
+            recognizers.append(pr.SpacyRecognizer(supported_language=LANGUAGE, supported_entities=ner))
+    else:
+        from presidio_analyzer.nlp_engine import NoOpNlpEngine
+
+        nlp_engine = NoOpNlpEngine(models=models)
+    registry = RecognizerRegistry(recognizers=recognizers, supported_languages=[LANGUAGE])
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[LANGUAGE])

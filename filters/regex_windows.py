@@ -1,0 +1,134 @@
+"""Where in a text a regular expression can match: runs of the characters its matches can hold.
+
+A match of a pattern whose every consumed character lies in a bounded class (its alphabet) lies
+inside one maximal run of that class; its lookarounds and word boundaries read at most `reach`
+characters on either side. So running the pattern on each run, with `reach` characters of context
+on both sides, and keeping the matches inside the run, finds exactly the matches of the whole text:
+no match crosses the character that ends a run.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from re import _constants as _c, _parser
+from typing import Iterator
+
+_PARSED_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE  # the `regex` module's values too
+_CATEGORIES = {_c.CATEGORY_DIGIT: r"\d", _c.CATEGORY_WORD: r"\w", _c.CATEGORY_SPACE: r"\s"}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a pattern's matches can consume (`alphabet`, character-class items) and how far around
+    a position its assertions look (`reach`)."""
+
+    alphabet: tuple[str, ...]
+    reach: int
+
+
+def pattern_shape(pattern: str, flags: int = 0) -> Shape:
+    """The alphabet and reach of `pattern`; ValueError for a construct with no such bound (`.`, a
+    negated class, an unbounded lookaround, a back-reference)."""
+    items: list[str] = []
+    reach = 0
+
+    def walk(parsed) -> None:
+        nonlocal reach
+        for op, av in parsed:
+            if op is _c.LITERAL:
+                items.append(re.escape(chr(av)))
+            elif op is _c.IN:
+                items.extend(_class_item(item_op, item, pattern) for item_op, item in av)
+            elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+                walk(av[2])
+            elif op is _c.SUBPATTERN:
+                walk(av[-1])
+            elif op is _c.ATOMIC_GROUP:
+                walk(av)
+            elif op is _c.BRANCH:
+                for branch in av[1]:
+                    walk(branch)
+            elif op in (_c.ASSERT, _c.ASSERT_NOT):
+                low, high = av[1].getwidth()
+                if high >= _c.MAXREPEAT:
+                    raise ValueError(f"no reach for an unbounded lookaround in {pattern!r}")
+                reach = max(reach, high + 1)  # a negative lookahead's pattern may need one more character
+            elif op is _c.AT:  # \b and ^ read a neighbour; \A and $ need one to tell a window from the text
+                reach = max(reach, 1)
+            else:
+                raise ValueError(f"no alphabet for {op} in {pattern!r}")
+
+    walk(_parser.parse(pattern, flags & _PARSED_FLAGS))
+    return Shape(tuple(dict.fromkeys(items)), reach)
+
+
+def _class_item(item_op, item, pattern: str) -> str:
+    if item_op is _c.LITERAL:
+        return re.escape(chr(item))
+    if item_op is _c.RANGE:
+        return f"{re.escape(chr(item[0]))}-{re.escape(chr(item[1]))}"
+    if item_op is _c.CATEGORY and item in _CATEGORIES:
+        return _CATEGORIES[item]
+    raise ValueError(f"no alphabet for {item_op} {item} in {pattern!r}")
+
+
+class Runs:
+    """Maximal runs of an alphabet in a text, found around a position.
+
+    The alphabet's members are those `engine` (`re` or `regex`, the one the pattern served runs
+    on) matches under the pattern's flags, so case folding (`[a-z]` under IGNORECASE also takes
+    the Kelvin sign) is that engine's own; they are then spelled out as plain ranges."""
+
+    def __init__(self, alphabet: tuple[str, ...], flags: int = 0, engine=None):
+        import regex
+
+        members = explicit_class(alphabet, flags, engine or regex)
+        self._forward = re.compile(f"[{members}]*")
+        self._backward = regex.compile(f"(?r)[{members}]*")
+
+    def around(self, text: str, position: int) -> tuple[int, int]:
+        """(start, end) of the run holding text[position]; (position, position) when that
+        character is not in the alphabet."""
+        end = self._forward.match(text, position).end()
+        if end == position:
+            return position, position
+        return self._backward.match(text, 0, position).start(), end
+
+
+@lru_cache(maxsize=1)
+def _every_character() -> str:
+    return "".join(map(chr, range(sys.maxunicode + 1)))
+
+
+@lru_cache(maxsize=None)
+def explicit_class(alphabet: tuple[str, ...], flags: int, engine) -> str:
+    """The characters `engine` matches with `[alphabet]` under `flags`, as ranges of a class body."""
+    codes = [m.start() for m in engine.compile(f"[{''.join(alphabet)}]", flags).finditer(_every_character())]
+    ranges, first = [], None
+    for i, code in enumerate(codes):
+        if first is None:
+            first = code
+        if i + 1 == len(codes) or codes[i + 1] != code + 1:
+            ranges.append(re.escape(chr(first)) + (f"-{re.escape(chr(code))}" if code > first else ""))
+            first = None
+    return "".join(ranges)
+
+
+def runs_with(text: str, hits: re.Pattern, runs: Runs) -> Iterator[tuple[int, int]]:
+    """(start, end) of every run that holds a match of `hits`, in order.
+
+    A hit outside the alphabet is passed over one character at a time, so a hit that begins
+    outside every run cannot hide one that begins inside a run."""
+    position = 0
+    while True:
+        hit = hits.search(text, position)
+        if hit is None:
+            return
+        start, end = runs.around(text, hit.start())
+        if start == end:
+            position = hit.start() + 1
+            continue
+        yield start, end
+        position = end
