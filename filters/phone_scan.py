@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from filters.presidio_engine import LANGUAGE, build_analyzer
 from filters.regex_windows import Runs, pattern_shape, runs_with
 
 # The matcher reads the character before a candidate and up to three after it (time-stamp suffix ":mm").
@@ -147,7 +146,7 @@ def _prefix_required(number_format) -> bool:
 class PhoneScanner:
     """Presidio's PHONE_NUMBER spans, as (start, end, score), computed on the windows that can hold them."""
 
-    def __init__(self):
+    def __init__(self, score_threshold: float = 0.0):
         from phonenumbers.phonenumbermatcher import _PATTERN
         from phonenumbers.phonenumberutil import _VALID_PUNCTUATION
         from presidio_analyzer.predefined_recognizers import PhoneRecognizer
@@ -158,7 +157,8 @@ class PhoneScanner:
         self._chains = re.compile(rf"\d(?:[{_VALID_PUNCTUATION}]{{0,4}}\d)*", _PATTERN.flags)
         self._long_chains = re.compile(rf"\d(?:[{_VALID_PUNCTUATION}]{{0,4}}\d){{{self._fewest_digits - 1}}}", _PATTERN.flags)
         self._any_region = re.compile(_any_of(rule.pattern for _, _, rule in self._regions))
-        self._engines: dict[tuple, object] = {}
+        self._threshold = score_threshold  # presidio's engine default: the recognizer sets none
+        self._recognizers: dict[tuple, object] = {}
         self._valid_regions: dict[str, tuple] = {}
         self._window_cache: dict[str, tuple] = {}
 
@@ -196,11 +196,13 @@ class PhoneScanner:
             names = tuple(r for r, fewest, _ in self._regions if fewest <= longest)
         if not names:
             return ()
-        engine = self._engines.get(names)
-        if engine is None:
-            engine = self._engines[names] = build_analyzer(["PHONE_NUMBER"], phone_regions=names)
-        return tuple((r.start, r.end, r.score) for r in engine.analyze(window, LANGUAGE, entities=["PHONE_NUMBER"])
-                     if core_start <= r.start and r.end <= core_end)
+        recognizer = self._recognizers.get(names)
+        if recognizer is None:
+            from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+            recognizer = self._recognizers[names] = PhoneRecognizer(supported_regions=names)
+        return tuple((r.start, r.end, r.score) for r in recognizer.analyze(window, ["PHONE_NUMBER"], None)
+                     if core_start <= r.start and r.end <= core_end and r.score >= self._threshold)
 
     def _regions_where_valid(self, digits: str) -> tuple:
         """The regions whose matcher accepts `digits` as a number at presidio's leniency (VALID: a

@@ -17,7 +17,8 @@ around a span, so the scanner then calls presidio on the whole text.
 """
 from __future__ import annotations
 
-import re
+import bisect
+import itertools
 from typing import Optional, Sequence
 
 import regex
@@ -29,35 +30,39 @@ from filters.regex_windows import Runs, pattern_shape, runs_with
 PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IP_ADDRESS", "IBAN_CODE", "US_SSN", "CRYPTO")
 OPTIONAL_ENTITIES = ("URL",)
 
-# Every character presidio's IGNORECASE [A-Z] / [a-z] can match (its regex engine folds the long s
-# and the Kelvin sign; Python's also the dotted and dotless i): the pre-scans spell cases out, which
-# lets Python's re skip ahead to a literal or a digit instead of testing every position.
-LETTER = "A-Za-z\u0130\u0131\u017f\u212a"
-# For each regex recognizer, a pattern that every match of every one of its patterns contains.
+# For each regex recognizer, a pattern that every match of every one of its patterns contains,
+# compiled with the recognizer's own engine and flags (presidio's IGNORECASE [a-z] also takes the
+# long s and the Kelvin sign). Each leads with a literal or a digit, which the engine skips to.
 PRESCANS = {
     "EMAIL_ADDRESS": r"@",  # the pattern's [@]
-    "CREDIT_CARD": r"\d{4}[- ]?\d{3}",  # its first group, the separator and the start of the second
-    "IBAN_CODE": rf"(?<=[{LETTER}]{{2}})[0-9]{{2}}[ -]?[{LETTER}0-9]{{4}}",  # country, check digits, first block
-    # IPv4 (and its mapped and embedded forms): octet "." octet; IPv6: "::" or hex ":" hex.
-    "IP_ADDRESS": r"[0-9]\.[0-9]|::|[0-9A-Fa-f]:[0-9A-Fa-f]",
+    # four groups of at least 4, 3, 3 and 3 digits, each separator optional
+    "CREDIT_CARD": r"\d{4}[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3}",
+    "IBAN_CODE": r"[0-9]{2}[ -]?[A-Z0-9]{4}[ -]?[A-Z0-9]{4}",  # check digits, then at least two blocks
+    # IPv4 (alone or in IPv6): three dots between octets; IPv6: "::", or seven colons (":h:h:" among them).
+    "IP_ADDRESS": r"\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]|::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:",
     "US_SSN": r"[0-9]{3}[- .]?[0-9]{2}[- .]?[0-9]{4}",  # covers 5-4, 3-6, 3-2-4, 9 and 3.2.4 digits
-    "CRYPTO": rf"[13][{LETTER}0-9]{{25}}",  # "1", "3" or "bc1", then at least 25 address characters
-    "URL": rf"\.[{LETTER}]{{2}}",  # the dot before the TLD and its first two letters
+    "CRYPTO": r"[13][a-z0-9]{25}",  # "1", "3" or "bc1", then at least 25 address characters
+    "URL": r"\.[a-z]{2}",  # the dot before the TLD and its first two letters
 }
 MAX_CACHED_WINDOWS = 200_000
+SEPARATOR = "\n"  # between the windows of one document asked in one call
 
 
 class WindowedRecognizer:
-    """One presidio pattern recognizer, asked about the windows of a text where it can match."""
+    """One presidio pattern recognizer, asked about the windows of a text where it can match.
+
+    A document's windows that are new are asked in one call, joined by `SEPARATOR` (outside the
+    alphabet, and beyond the reach of every window's lookarounds); a window at the edge of the
+    text is asked alone, so that the edge reads as an edge."""
 
     def __init__(self, recognizer, prescan: str, score_threshold: float):
         self.recognizer = recognizer
         self.entity = recognizer.supported_entities[0]
-        self._hits = re.compile(prescan)
+        flags = int(recognizer.global_regex_flags)
+        self._hits = regex.compile(prescan, flags)
+        self._patterns = [regex.compile(p.regex, flags) for p in recognizer.patterns]  # as presidio compiles them
         thresholds = recognizer.score_thresholds  # presidio's order: the entity's, the recognizer's, the engine's
         self._threshold = thresholds.get(self.entity, thresholds.get("default", score_threshold))
-        flags = int(recognizer.global_regex_flags)
-        self._patterns = [regex.compile(p.regex, flags) for p in recognizer.patterns]  # as presidio compiles them
         try:
             shapes = [pattern_shape(p.regex, flags) for p in recognizer.patterns]
         except ValueError:
@@ -65,31 +70,54 @@ class WindowedRecognizer:
         else:
             self._runs = Runs(tuple(item for s in shapes for item in s.alphabet), flags)
             self._reach = max(s.reach for s in shapes)
+            assert self._runs.around(SEPARATOR, 0) == (0, 0), f"{self.entity}: the separator is in the alphabet"
         self._cache: dict[str, tuple] = {}
 
     def find(self, text: str) -> list[tuple[int, int, float]]:
         """(start, end, score) of each span presidio's recognizer finds in `text`."""
         if self._runs is None:
-            return list(self._analyze(text, 0, len(text))) if self._hits.search(text) else []
-        found = []
+            return list(self._spans(text, 0, len(text))) if self._hits.search(text) else []
+        found, new = [], {}
         for start, end in runs_with(text, self._hits, self._runs):
-            begin = max(start - self._reach, 0)
-            window = text[begin:end + self._reach]
+            begin, stop = start - self._reach, end + self._reach
+            window = text[max(begin, 0):stop]
             spans = self._cache.get(window)
             if spans is None:
-                if len(self._cache) >= MAX_CACHED_WINDOWS:
-                    self._cache.clear()
-                spans = self._cache[window] = self._analyze(window, start - begin, end - begin)
-            found.extend((begin + s, begin + e, score) for s, e, score in spans)
+                if not any(p.search(window) for p in self._patterns):
+                    spans = self._remember(window, ())
+                elif begin >= 0 and stop <= len(text):
+                    new.setdefault(window, []).append(begin)
+                    continue
+                else:
+                    spans = self._remember(window, self._spans(window, start - max(begin, 0), end - max(begin, 0)))
+            found.extend((max(begin, 0) + s, max(begin, 0) + e, score) for s, e, score in spans)
+        if new:
+            for window, spans in zip(new, self._ask_together(list(new))):
+                self._remember(window, spans)
+                found.extend((begin + s, begin + e, score) for begin in new[window] for s, e, score in spans)
         return found
 
-    def _analyze(self, window: str, core_start: int, core_end: int) -> tuple:
-        """The recognizer's spans inside window[core_start:core_end], above presidio's threshold
-        (none, without asking presidio, when none of its patterns matches)."""
-        if not any(p.search(window) for p in self._patterns):
-            return ()
+    def _spans(self, window: str, core_start: int, core_end: int) -> tuple:
+        """The recognizer's spans inside window[core_start:core_end], above presidio's threshold."""
         return tuple((r.start, r.end, r.score) for r in self.recognizer.analyze(window, [self.entity], None)
                      if core_start <= r.start and r.end <= core_end and r.score >= self._threshold)
+
+    def _ask_together(self, windows: list[str]) -> list[tuple]:
+        """`_spans` of each window (each with `reach` characters of context on both sides), in one call."""
+        offsets = list(itertools.accumulate((len(w) + len(SEPARATOR) for w in windows[:-1]), initial=0))
+        spans = [[] for _ in windows]
+        for r in self.recognizer.analyze(SEPARATOR.join(windows), [self.entity], None):
+            i = bisect.bisect_right(offsets, r.start) - 1
+            start, end = r.start - offsets[i], r.end - offsets[i]
+            if self._reach <= start and end <= len(windows[i]) - self._reach and r.score >= self._threshold:
+                spans[i].append((start, end, r.score))
+        return [tuple(s) for s in spans]
+
+    def _remember(self, window: str, spans: tuple) -> tuple:
+        if len(self._cache) >= MAX_CACHED_WINDOWS:
+            self._cache.clear()
+        self._cache[window] = spans
+        return spans
 
 
 class PiiScanner:
@@ -102,7 +130,7 @@ class PiiScanner:
         self._recognizers = [] if spacy_model else [
             WindowedRecognizer(r, PRESCANS[r.supported_entities[0]], self.engine.default_score_threshold)
             for r in self.engine.registry.recognizers if r.supported_entities[0] in PRESCANS]
-        self._phones = PhoneScanner() if "PHONE_NUMBER" in self.entities and not spacy_model else None
+        self._phones = PhoneScanner(self.engine.default_score_threshold) if "PHONE_NUMBER" in self.entities and not spacy_model else None
 
     def analyze_plainly(self, text: str) -> list:
         """What presidio finds calling every recognizer on the whole text (the reference)."""
