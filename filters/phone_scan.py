@@ -5,10 +5,10 @@ over the whole text: most of presidio's time. `PhoneScanner.find(text)` returns 
 (offsets and scores):
 
 - only on windows that can hold a number: maximal runs of characters that phonenumbers' own
-  candidate pattern can contain, holding a chain of digits at least as long as the shortest valid
-  number, plus the one character before and the three after that the matcher looks at. No
-  candidate crosses a character outside that alphabet, so each window yields the candidates, and
-  verdicts, that the whole text does;
+  candidate pattern can contain, holding a chain of digits (joined by the matcher's punctuation)
+  at least as long as the shortest valid number, plus the one character before and the three
+  after that the matcher looks at. No candidate crosses a character outside that alphabet, so
+  each window yields the candidates, and verdicts, that the whole text does;
 - only for the regions where one of the window's digit strings is a VALID number (phonenumbers'
   own parse and check), after a necessary condition compiled from the region's metadata rules out
   nearly all of them without parsing (`RegionRule`);
@@ -30,20 +30,6 @@ _MAX_DIGIT_BLOCK = 20  # longer digit runs are cut by the matcher's pattern, not
 # phonenumbers refuses national numbers over 17 digits; a country code (3 at most) and an
 # international prefix add fewer than 10: no longer digit string is a valid number.
 _MAX_NUMBER_DIGITS = 30
-
-
-def phone_patterns() -> tuple[re.Pattern, re.Pattern]:
-    """(windows, chains): runs of characters a phonenumbers candidate can contain that hold a digit,
-    and chains of digits joined by at most four of the matcher's punctuation characters (the digits
-    of one number's national part always lie in one such chain)."""
-    from phonenumbers.phonenumbermatcher import _PATTERN
-    from phonenumbers.phonenumberutil import _VALID_PUNCTUATION
-
-    alphabet = pattern_shape(_PATTERN.pattern, _PATTERN.flags).alphabet
-    others = "".join(item for item in alphabet if item != r"\d")
-    windows = re.compile(rf"[{others}]*+\d[{''.join(alphabet)}]*+", _PATTERN.flags)
-    chains = re.compile(rf"\d(?:[{_VALID_PUNCTUATION}]{{0,4}}\d)*", _PATTERN.flags)
-    return windows, chains
 
 
 def _shortest_national_number(metadata) -> int:
