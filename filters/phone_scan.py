@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
+from filters.memo import BoundedMemo
 from filters.regex_windows import Runs, pattern_shape, runs_with
 
 # The matcher reads the character before a candidate and up to three after it (time-stamp suffix ":mm").
 MARGIN_BEFORE, MARGIN_AFTER = 1, 3
-MAX_CACHED = 200_000
 _DIGIT_GROUPS = re.compile(r"\d+")
 _PLUS_OR_X = re.compile("[+\uff0bxX]")  # a plus makes a number international; letters may be read as digits
 _MAX_DIGIT_BLOCK = 20  # longer digit runs are cut by the matcher's pattern, not at punctuation
@@ -36,6 +37,7 @@ def _shortest_national_number(metadata) -> int:
     return min(metadata.general_desc.possible_length)
 
 
+@lru_cache(maxsize=1)
 def min_international_digits() -> int:
     """The fewest digits of a number written with its country code: calling code plus the shortest
     national number of its region (or non-geographic code)."""
@@ -145,8 +147,8 @@ class PhoneScanner:
         self._any_region = re.compile(_any_of(rule.pattern for _, _, rule in self._regions))
         self._threshold = score_threshold  # presidio's engine default: the recognizer sets none
         self._recognizers: dict[tuple, object] = {}
-        self._valid_regions: dict[str, tuple] = {}
-        self._window_cache: dict[str, tuple] = {}
+        self._valid_regions = BoundedMemo()
+        self._window_cache = BoundedMemo()
 
     def find(self, text: str) -> list[tuple[int, int, float]]:
         found = []
@@ -155,9 +157,7 @@ class PhoneScanner:
             window = text[begin:end + MARGIN_AFTER]
             spans = self._window_cache.get(window)
             if spans is None:
-                if len(self._window_cache) >= MAX_CACHED:
-                    self._window_cache.clear()
-                spans = self._window_cache[window] = self._window_phones(window, start - begin, end - begin)
+                spans = self._window_cache.put(window, self._window_phones(window, start - begin, end - begin))
             found.extend((begin + s, begin + e, score) for s, e, score in spans)
         return found
 
@@ -201,9 +201,7 @@ class PhoneScanner:
             if self._any_region.fullmatch(ascii_digits):
                 regions = tuple(r for r, fewest, rule in self._regions if fewest <= len(digits)
                                 and rule.may_be_valid(ascii_digits) and _parses_valid(digits, r))
-            if len(self._valid_regions) >= MAX_CACHED:
-                self._valid_regions.clear()
-            self._valid_regions[digits] = regions
+            self._valid_regions.put(digits, regions)
         return regions
 
 

@@ -4,8 +4,8 @@
 (same types, offsets and scores), at a fraction of the cost:
 
 - each regex recognizer runs only on the runs of its patterns' alphabet (`filters.regex_windows`)
-  that hold a cheap hit every one of its matches must contain (an `@` for e-mail, a dotted digit
-  pair or a colon pair for IP...: `PRESCANS`), with the context its lookarounds read; a recognizer
+  that hold a cheap hit every one of its matches must contain (an `@` for e-mail, three dotted
+  octets or `::` for IP...: `PRESCANS`), with the context its lookarounds read; a recognizer
   whose patterns have no bounded alphabet (URL) runs on the whole text when its hit is there;
 - phone numbers come from `filters.phone_scan`;
 - what a recognizer finds on a window is cached per worker, and presidio's engine (NLP artefacts,
@@ -24,7 +24,8 @@ from typing import Optional, Sequence
 import regex
 
 from filters.phone_scan import PhoneScanner
-from filters.presidio_engine import LANGUAGE, NER_ENTITIES, build_analyzer
+from filters.memo import BoundedMemo
+from filters.presidio_engine import LANGUAGE, build_analyzer
 from filters.regex_windows import Runs, pattern_shape, runs_with
 
 PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IP_ADDRESS", "IBAN_CODE", "US_SSN", "CRYPTO")
@@ -44,7 +45,6 @@ PRESCANS = {
     "CRYPTO": r"[13][a-z0-9]{25}",  # "1", "3" or "bc1", then at least 25 address characters
     "URL": r"\.[a-z]{2}",  # the dot before the TLD and its first two letters
 }
-MAX_CACHED_WINDOWS = 200_000
 SEPARATOR = "\n"  # between the windows of one document asked in one call
 
 
@@ -70,8 +70,9 @@ class WindowedRecognizer:
         else:
             self._runs = Runs(tuple(item for s in shapes for item in s.alphabet), flags)
             self._reach = max(s.reach for s in shapes)
-            assert self._runs.around(SEPARATOR, 0) == (0, 0), f"{self.entity}: the separator is in the alphabet"
-        self._cache: dict[str, tuple] = {}
+            if self._runs.around(SEPARATOR, 0) != (0, 0):
+                raise ValueError(f"{self.entity}: the window separator {SEPARATOR!r} is in the patterns' alphabet")
+        self._cache = BoundedMemo()
 
     def find(self, text: str) -> list[tuple[int, int, float]]:
         """(start, end, score) of each span presidio's recognizer finds in `text`."""
@@ -79,21 +80,22 @@ class WindowedRecognizer:
             return list(self._spans(text, 0, len(text))) if self._hits.search(text) else []
         found, new = [], {}
         for start, end in runs_with(text, self._hits, self._runs):
-            begin, stop = start - self._reach, end + self._reach
-            window = text[max(begin, 0):stop]
+            begin = max(start - self._reach, 0)
+            stop = end + self._reach
+            window = text[begin:stop]
             spans = self._cache.get(window)
             if spans is None:
                 if not any(p.search(window) for p in self._patterns):
-                    spans = self._remember(window, ())
-                elif begin >= 0 and stop <= len(text):
+                    spans = self._cache.put(window, ())
+                elif begin == start - self._reach and stop <= len(text):
                     new.setdefault(window, []).append(begin)
                     continue
                 else:
-                    spans = self._remember(window, self._spans(window, start - max(begin, 0), end - max(begin, 0)))
-            found.extend((max(begin, 0) + s, max(begin, 0) + e, score) for s, e, score in spans)
+                    spans = self._cache.put(window, self._spans(window, start - begin, end - begin))
+            found.extend((begin + s, begin + e, score) for s, e, score in spans)
         if new:
             for window, spans in zip(new, self._ask_together(list(new))):
-                self._remember(window, spans)
+                self._cache.put(window, spans)
                 found.extend((begin + s, begin + e, score) for begin in new[window] for s, e, score in spans)
         return found
 
@@ -113,12 +115,6 @@ class WindowedRecognizer:
                 spans[i].append((start, end, r.score))
         return [tuple(s) for s in spans]
 
-    def _remember(self, window: str, spans: tuple) -> tuple:
-        if len(self._cache) >= MAX_CACHED_WINDOWS:
-            self._cache.clear()
-        self._cache[window] = spans
-        return spans
-
 
 class PiiScanner:
     """Presidio's findings for `entities`, computed on the parts of a text where they can be."""
@@ -130,7 +126,9 @@ class PiiScanner:
         self._recognizers = [] if spacy_model else [
             WindowedRecognizer(r, PRESCANS[r.supported_entities[0]], self.engine.default_score_threshold)
             for r in self.engine.registry.recognizers if r.supported_entities[0] in PRESCANS]
-        self._phones = PhoneScanner(self.engine.default_score_threshold) if "PHONE_NUMBER" in self.entities and not spacy_model else None
+        self._phones = None
+        if "PHONE_NUMBER" in self.entities and not spacy_model:
+            self._phones = PhoneScanner(self.engine.default_score_threshold)
 
     def analyze_plainly(self, text: str) -> list:
         """What presidio finds calling every recognizer on the whole text (the reference)."""

@@ -51,7 +51,7 @@ def pattern_shape(pattern: str, flags: int = 0) -> Shape:
                 for branch in av[1]:
                     walk(branch)
             elif op in (_c.ASSERT, _c.ASSERT_NOT):
-                low, high = av[1].getwidth()
+                _, high = av[1].getwidth()
                 if high >= _c.MAXREPEAT:
                     raise ValueError(f"no reach for an unbounded lookaround in {pattern!r}")
                 reach = max(reach, high + 1)  # a negative lookahead's pattern may need one more character
