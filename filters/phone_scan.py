@@ -1,36 +1,42 @@
-"""Presidio's phone recognizer, asked only where and for the regions where a number can be.
+"""Presidio's phone recognizer, with phonenumbers parsing only what can be a number.
 
 Presidio's `PhoneRecognizer` runs python-phonenumbers' matcher once per region (eight by default)
-over the whole text: most of presidio's time. `PhoneScanner.find(text)` returns the same spans
-(offsets and scores):
+over the whole text, and the matcher parses every candidate it meets (about 0.1 ms a parse): most
+of presidio's time. `PhoneScanner.find(text)` returns the same spans (offsets and scores):
 
 - only on windows that can hold a number: maximal runs of characters that phonenumbers' own
   candidate pattern can contain, holding a chain of digits (joined by the matcher's punctuation)
   at least as long as the shortest valid number, plus the one character before and the three
   after that the matcher looks at. No candidate crosses a character outside that alphabet, so
   each window yields the candidates, and verdicts, that the whole text does;
-- only for the regions where one of the window's digit strings is a VALID number (phonenumbers'
-  own parse and check), after a necessary condition compiled from the region's metadata rules out
-  nearly all of them without parsing (`RegionRule`);
+- only for the regions where a candidate of the window can be a number. The matcher's walk over a
+  text depends on the region only through its verdicts, so the walk it makes when every verdict
+  is "no" (`_CandidateWalk`) is the one each region makes up to its first match: a region where
+  none of those candidates can be a number finds nothing;
+- with each candidate's verdict per region worked out once (`_Verdicts`): a necessary condition
+  compiled from the region's metadata (`RegionRule`) rules out nearly all of them without parsing,
+  and a number written with its country code after a plus is parsed once for all regions;
 - with window results cached per worker.
 """
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import Leniency, PhoneMetadata, PhoneNumberMatch, PhoneNumberMatcher
+from phonenumbers.phonenumbermatcher import (_LEAD_PATTERN, _MATCHING_BRACKETS, _PATTERN, _PUB_PAGES,
+                                            _formatting_rule_has_first_group_only, _verify)
+from phonenumbers.re_util import fullmatch
+from phonenumbers.phonenumberutil import (_PLUS_CHARS_PATTERN, _VALID_PUNCTUATION, _build_national_number_for_parsing,
+                                          _is_viable_phone_number, _maybe_strip_extension, _normalize,
+                                          _parse_prefix_as_idd, normalize_digits_only)
 
 from filters.memo import BoundedMemo
 from filters.regex_windows import Runs, pattern_shape, runs_with
 
 # The matcher reads the character before a candidate and up to three after it (time-stamp suffix ":mm").
 MARGIN_BEFORE, MARGIN_AFTER = 1, 3
-_DIGIT_GROUPS = re.compile(r"\d+")
-_PLUS_OR_X = re.compile("[+\uff0bxX]")  # a plus makes a number international; letters may be read as digits
-_MAX_DIGIT_BLOCK = 20  # longer digit runs are cut by the matcher's pattern, not at punctuation
-# phonenumbers refuses national numbers over 17 digits; a country code (3 at most) and an
-# international prefix add fewer than 10: no longer digit string is a valid number.
-_MAX_NUMBER_DIGITS = 30
 
 
 def _shortest_national_number(metadata) -> int:
@@ -41,9 +47,6 @@ def _shortest_national_number(metadata) -> int:
 def min_international_digits() -> int:
     """The fewest digits of a number written with its country code: calling code plus the shortest
     national number of its region (or non-geographic code)."""
-    import phonenumbers
-    from phonenumbers import PhoneMetadata
-
     lengths = [len(str(phonenumbers.country_code_for_region(r))) + _shortest_national_number(PhoneMetadata.metadata_for_region(r))
                for r in phonenumbers.SUPPORTED_REGIONS]
     lengths += [len(str(cc)) + _shortest_national_number(PhoneMetadata.metadata_for_nongeo_region(cc))
@@ -57,9 +60,6 @@ def min_phone_digits(region: str) -> int:
     A valid number's national number has one of its region's possible lengths; written without a
     country code it belongs to a region sharing `region`'s calling code; written with one (after
     "+" or an international prefix) it has at least `min_international_digits()` digits."""
-    import phonenumbers
-    from phonenumbers import PhoneMetadata
-
     international = min_international_digits()
     code = phonenumbers.country_code_for_region(region)
     if code == 0:  # an unknown region: only numbers with a country code are found
@@ -80,21 +80,19 @@ def _any_of(patterns) -> str:
 
 
 class RegionRule:
-    """A necessary condition for a digit string, dialled in `region` without a plus, to be a number
-    phonenumbers' matcher reports at presidio's leniency (VALID), read from the region's metadata
-    and compiled into one expression (`pattern`).
+    """Necessary conditions, read from the region's metadata and compiled into one expression each,
+    for the digits of a number dialled in `region` without a plus: `may_be_valid` for a number
+    phonenumbers' matcher reports at presidio's leniency (VALID), `may_be_valid_number` for one
+    `is_valid_number` accepts.
 
     Parsing (`phonenumbers.parse`) keeps the digits as the national number, strips the national
     prefix (`national_prefix_for_parsing`, or rewrites it by `national_prefix_transform_rule`), or
     strips the region's calling code; digits after an international prefix are someone else's
     number. A valid national number matches a number-type pattern of a region sharing the calling
-    code, and a number kept whole, with no national prefix, passes VALID only when the format
-    phonenumbers picks for it does not want the prefix written (or no format fits)."""
+    code. VALID also wants the national prefix written where the format phonenumbers picks for a
+    number kept whole wants it (`pattern`; `number_pattern` leaves that out)."""
 
     def __init__(self, region: str):
-        import phonenumbers
-        from phonenumbers import PhoneMetadata
-
         metadata = PhoneMetadata.metadata_for_region(region)
         code = metadata.country_code
         main = PhoneMetadata.metadata_for_region(phonenumbers.region_code_for_country_code(code))
@@ -109,45 +107,196 @@ class RegionRule:
             branches.append(f"(?:{prefix})(?:{national})")  # the prefix stripped
             branches.append(f"(?=(?:{prefix}))(?:{national})")  # kept, but there to be seen
         if metadata.national_prefix_transform_rule or main.national_prefix_transform_rule:
-            branches.append(f"(?:{prefix})\\d*")  # a rewritten prefix: leave it to the parser
+            # a rewritten prefix, after the calling code or not: leave it to the parser
+            branches += [f"(?:{prefix})\\d*", f"{code}(?:{prefix})\\d*"]
         fits = [f"(?={f.leading_digits_pattern[-1] if f.leading_digits_pattern else ''})(?:{f.pattern})$"
                 for f in main.number_format]
         without_prefix = [f"(?={fit})" for fit, f in zip(fits, main.number_format) if not _prefix_required(f)]
         no_format = f"(?!{_any_of(fits)})" if fits else ""
-        branches.append(f"(?:{_any_of(without_prefix + [no_format])})(?:{national})")
-        self.pattern = _any_of(branches)
+        self.number_pattern = _any_of(branches + [national])
+        self.pattern = _any_of(branches + [f"(?:{_any_of(without_prefix + [no_format])})(?:{national})"])
         self._rule = re.compile(self.pattern)
+        self._number_rule = re.compile(self.number_pattern)
 
     def may_be_valid(self, digits: str) -> bool:
         """False only if `digits` (ASCII) cannot be a VALID number dialled in the region."""
         return self._rule.fullmatch(digits) is not None
 
+    def may_be_valid_number(self, digits: str) -> bool:
+        """False only if `digits` (ASCII), parsed in the region, cannot pass `is_valid_number`."""
+        return self._number_rule.fullmatch(digits) is not None
+
 
 def _prefix_required(number_format) -> bool:
-    from phonenumbers.phonenumbermatcher import _formatting_rule_has_first_group_only
-
     rule = number_format.national_prefix_formatting_rule
     return bool(rule) and not number_format.national_prefix_optional_when_formatting \
         and not _formatting_rule_has_first_group_only(rule)
 
 
-class PhoneScanner:
-    """Presidio's PHONE_NUMBER spans, as (start, end, score), computed on the windows that can hold them."""
+_GROUPING = PhoneNumberMatcher("", None)  # `_verify` asks a matcher for grouping checks (stricter leniencies) that read no state
 
-    def __init__(self, score_threshold: float = 0.0):
-        from phonenumbers.phonenumbermatcher import _PATTERN
-        from phonenumbers.phonenumberutil import _VALID_PUNCTUATION
+
+def _parse(candidate: str, region):
+    """`phonenumbers.parse` as the matcher calls it, or None where it raises."""
+    try:
+        return phonenumbers.parse(candidate, region, keep_raw_input=True)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def verified(candidate: str, region, leniency: int = Leniency.VALID):
+    """The number the matcher's `_parse_and_verify` for `region` reads from `candidate` and accepts,
+    short of its look at the characters around it; None where it refuses it."""
+    number = _parse(candidate, region)
+    return number if number is not None and _verify(leniency, number, candidate, _GROUPING) else None
+
+
+# ASCII digits and the ASCII punctuation of a number: nothing an extension, a plus or a letter
+# could be read from, so parsing reads exactly these digits.
+_SIMPLE_CANDIDATE = re.compile(r"[0-9()\[\]./ -]+")
+_ASCII_PUNCTUATION = str.maketrans("", "", "()[]./ -")
+
+
+class _Verdicts:
+    """For each candidate string, {region: number} for the regions where it is `verified`, found
+    with as few parses as possible; memoised."""
+
+    def __init__(self, regions: tuple[str, ...], leniency: int):
+        self.regions = regions
+        self.leniency = leniency
+        self._fewest_digits = min(min_phone_digits(r) for r in regions)
+        self._rules = [RegionRule(r) for r in regions] if leniency >= Leniency.VALID else None
+        if self._rules:
+            self._any_valid = re.compile(_any_of(rule.pattern for rule in self._rules))
+            self._any_number = re.compile(_any_of(rule.number_pattern for rule in self._rules))
+        prefixes = {r: PhoneMetadata.metadata_for_region(r).international_prefix for r in regions}
+        self._international_prefix = {r: re.compile(p) for r, p in prefixes.items() if p}
+        self._memo = BoundedMemo()
+
+    def __call__(self, candidate: str) -> dict:
+        numbers = self._memo.get(candidate)
+        if numbers is None:
+            numbers = self._memo.put(candidate, self._numbers(candidate))
+        return numbers
+
+    def _numbers(self, candidate: str) -> dict:
+        if self._rules and _SIMPLE_CANDIDATE.fullmatch(candidate):
+            return self._ruled(candidate, candidate.translate(_ASCII_PUNCTUATION), exact=True)
+        try:
+            national = _build_national_number_for_parsing(candidate)
+        except phonenumbers.NumberParseException:
+            return {}
+        if not _is_viable_phone_number(national):
+            return {}
+        if _PLUS_CHARS_PATTERN.match(national):
+            # A valid calling code after the plus makes the parse, and the verdict, the same in every region.
+            if _parse(candidate, None) is not None:
+                number = verified(candidate, None, self.leniency)
+                return dict.fromkeys(self.regions, number) if number is not None else {}
+            return self._each(candidate, self.regions)
+        if self._rules is None:
+            return self._each(candidate, self.regions)
+        # Parsing in any region reads the digits of the number before its extension; the national
+        # prefix check reads those of the whole candidate. Where they agree, the VALID rule holds.
+        digits = _normalize(_maybe_strip_extension(national)[1])
+        return self._ruled(candidate, digits, exact=digits == normalize_digits_only(candidate))
+
+    def _ruled(self, candidate: str, digits: str, exact: bool) -> dict:
+        """The numbers of `candidate` in the regions whose rule allows `digits`, the digits parsing
+        reads from it (`exact`: the national prefix check reads the same digits). Regions whose
+        international prefix starts the digits share one parse per remainder: the number after the
+        prefix is the same wherever it was dialled."""
+        if len(digits) < self._fewest_digits:
+            return {}
+        if exact:
+            if not self._any_valid.fullmatch(digits):
+                return {}
+            allowed = [r for r, rule in zip(self.regions, self._rules) if rule.may_be_valid(digits)]
+        else:
+            if not self._any_number.fullmatch(digits):
+                return {}
+            allowed = [r for r, rule in zip(self.regions, self._rules) if rule.may_be_valid_number(digits)]
+        after_prefix = {}
+        numbers = {}
+        for region in allowed:
+            prefix = self._international_prefix.get(region)
+            stripped, rest = _parse_prefix_as_idd(prefix, digits) if prefix else (False, digits)
+            if not stripped:
+                number = verified(candidate, region, self.leniency)
+            elif rest in after_prefix:
+                number = after_prefix[rest]
+            else:
+                number = after_prefix[rest] = verified(candidate, region, self.leniency)
+            if number is not None:
+                numbers[region] = number
+        return numbers
+
+    def _each(self, candidate: str, regions) -> dict:
+        numbers = {r: verified(candidate, r, self.leniency) for r in regions}
+        return {r: n for r, n in numbers.items() if n is not None}
+
+
+class _CandidateWalk(PhoneNumberMatcher):
+    """The matcher's walk over a text when no candidate is a number: `candidates` are the strings
+    it would have parsed, in order."""
+
+    def __init__(self, text: str, leniency: int):
+        super().__init__(text, None, leniency)
+        self.candidates: list[str] = []
+        for _ in self:  # nothing is ever found: this only walks
+            pass
+
+    def _parse_and_verify(self, candidate, offset):
+        self.candidates.append(candidate)
+        return None
+
+
+class _RegionMatcher(PhoneNumberMatcher):
+    """The matcher for one region, taking each candidate's number from `verdicts` instead of
+    parsing it again."""
+
+    def __init__(self, text: str, region: str, leniency: int, verdicts: _Verdicts):
+        super().__init__(text, region, leniency)
+        self._verdicts = verdicts
+
+    def _parse_and_verify(self, candidate, offset):
+        number = self._verdicts(candidate).get(self.preferred_region)
+        if number is None or not self._stands_alone(candidate, offset):
+            return None
+        return PhoneNumberMatch(offset, candidate, number)
+
+    def _stands_alone(self, candidate: str, offset: int) -> bool:
+        """The checks `_parse_and_verify` makes before parsing: brackets that pair up, no page
+        reference, and (at VALID and stricter) no Latin letter, percent sign or currency symbol
+        touching the candidate unless it opens with a bracket or plus."""
+        if not fullmatch(_MATCHING_BRACKETS, candidate) or _PUB_PAGES.search(candidate):
+            return False
+        if self.leniency < Leniency.VALID:
+            return True
+        neighbours = []
+        if offset > 0 and not _LEAD_PATTERN.match(candidate):
+            neighbours.append(self.text[offset - 1])
+        if offset + len(candidate) < len(self.text):
+            neighbours.append(self.text[offset + len(candidate)])
+        return not any(self._is_invalid_punctuation_symbol(c) or self._is_latin_letter(c) for c in neighbours)
+
+
+class PhoneScanner:
+    """Presidio's PHONE_NUMBER spans, as (start, end, score), computed on the windows that can hold
+    them; `recognizer` is the presidio `PhoneRecognizer` whose regions, leniency and score are used."""
+
+    def __init__(self, recognizer=None, score_threshold: float = 0.0):
         from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-        self._regions = [(r, min_phone_digits(r), RegionRule(r)) for r in PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS]
-        self._fewest_digits = min(digits for _, digits, _ in self._regions)
-        self._runs = Runs(pattern_shape(_PATTERN.pattern, _PATTERN.flags).alphabet, _PATTERN.flags, re)
-        self._chains = re.compile(rf"\d(?:[{_VALID_PUNCTUATION}]{{0,4}}\d)*", _PATTERN.flags)
-        self._long_chains = re.compile(rf"\d(?:[{_VALID_PUNCTUATION}]{{0,4}}\d){{{self._fewest_digits - 1}}}", _PATTERN.flags)
-        self._any_region = re.compile(_any_of(rule.pattern for _, _, rule in self._regions))
+        recognizer = recognizer or PhoneRecognizer()
+        self._regions = tuple(recognizer.supported_regions)
+        self._leniency = recognizer.leniency
+        self._score = recognizer.SCORE
         self._threshold = score_threshold  # presidio's engine default: the recognizer sets none
-        self._recognizers: dict[tuple, object] = {}
-        self._valid_regions = BoundedMemo()
+        self._verdicts = _Verdicts(self._regions, self._leniency)
+        fewest = min(min_phone_digits(r) for r in self._regions)
+        self._runs = Runs(pattern_shape(_PATTERN.pattern, _PATTERN.flags).alphabet, _PATTERN.flags, re)
+        self._long_chains = re.compile(rf"\d(?:[{_VALID_PUNCTUATION}]{{0,4}}\d){{{fewest - 1}}}", _PATTERN.flags)
         self._window_cache = BoundedMemo()
 
     def find(self, text: str) -> list[tuple[int, int, float]]:
@@ -162,67 +311,14 @@ class PhoneScanner:
         return found
 
     def _window_phones(self, window: str, core_start: int, core_end: int) -> tuple:
-        """Presidio's phone spans inside window[core_start:core_end].
-
-        Only the regions whose shortest reportable number fits the window's longest digit chain
-        are asked, and only when some candidate can be valid. Without a plus sign or an "x", a
-        candidate's validity depends on its digits alone, and its digits are consecutive digit
-        groups of one chain (candidates and the matcher's inner matches start and end at
-        punctuation); so only the regions where one of those digit strings passes the matcher's
-        check are asked (all of them when a plus, an "x" or a group too long for one candidate is there)."""
-        chains = [_DIGIT_GROUPS.findall(c.group()) for c in self._chains.finditer(window, core_start, core_end)]
-        longest = max(sum(map(len, groups)) for groups in chains)
-        plain = not _PLUS_OR_X.search(window, core_start, core_end) and all(
-            len(g) <= _MAX_DIGIT_BLOCK for groups in chains for g in groups)
-        if plain:
-            valid = {r for groups in chains for number in _group_runs(groups, self._fewest_digits)
-                     for r in self._regions_where_valid(number)}
-            names = tuple(r for r, _, _ in self._regions if r in valid)
-        else:
-            names = tuple(r for r, fewest, _ in self._regions if fewest <= longest)
-        if not names:
+        """Presidio's phone spans inside window[core_start:core_end]: each region's matches, less
+        those inside another match (presidio's de-duplication, all scores being equal)."""
+        if self._score < self._threshold:
             return ()
-        recognizer = self._recognizers.get(names)
-        if recognizer is None:
-            from presidio_analyzer.predefined_recognizers import PhoneRecognizer
-
-            recognizer = self._recognizers[names] = PhoneRecognizer(supported_regions=names)
-        return tuple((r.start, r.end, r.score) for r in recognizer.analyze(window, ["PHONE_NUMBER"], None)
-                     if core_start <= r.start and r.end <= core_end and r.score >= self._threshold)
-
-    def _regions_where_valid(self, digits: str) -> tuple:
-        """The regions whose matcher accepts `digits` as a number at presidio's leniency (VALID: a
-        valid number, with its national prefix where the region's format requires one); memoised.
-        `digits` has no "x", so the leniency's x-character rule holds trivially."""
-        regions = self._valid_regions.get(digits)
-        if regions is None:
-            ascii_digits = digits if digits.isascii() else "".join(str(unicodedata.digit(c)) for c in digits)
-            regions = ()
-            if self._any_region.fullmatch(ascii_digits):
-                regions = tuple(r for r, fewest, rule in self._regions if fewest <= len(digits)
-                                and rule.may_be_valid(ascii_digits) and _parses_valid(digits, r))
-            self._valid_regions.put(digits, regions)
-        return regions
-
-
-def _parses_valid(digits: str, region: str) -> bool:
-    import phonenumbers
-    from phonenumbers.phonenumbermatcher import _verify
-
-    try:
-        number = phonenumbers.parse(digits, region, keep_raw_input=True)
-    except phonenumbers.NumberParseException:
-        return False
-    return bool(_verify(phonenumbers.Leniency.VALID, number, digits, None))
-
-
-def _group_runs(groups: list[str], fewest: int):
-    """The digits of each run of consecutive groups holding `fewest` to `_MAX_NUMBER_DIGITS` digits."""
-    for i in range(len(groups)):
-        number = ""
-        for group in groups[i:]:
-            number += group
-            if len(number) > _MAX_NUMBER_DIGITS:
-                break
-            if len(number) >= fewest:
-                yield number
+        candidates = _CandidateWalk(window, self._leniency).candidates
+        possible = {r for c in candidates for r in self._verdicts(c)}
+        spans = {(m.start, m.end) for r in self._regions if r in possible
+                 for m in _RegionMatcher(window, r, self._leniency, self._verdicts)}
+        return tuple((s, e, self._score) for s, e in sorted(spans)
+                     if core_start <= s and e <= core_end
+                     and not any(a <= s and e <= b and (a, b) != (s, e) for a, b in spans))

@@ -126,9 +126,8 @@ class PiiScanner:
         self._recognizers = [] if spacy_model else [
             WindowedRecognizer(r, PRESCANS[r.supported_entities[0]], self.engine.default_score_threshold)
             for r in self.engine.registry.recognizers if r.supported_entities[0] in PRESCANS]
-        self._phones = None
-        if "PHONE_NUMBER" in self.entities and not spacy_model:
-            self._phones = PhoneScanner(self.engine.default_score_threshold)
+        phone = [r for r in self.engine.registry.recognizers if r.supported_entities[0] == "PHONE_NUMBER"]
+        self._phones = PhoneScanner(phone[0], self.engine.default_score_threshold) if phone and not spacy_model else None
 
     def analyze_plainly(self, text: str) -> list:
         """What presidio finds calling every recognizer on the whole text (the reference)."""

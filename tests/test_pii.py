@@ -15,7 +15,7 @@ import pytest
 from filters.document import Document
 from filters.phone_sweep import phone_shaped
 from filters.pii import PiiFilter
-from filters.phone_scan import RegionRule, min_international_digits, min_phone_digits, _parses_valid
+from filters.phone_scan import RegionRule, min_international_digits, min_phone_digits, verified
 from filters.pii_scan import PATTERN_ENTITIES, PRESCANS, PiiScanner
 from filters.regex_windows import Runs, explicit_class, pattern_shape, runs_with
 from pipeline.config import SourceConfig
@@ -114,23 +114,34 @@ def test_region_rules_never_rule_out_a_valid_number(corpus):
             if number is None:
                 continue
             national = str(number.national_number)
-            for written in (national, "0" + national, "1" + national, str(number.country_code) + national,
-                            "00" + str(number.country_code) + national, "011" + str(number.country_code) + national):
+            code = str(number.country_code)
+            for written in (national, "0" + national, "1" + national, code + national, code + "0" + national,
+                            "00" + code + national, "011" + code + national,
+                            "015" + national, code + "015" + national):  # Brazil's prefix with a carrier code
                 examples.add(written)
     examples |= {d for text in web_sample(corpus, per_file=6) for d in re.findall(r"\d{4,17}", text)}
     rng = random.Random(7)
     examples |= {str(rng.randrange(10 ** 3, 10 ** rng.randrange(4, 14))) for _ in range(3000)}
-    valid = 0
+    valid = numbers = 0
     for region in PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS:
         rule = RegionRule(region)
         for digits in examples:
-            if _parses_valid(digits, region):
+            if verified(digits, region) is not None:
                 valid += 1
                 assert rule.may_be_valid(digits), (digits, region)
-    assert valid > 500
+            try:
+                number = phonenumbers.parse(digits, region)
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(number):  # the weaker rule, for candidates with an extension
+                numbers += 1
+                assert rule.may_be_valid_number(digits), (digits, region)
+    assert valid > 500 and numbers >= valid
     # And it rules out what it should: a French number without its leading 0, a year for the US.
     assert not RegionRule("FR").may_be_valid("123456789") and RegionRule("FR").may_be_valid("0123456789")
     assert not RegionRule("US").may_be_valid("2019")
+    # A calling code, then a national prefix that phonenumbers rewrites (Brazil's carrier code 15).
+    assert verified("5501511912345678", "BR") is not None and RegionRule("BR").may_be_valid("5501511912345678")
 
 
 def test_phone_windows_rest_on_phonenumbers_own_pattern():
@@ -150,6 +161,33 @@ def test_phone_windows_rest_on_phonenumbers_own_pattern():
     text = "Call 030 1234567 or +1 (202) 555-0143 ext. 12, not 1999."
     spans = PhoneScanner().find(text)
     assert [text[s:e] for s, e, _ in spans] == ["030 1234567", "+1 (202) 555-0143 ext. 12"]
+
+
+def test_region_matcher_finds_what_phonenumbers_matcher_finds(corpus):
+    """Each region's matcher, taking its numbers from the shared verdicts and checking the
+    neighbouring characters itself, reports exactly phonenumbers' matches; the walk that assumes
+    no number makes the attempts each region makes up to its first match."""
+    from phonenumbers import Leniency, PhoneNumberMatcher
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from filters.phone_scan import _CandidateWalk, _RegionMatcher, _Verdicts
+
+    regions = PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS
+    verdicts = _Verdicts(regions, Leniency.VALID)
+    texts = [d["full_text"] for d in gold_documents(corpus)] + web_sample(corpus, per_file=2) + [
+        "tel.+49 30 1234567x12, 0049 30 1234567 or 01511912345678", "abc2025550143 and 2025550143def",
+        "%2025550143, $2025550143, (202) 555-0143, [202] 555 0143, 202-555-0143 (1999)",
+        "12(3): 211-227 (2003); 2019-05-12 10:30; 1/2/2003; 202-555-0143/202-555-0144",
+        "+1 202 555 0143 ext. 7, +44 20 7946 0018 #12, 0800 123 4567, 0033 1 23 45 67 89"]
+    found = 0
+    for text in texts:
+        attempts = set(_CandidateWalk(text, Leniency.VALID).candidates)
+        for region in regions:
+            expected = [(m.start, m.end) for m in PhoneNumberMatcher(text, region, leniency=Leniency.VALID)]
+            assert [(m.start, m.end) for m in _RegionMatcher(text, region, Leniency.VALID, verdicts)] == expected, (region, text[:80])
+            assert not expected or any(region in verdicts(a) for a in attempts)
+            found += len(expected)
+    assert found > 40
 
 
 def test_gold_spans_of_covered_types_leave_nothing_behind(corpus):
