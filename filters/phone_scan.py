@@ -167,7 +167,6 @@ class _Verdicts:
         self._fewest_digits = min(min_phone_digits(r) for r in regions)
         self._rules = [RegionRule(r) for r in regions] if leniency >= Leniency.VALID else None
         if self._rules:
-            self._any_valid = re.compile(_any_of(rule.pattern for rule in self._rules))
             self._any_number = re.compile(_any_of(rule.number_pattern for rule in self._rules))
         prefixes = {r: PhoneMetadata.metadata_for_region(r).international_prefix for r in regions}
         self._international_prefix = {r: re.compile(p) for r, p in prefixes.items() if p}
@@ -208,13 +207,11 @@ class _Verdicts:
         prefix is the same wherever it was dialled."""
         if len(digits) < self._fewest_digits:
             return {}
+        if not self._any_number.fullmatch(digits):  # the weaker rule, cheaper to ask of all regions at once
+            return {}
         if exact:
-            if not self._any_valid.fullmatch(digits):
-                return {}
             allowed = [r for r, rule in zip(self.regions, self._rules) if rule.may_be_valid(digits)]
         else:
-            if not self._any_number.fullmatch(digits):
-                return {}
             allowed = [r for r, rule in zip(self.regions, self._rules) if rule.may_be_valid_number(digits)]
         after_prefix = {}
         numbers = {}
@@ -281,6 +278,11 @@ class _RegionMatcher(PhoneNumberMatcher):
         return not any(self._is_invalid_punctuation_symbol(c) or self._is_latin_letter(c) for c in neighbours)
 
 
+# A run holding one block of digits and no bracket or plus before it: the walk's only candidate is
+# the block (no lead, extension, date, time stamp or inner-match split can be read from it).
+_LONE_BLOCK = re.compile(r"[^\d(\[\uff08\uff3b+\uff0b]*(\d{1,20})\D*")
+
+
 class PhoneScanner:
     """Presidio's PHONE_NUMBER spans, as (start, end, score), computed on the windows that can hold
     them; `recognizer` is the presidio `PhoneRecognizer` whose regions, leniency and score are used."""
@@ -315,7 +317,8 @@ class PhoneScanner:
         those inside another match (presidio's de-duplication, all scores being equal)."""
         if self._score < self._threshold:
             return ()
-        candidates = _CandidateWalk(window, self._leniency).candidates
+        lone = _LONE_BLOCK.fullmatch(window, core_start, core_end)
+        candidates = [lone.group(1)] if lone else _CandidateWalk(window, self._leniency).candidates
         possible = {r for c in candidates for r in self._verdicts(c)}
         spans = {(m.start, m.end) for r in self._regions if r in possible
                  for m in _RegionMatcher(window, r, self._leniency, self._verdicts)}

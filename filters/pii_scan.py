@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import re
 from typing import Optional, Sequence
 
 import regex
@@ -26,7 +27,7 @@ import regex
 from filters.phone_scan import PhoneScanner
 from filters.memo import BoundedMemo
 from filters.presidio_engine import LANGUAGE, build_analyzer
-from filters.regex_windows import Runs, pattern_shape, runs_with
+from filters.regex_windows import Runs, explicit_class, pattern_shape, runs_with, spelled_out
 
 PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IP_ADDRESS", "IBAN_CODE", "US_SSN", "CRYPTO")
 OPTIONAL_ENTITIES = ("URL",)
@@ -46,6 +47,8 @@ PRESCANS = {
     "URL": r"\.[a-z]{2}",  # the dot before the TLD and its first two letters
 }
 SEPARATOR = "\n"  # between the windows of one document asked in one call
+DIGIT_LED = ("CREDIT_CARD", "IBAN_CODE", "US_SSN", "CRYPTO")  # pre-scans that open with a digit
+DIGIT = r"\d"  # as presidio's engine reads it (every digit its Unicode tables know)
 
 
 class WindowedRecognizer:
@@ -59,8 +62,12 @@ class WindowedRecognizer:
         self.recognizer = recognizer
         self.entity = recognizer.supported_entities[0]
         flags = int(recognizer.global_regex_flags)
-        self._hits = regex.compile(prescan, flags)
+        self._hits = re.compile(spelled_out(prescan, flags))  # presidio's engine's matches, found by `re`
         self._patterns = [regex.compile(p.regex, flags) for p in recognizer.patterns]  # as presidio compiles them
+        from presidio_analyzer import pattern_recognizer
+
+        self._plain_patterns = type(recognizer).analyze is pattern_recognizer.PatternRecognizer.analyze
+        self._timeout = pattern_recognizer.REGEX_TIMEOUT_SECONDS
         thresholds = recognizer.score_thresholds  # presidio's order: the entity's, the recognizer's, the engine's
         self._threshold = thresholds.get(self.entity, thresholds.get("default", score_threshold))
         try:
@@ -101,18 +108,45 @@ class WindowedRecognizer:
 
     def _spans(self, window: str, core_start: int, core_end: int) -> tuple:
         """The recognizer's spans inside window[core_start:core_end], above presidio's threshold."""
-        return tuple((r.start, r.end, r.score) for r in self.recognizer.analyze(window, [self.entity], None)
-                     if core_start <= r.start and r.end <= core_end and r.score >= self._threshold)
+        return tuple((start, end, score) for start, end, score in self._analyze(window)
+                     if core_start <= start and end <= core_end and score >= self._threshold)
+
+    def _analyze(self, text: str) -> list[tuple[int, int, float]]:
+        """(start, end, score) of what the recognizer's `analyze` returns for `text`.
+
+        For presidio's own pattern loop this is that loop without the explanations it builds for
+        every match: each pattern's matches, scored by the recognizer's `validate_result` and
+        `invalidate_result`, then presidio's de-duplication."""
+        if not self._plain_patterns:
+            return [(r.start, r.end, r.score) for r in self.recognizer.analyze(text, [self.entity], None)]
+        found = []
+        for pattern, compiled in zip(self.recognizer.patterns, self._patterns):
+            try:
+                for match in compiled.finditer(text, timeout=self._timeout):
+                    start, end = match.span()
+                    if start == end:
+                        continue
+                    score = pattern.score
+                    valid = self.recognizer.validate_result(text[start:end])
+                    if valid is not None:
+                        score = self.recognizer.MAX_SCORE if valid else self.recognizer.MIN_SCORE
+                    if self.recognizer.invalidate_result(text[start:end]):
+                        score = self.recognizer.MIN_SCORE
+                    if score > self.recognizer.MIN_SCORE:
+                        found.append((start, end, score))
+            except TimeoutError:  # presidio skips a pattern that runs out of time
+                continue
+        return _without_contained(found)
 
     def _ask_together(self, windows: list[str]) -> list[tuple]:
         """`_spans` of each window (each with `reach` characters of context on both sides), in one call."""
         offsets = list(itertools.accumulate((len(w) + len(SEPARATOR) for w in windows[:-1]), initial=0))
         spans = [[] for _ in windows]
-        for r in self.recognizer.analyze(SEPARATOR.join(windows), [self.entity], None):
-            i = bisect.bisect_right(offsets, r.start) - 1
-            start, end = r.start - offsets[i], r.end - offsets[i]
-            if self._reach <= start and end <= len(windows[i]) - self._reach and r.score >= self._threshold:
-                spans[i].append((start, end, r.score))
+        for start, end, score in self._analyze(SEPARATOR.join(windows)):
+            i = bisect.bisect_right(offsets, start) - 1
+            start, end = start - offsets[i], end - offsets[i]
+            if self._reach <= start and end <= len(windows[i]) - self._reach and score >= self._threshold:
+                spans[i].append((start, end, score))
         return [tuple(s) for s in spans]
 
 
@@ -123,9 +157,13 @@ class PiiScanner:
         self.entities = tuple(entities)
         self.spacy_model = spacy_model
         self.engine = build_analyzer(self.entities, spacy_model)
-        self._recognizers = [] if spacy_model else [
+        recognizers = [] if spacy_model else [
             WindowedRecognizer(r, PRESCANS[r.supported_entities[0]], self.engine.default_score_threshold)
             for r in self.engine.registry.recognizers if r.supported_entities[0] in PRESCANS]
+        # A text without a digit (two in five short texts) is spared the digit-led pre-scans.
+        self._digit = re.compile("[" + explicit_class((DIGIT,), 0, regex) + "]")
+        self._digit_led = [r for r in recognizers if r.entity in DIGIT_LED]
+        self._others = [r for r in recognizers if r.entity not in DIGIT_LED]
         phone = [r for r in self.engine.registry.recognizers if r.supported_entities[0] == "PHONE_NUMBER"]
         self._phones = PhoneScanner(phone[0], self.engine.default_score_threshold) if phone and not spacy_model else None
 
@@ -139,11 +177,23 @@ class PiiScanner:
 
         if self.spacy_model:
             return sorted(self.analyze_plainly(text), key=_position)
-        results = [RecognizerResult(r.entity, start, end, score) for r in self._recognizers
+        recognizers = self._others + self._digit_led if self._digit.search(text) else self._others
+        results = [RecognizerResult(r.entity, start, end, score) for r in recognizers
                    for start, end, score in r.find(text)]
         if self._phones:
             results += [RecognizerResult("PHONE_NUMBER", start, end, score) for start, end, score in self._phones.find(text)]
         return sorted(results, key=_position)
+
+
+def _without_contained(spans: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    """Presidio's de-duplication of one entity's spans: a span inside another that scores as high
+    or higher is dropped, and so is a repeat."""
+    kept = []
+    for span in sorted(set(spans), key=lambda s: (s[0], s[0] - s[1], -s[2])):
+        start, end, score = span
+        if not any(a <= start and end <= b and score <= c for a, b, c in kept):
+            kept.append(span)
+    return kept
 
 
 def _position(result) -> tuple:

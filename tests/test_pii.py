@@ -17,7 +17,7 @@ from filters.phone_sweep import phone_shaped
 from filters.pii import PiiFilter
 from filters.phone_scan import RegionRule, min_international_digits, min_phone_digits, verified
 from filters.pii_scan import PATTERN_ENTITIES, PRESCANS, PiiScanner
-from filters.regex_windows import Runs, explicit_class, pattern_shape, runs_with
+from filters.regex_windows import Runs, explicit_class, pattern_shape, runs_with, spelled_out
 from pipeline.config import SourceConfig
 from pipeline.schema import ConfigError, from_mapping
 from pipeline.stages import STAGES
@@ -95,6 +95,30 @@ def test_windows_hold_every_match_and_its_context():
     hits = regex.compile(r"\d{4}")
     assert [text[a:b] for a, b in runs_with(text, hits, runs)] == [" 1234-56", " 7777 12"]
     assert runs.around(text, 1) == (1, 1)  # "d" is not in the alphabet
+
+
+def test_prescans_spelled_out_for_re_match_as_presidio_engine_does(corpus, scanner):
+    """Each pre-scan, spelled out for `re`, finds exactly the matches `regex` finds under the
+    recognizer's flags; a digit-led one cannot start outside the digit gate."""
+    import regex
+
+    from filters.pii_scan import DIGIT, DIGIT_LED
+
+    texts = [d["full_text"] for d in gold_documents(corpus)] + web_sample(corpus, per_file=2) + [
+        "1\u212a" * 20 + " 12 \u017fAB1 2345 " + "\u0130" * 30, "::ffff:10.0.0.1 ab@c.d"]
+    gate = re.compile("[" + explicit_class((DIGIT,), 0, regex) + "]")
+    not_digits = gate.sub("", "".join(map(chr, range(sys.maxunicode + 1))))
+    for r in scanner.engine.registry.recognizers:
+        entity = r.supported_entities[0]
+        if entity not in PRESCANS:
+            continue
+        flags = int(r.global_regex_flags)
+        engine, spelled = regex.compile(PRESCANS[entity], flags), re.compile(spelled_out(PRESCANS[entity], flags))
+        for text in texts:
+            assert [m.span() for m in spelled.finditer(text)] == [m.span() for m in engine.finditer(text)], entity
+        if entity in DIGIT_LED:
+            first = re.match(r"(?:\(\?:)?(\[.*?[^\\]\])", spelled_out(PRESCANS[entity], flags)).group(1)
+            assert not re.search(first, not_digits), entity  # its opening class holds digits only
 
 
 def test_region_rules_never_rule_out_a_valid_number(corpus):
@@ -179,6 +203,8 @@ def test_region_matcher_finds_what_phonenumbers_matcher_finds(corpus):
         "%2025550143, $2025550143, (202) 555-0143, [202] 555 0143, 202-555-0143 (1999)",
         "12(3): 211-227 (2003); 2019-05-12 10:30; 1/2/2003; 202-555-0143/202-555-0144",
         "+1 202 555 0143 ext. 7, +44 20 7946 0018 #12, 0800 123 4567, 0033 1 23 45 67 89"]
+    for lone in ("no 5395472957709002", " is 481195160.", "ia 28327. I no"):  # the scanner's shortcut
+        assert _CandidateWalk(lone, Leniency.VALID).candidates == re.findall(r"\d+", lone)
     found = 0
     for text in texts:
         attempts = set(_CandidateWalk(text, Leniency.VALID).candidates)
