@@ -27,7 +27,7 @@ import regex
 from filters.phone_scan import PhoneScanner
 from filters.memo import BoundedMemo
 from filters.presidio_engine import LANGUAGE, build_analyzer
-from filters.regex_windows import Runs, explicit_class, pattern_shape, runs_with, spelled_out
+from filters.regex_windows import Runs, explicit_class, pattern_shape, runs_with
 
 PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IP_ADDRESS", "IBAN_CODE", "US_SSN", "CRYPTO")
 OPTIONAL_ENTITIES = ("URL",)
@@ -62,7 +62,7 @@ class WindowedRecognizer:
         self.recognizer = recognizer
         self.entity = recognizer.supported_entities[0]
         flags = int(recognizer.global_regex_flags)
-        self._hits = re.compile(spelled_out(prescan, flags))  # presidio's engine's matches, found by `re`
+        self._hits = regex.compile(prescan, flags)
         self._patterns = [regex.compile(p.regex, flags) for p in recognizer.patterns]  # as presidio compiles them
         from presidio_analyzer import pattern_recognizer
 
@@ -188,11 +188,13 @@ class PiiScanner:
 def _without_contained(spans: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
     """Presidio's de-duplication of one entity's spans: a span inside another that scores as high
     or higher is dropped, and so is a repeat."""
-    kept = []
+    kept, reaching = [], []  # `reaching`: kept spans that end at or after the current start
     for span in sorted(set(spans), key=lambda s: (s[0], s[0] - s[1], -s[2])):
         start, end, score = span
-        if not any(a <= start and end <= b and score <= c for a, b, c in kept):
+        reaching = [k for k in reaching if k[1] >= start]
+        if not any(end <= b and score <= c for _, b, c in reaching):  # sorted: every kept span starts at or before
             kept.append(span)
+            reaching.append(span)
     return kept
 
 

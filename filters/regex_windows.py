@@ -64,35 +64,6 @@ def pattern_shape(pattern: str, flags: int = 0) -> Shape:
     return Shape(tuple(dict.fromkeys(items)), reach)
 
 
-def spelled_out(pattern: str, flags: int, engine=None) -> str:
-    """`pattern` (literals, classes, repeats, groups and branches) rewritten for `re` without flags:
-    each literal and class becomes the characters `engine` (default `regex`) matches with it under
-    `flags`, so both engines find the same matches, and `re` finds them faster."""
-    import regex
-
-    engine = engine or regex
-
-    def spell(parsed) -> str:
-        out = []
-        for op, av in parsed:
-            if op is _c.LITERAL:
-                out.append(f"[{explicit_class((re.escape(chr(av)),), flags, engine)}]")
-            elif op is _c.IN:
-                out.append(f"[{explicit_class(tuple(_class_item(o, i, pattern) for o, i in av), flags, engine)}]")
-            elif op is _c.MAX_REPEAT:
-                low, high, sub = av
-                out.append(f"(?:{spell(sub)}){{{low},{'' if high >= _c.MAXREPEAT else high}}}")
-            elif op is _c.SUBPATTERN:
-                out.append(f"(?:{spell(av[-1])})")
-            elif op is _c.BRANCH:
-                out.append("(?:" + "|".join(spell(branch) for branch in av[1]) + ")")
-            else:
-                raise ValueError(f"cannot spell out {op} in {pattern!r}")
-        return "".join(out)
-
-    return spell(_parser.parse(pattern, flags & _PARSED_FLAGS))
-
-
 def _class_item(item_op, item, pattern: str) -> str:
     if item_op is _c.LITERAL:
         return re.escape(chr(item))
