@@ -80,8 +80,8 @@ def _any_of(patterns) -> str:
 
 
 class RegionRule:
-    """Necessary conditions, read from the region's metadata and compiled into one expression each,
-    for the digits of a number dialled in `region` without a plus: `may_be_valid` for a number
+    """Necessary conditions, read from the region's metadata and compiled into expressions, for
+    the digits of a number dialled in `region` without a plus: `may_be_valid` for a number
     phonenumbers' matcher reports at presidio's leniency (VALID), `may_be_valid_number` for one
     `is_valid_number` accepts.
 
@@ -90,7 +90,8 @@ class RegionRule:
     strips the region's calling code; digits after an international prefix are someone else's
     number. A valid national number matches a number-type pattern of a region sharing the calling
     code. VALID also wants the national prefix written where the format phonenumbers picks for a
-    number kept whole wants it (`pattern`; `number_pattern` leaves that out)."""
+    number kept whole wants it (`pattern`; `number_pattern` leaves that out). A prefix the parser
+    rewrites is checked by rewriting it."""
 
     def __init__(self, region: str):
         metadata = PhoneMetadata.metadata_for_region(region)
@@ -106,9 +107,6 @@ class RegionRule:
         if prefix:
             branches.append(f"(?:{prefix})(?:{national})")  # the prefix stripped
             branches.append(f"(?=(?:{prefix}))(?:{national})")  # kept, but there to be seen
-        if metadata.national_prefix_transform_rule or main.national_prefix_transform_rule:
-            # a rewritten prefix, after the calling code or not: leave it to the parser
-            branches += [f"(?:{prefix})\\d*", f"{code}(?:{prefix})\\d*"]
         fits = [f"(?={f.leading_digits_pattern[-1] if f.leading_digits_pattern else ''})(?:{f.pattern})$"
                 for f in main.number_format]
         without_prefix = [f"(?={fit})" for fit, f in zip(fits, main.number_format) if not _prefix_required(f)]
@@ -117,14 +115,36 @@ class RegionRule:
         self.pattern = _any_of(branches + [f"(?:{_any_of(without_prefix + [no_format])})(?:{national})"])
         self._rule = re.compile(self.pattern)
         self._number_rule = re.compile(self.number_pattern)
+        # A prefix the parser rewrites (Brazil drops a carrier code), with the calling code before it or not.
+        self._code = str(code)
+        rewrites = {(m.national_prefix_for_parsing, m.national_prefix_transform_rule)
+                    for m in (metadata, main) if m.national_prefix_transform_rule}
+        self._rewrites = [(re.compile(prefix_pattern), rule) for prefix_pattern, rule in sorted(rewrites)]
+        if self._rewrites:
+            self.number_pattern = _any_of([self.number_pattern, f"(?:{self._code})?(?:{prefix})\\d*"])
 
     def may_be_valid(self, digits: str) -> bool:
         """False only if `digits` (ASCII) cannot be a VALID number dialled in the region."""
-        return self._rule.fullmatch(digits) is not None
+        return self._rule.fullmatch(digits) is not None or self._may_be_rewritten(digits)
 
     def may_be_valid_number(self, digits: str) -> bool:
-        """False only if `digits` (ASCII), parsed in the region, cannot pass `is_valid_number`."""
-        return self._number_rule.fullmatch(digits) is not None
+        """False only if `digits` (ASCII), parsed in the region, cannot pass `is_valid_number`.
+        `number_pattern` is a weaker condition still (it lets every rewritable prefix through)."""
+        return self._number_rule.fullmatch(digits) is not None or self._may_be_rewritten(digits)
+
+    def _may_be_rewritten(self, digits: str, rounds: int = 2) -> bool:
+        """Whether a rewrite of the national prefix (as the parser does it: the prefix pattern's last
+        group taking part) turns `digits`, or the digits after the calling code, into digits that
+        can read as a number."""
+        forms = [digits, digits[len(self._code):]] if digits.startswith(self._code) else [digits]
+        for form in forms:
+            for prefix, rule in self._rewrites:
+                match = prefix.match(form)
+                if match and match.groups() and match.groups()[-1] is not None:
+                    rewritten = prefix.sub(rule, form, count=1)
+                    if self._number_rule.fullmatch(rewritten) or (rounds > 1 and self._may_be_rewritten(rewritten, rounds - 1)):
+                        return True
+        return False
 
 
 def _prefix_required(number_format) -> bool:
