@@ -13,9 +13,12 @@ of presidio's time. `PhoneScanner.find(text)` returns the same spans (offsets an
   text depends on the region only through its verdicts, so the walk it makes when every verdict
   is "no" (`_CandidateWalk`) is the one each region makes up to its first match: a region where
   none of those candidates can be a number finds nothing;
-- with each candidate's verdict per region worked out once (`_Verdicts`): a necessary condition
+- with each candidate's number per region worked out once (`_Verdicts`): a necessary condition
   compiled from the region's metadata (`RegionRule`) rules out nearly all of them without parsing,
-  and a number written with its country code after a plus is parsed once for all regions;
+  and a number written after a plus, or after an international prefix, is parsed once for every
+  region that reads it so. The region's matcher takes its numbers from there and makes only the
+  checks on neighbouring characters itself (`_RegionMatcher`); presidio's de-duplication (all
+  scores equal) keeps the matches no other match contains;
 - with window results cached per worker.
 """
 from __future__ import annotations

@@ -7,6 +7,8 @@
   that hold a cheap hit every one of its matches must contain (an `@` for e-mail, three dotted
   octets or `::` for IP...: `PRESCANS`), with the context its lookarounds read; a recognizer
   whose patterns have no bounded alphabet (URL) runs on the whole text when its hit is there;
+- a window is scored by presidio's own pattern loop less the explanation it builds per match
+  (`WindowedRecognizer._analyze`), unless the recognizer has its own `analyze` (IBAN);
 - phone numbers come from `filters.phone_scan`;
 - what a recognizer finds on a window is cached per worker, and presidio's engine (NLP artefacts,
   context enhancement, de-duplication across the text) is not run per document: without an NLP
