@@ -212,9 +212,9 @@ class _Verdicts:
             return {}
         if _PLUS_CHARS_PATTERN.match(national):
             # A valid calling code after the plus makes the parse, and the verdict, the same in every region.
-            if _parse(candidate, None) is not None:
-                number = verified(candidate, None, self.leniency)
-                return dict.fromkeys(self.regions, number) if number is not None else {}
+            number = _parse(candidate, None)
+            if number is not None:
+                return dict.fromkeys(self.regions, number) if _verify(self.leniency, number, candidate, _GROUPING) else {}
             return self._each(candidate, self.regions)
         if self._rules is None:
             return self._each(candidate, self.regions)
