@@ -28,14 +28,15 @@ from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import Leniency, PhoneMetadata, PhoneNumberMatch, PhoneNumberMatcher
-from phonenumbers.phonenumbermatcher import (_LEAD_PATTERN, _MATCHING_BRACKETS, _PATTERN, _PUB_PAGES,
-                                            _formatting_rule_has_first_group_only, _verify)
+from phonenumbers.phonenumbermatcher import (_DIGIT_BLOCK_LIMIT, _LEAD_CLASS_CHARS, _LEAD_PATTERN, _MATCHING_BRACKETS,
+                                            _PATTERN, _PUB_PAGES, _formatting_rule_has_first_group_only, _verify)
 from phonenumbers.re_util import fullmatch
 from phonenumbers.phonenumberutil import (_PLUS_CHARS_PATTERN, _VALID_PUNCTUATION, _build_national_number_for_parsing,
                                           _is_viable_phone_number, _maybe_strip_extension, _normalize,
                                           _parse_prefix_as_idd, normalize_digits_only)
 
 from filters.memo import BoundedMemo
+from filters.presidio_engine import without_contained
 from filters.regex_windows import Runs, pattern_shape, runs_with
 
 # The matcher reads the character before a candidate and up to three after it (time-stamp suffix ":mm").
@@ -123,16 +124,15 @@ class RegionRule:
         rewrites = {(m.national_prefix_for_parsing, m.national_prefix_transform_rule)
                     for m in (metadata, main) if m.national_prefix_transform_rule}
         self._rewrites = [(re.compile(prefix_pattern), rule) for prefix_pattern, rule in sorted(rewrites)]
-        if self._rewrites:
-            self.number_pattern = _any_of([self.number_pattern, f"(?:{self._code})?(?:{prefix})\\d*"])
+        # Weaker still, and one expression, for a one-pass screen across regions: every rewritable prefix passes.
+        self.screen_pattern = _any_of([self.number_pattern] + ([f"(?:{code})?(?:{prefix})\\d*"] if self._rewrites else []))
 
     def may_be_valid(self, digits: str) -> bool:
         """False only if `digits` (ASCII) cannot be a VALID number dialled in the region."""
         return self._rule.fullmatch(digits) is not None or self._may_be_rewritten(digits)
 
     def may_be_valid_number(self, digits: str) -> bool:
-        """False only if `digits` (ASCII), parsed in the region, cannot pass `is_valid_number`.
-        `number_pattern` is a weaker condition still (it lets every rewritable prefix through)."""
+        """False only if `digits` (ASCII), parsed in the region, cannot pass `is_valid_number`."""
         return self._number_rule.fullmatch(digits) is not None or self._may_be_rewritten(digits)
 
     def _may_be_rewritten(self, digits: str, rounds: int = 2) -> bool:
@@ -187,10 +187,10 @@ class _Verdicts:
     def __init__(self, regions: tuple[str, ...], leniency: int):
         self.regions = regions
         self.leniency = leniency
-        self._fewest_digits = min(min_phone_digits(r) for r in regions)
+        self.fewest_digits = min(min_phone_digits(r) for r in regions)
         self._rules = [RegionRule(r) for r in regions] if leniency >= Leniency.VALID else None
         if self._rules:
-            self._any_number = re.compile(_any_of(rule.number_pattern for rule in self._rules))
+            self._screen = re.compile(_any_of(rule.screen_pattern for rule in self._rules))
         prefixes = {r: PhoneMetadata.metadata_for_region(r).international_prefix for r in regions}
         self._international_prefix = {r: re.compile(p) for r, p in prefixes.items() if p}
         self._memo = BoundedMemo()
@@ -228,9 +228,9 @@ class _Verdicts:
         reads from it (`exact`: the national prefix check reads the same digits). Regions whose
         international prefix starts the digits share one parse per remainder: the number after the
         prefix is the same wherever it was dialled."""
-        if len(digits) < self._fewest_digits:
+        if len(digits) < self.fewest_digits:
             return {}
-        if not self._any_number.fullmatch(digits):  # the weaker rule, cheaper to ask of all regions at once
+        if not self._screen.fullmatch(digits):  # cheaper asked of all regions at once than of each
             return {}
         if exact:
             allowed = [r for r, rule in zip(self.regions, self._rules) if rule.may_be_valid(digits)]
@@ -303,7 +303,7 @@ class _RegionMatcher(PhoneNumberMatcher):
 
 # A run holding one block of digits and no bracket or plus before it: the walk's only candidate is
 # the block (no lead, extension, date, time stamp or inner-match split can be read from it).
-_LONE_BLOCK = re.compile(r"[^\d(\[\uff08\uff3b+\uff0b]*(\d{1,20})\D*")
+_LONE_BLOCK = re.compile(rf"[^\d{_LEAD_CLASS_CHARS}]*(\d{{1,{_DIGIT_BLOCK_LIMIT}}})\D*")
 
 
 class PhoneScanner:
@@ -319,9 +319,9 @@ class PhoneScanner:
         self._score = recognizer.SCORE
         self._threshold = score_threshold  # presidio's engine default: the recognizer sets none
         self._verdicts = _Verdicts(self._regions, self._leniency)
-        fewest = min(min_phone_digits(r) for r in self._regions)
         self._runs = Runs(pattern_shape(_PATTERN.pattern, _PATTERN.flags).alphabet, _PATTERN.flags, re)
-        self._long_chains = re.compile(rf"\d(?:[{_VALID_PUNCTUATION}]{{0,4}}\d){{{fewest - 1}}}", _PATTERN.flags)
+        self._long_chains = re.compile(rf"\d(?:[{_VALID_PUNCTUATION}]{{0,4}}\d){{{self._verdicts.fewest_digits - 1}}}",
+                                       _PATTERN.flags)
         self._window_cache = BoundedMemo()
 
     def find(self, text: str) -> list[tuple[int, int, float]]:
@@ -337,14 +337,12 @@ class PhoneScanner:
 
     def _window_phones(self, window: str, core_start: int, core_end: int) -> tuple:
         """Presidio's phone spans inside window[core_start:core_end]: each region's matches, less
-        those inside another match (presidio's de-duplication, all scores being equal)."""
+        repeats and those inside another match (presidio's de-duplication)."""
         if self._score < self._threshold:
             return ()
         lone = _LONE_BLOCK.fullmatch(window, core_start, core_end)
         candidates = [lone.group(1)] if lone else _CandidateWalk(window, self._leniency).candidates
         possible = {r for c in candidates for r in self._verdicts(c)}
-        spans = {(m.start, m.end) for r in self._regions if r in possible
-                 for m in _RegionMatcher(window, r, self._leniency, self._verdicts)}
-        return tuple((s, e, self._score) for s, e in sorted(spans)
-                     if core_start <= s and e <= core_end
-                     and not any(a <= s and e <= b and (a, b) != (s, e) for a, b in spans))
+        spans = [(m.start, m.end, self._score) for r in self._regions if r in possible
+                 for m in _RegionMatcher(window, r, self._leniency, self._verdicts)]
+        return tuple((s, e, score) for s, e, score in without_contained(spans) if core_start <= s and e <= core_end)

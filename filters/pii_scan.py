@@ -28,7 +28,7 @@ import regex
 
 from filters.phone_scan import PhoneScanner
 from filters.memo import BoundedMemo
-from filters.presidio_engine import LANGUAGE, build_analyzer
+from filters.presidio_engine import LANGUAGE, build_analyzer, without_contained
 from filters.regex_windows import Runs, explicit_class, pattern_shape, runs_with
 
 PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IP_ADDRESS", "IBAN_CODE", "US_SSN", "CRYPTO")
@@ -138,7 +138,7 @@ class WindowedRecognizer:
                         found.append((start, end, score))
             except TimeoutError:  # presidio skips a pattern that runs out of time
                 continue
-        return _without_contained(found)
+        return without_contained(found)
 
     def _ask_together(self, windows: list[str]) -> list[tuple]:
         """`_spans` of each window (each with `reach` characters of context on both sides), in one call."""
@@ -185,19 +185,6 @@ class PiiScanner:
         if self._phones:
             results += [RecognizerResult("PHONE_NUMBER", start, end, score) for start, end, score in self._phones.find(text)]
         return sorted(results, key=_position)
-
-
-def _without_contained(spans: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
-    """Presidio's de-duplication of one entity's spans: a span inside another that scores as high
-    or higher is dropped, and so is a repeat."""
-    kept, reaching = [], []  # `reaching`: kept spans that end at or after the current start
-    for span in sorted(set(spans), key=lambda s: (s[0], s[0] - s[1], -s[2])):
-        start, end, score = span
-        reaching = [k for k in reaching if k[1] >= start]
-        if not any(end <= b and score <= c for _, b, c in reaching):  # sorted: every kept span starts at or before
-            kept.append(span)
-            reaching.append(span)
-    return kept
 
 
 def _position(result) -> tuple:

@@ -52,3 +52,17 @@ def build_analyzer(entities: Sequence[str], spacy_model: Optional[str] = None,
         nlp_engine = NoOpNlpEngine(models=models)
     registry = RecognizerRegistry(recognizers=recognizers, supported_languages=[LANGUAGE])
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[LANGUAGE])
+
+
+def without_contained(spans: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    """Presidio's de-duplication of one entity's (start, end, score) spans
+    (`EntityRecognizer.remove_duplicates`): a repeat is dropped, and so is a span inside a kept one
+    that scores as high or higher. Linear in the spans that overlap."""
+    kept, reaching = [], []  # `reaching`: kept spans that end at or after the current start
+    for span in sorted(set(spans), key=lambda s: (s[0], s[0] - s[1], -s[2])):
+        start, end, score = span
+        reaching = [k for k in reaching if k[1] >= start]
+        if not any(end <= b and score <= c for _, b, c in reaching):  # sorted: every kept span starts at or before
+            kept.append(span)
+            reaching.append(span)
+    return kept
