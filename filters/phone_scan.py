@@ -124,8 +124,10 @@ class RegionRule:
         rewrites = {(m.national_prefix_for_parsing, m.national_prefix_transform_rule)
                     for m in (metadata, main) if m.national_prefix_transform_rule}
         self._rewrites = [(re.compile(prefix_pattern), rule) for prefix_pattern, rule in sorted(rewrites)]
-        # Weaker still, and one expression, for a one-pass screen across regions: every rewritable prefix passes.
-        self.screen_pattern = _any_of([self.number_pattern] + ([f"(?:{code})?(?:{prefix})\\d*"] if self._rewrites else []))
+        # Weaker, for one-pass screens across regions: every rewritable prefix passes.
+        rewritable = [f"(?:{code})?(?:{prefix})\\d*"] if self._rewrites else []
+        self.screen_pattern = _any_of([self.pattern] + rewritable)
+        self.number_screen_pattern = _any_of([self.number_pattern] + rewritable)
 
     def may_be_valid(self, digits: str) -> bool:
         """False only if `digits` (ASCII) cannot be a VALID number dialled in the region."""
@@ -189,8 +191,9 @@ class _Verdicts:
         self.leniency = leniency
         self.fewest_digits = min(min_phone_digits(r) for r in regions)
         self._rules = [RegionRule(r) for r in regions] if leniency >= Leniency.VALID else None
-        if self._rules:
+        if self._rules:  # cheaper asked of all regions at once than of each
             self._screen = re.compile(_any_of(rule.screen_pattern for rule in self._rules))
+            self._number_screen = re.compile(_any_of(rule.number_screen_pattern for rule in self._rules))
         prefixes = {r: PhoneMetadata.metadata_for_region(r).international_prefix for r in regions}
         self._international_prefix = {r: re.compile(p) for r, p in prefixes.items() if p}
         self._memo = BoundedMemo()
@@ -230,11 +233,13 @@ class _Verdicts:
         prefix is the same wherever it was dialled."""
         if len(digits) < self.fewest_digits:
             return {}
-        if not self._screen.fullmatch(digits):  # cheaper asked of all regions at once than of each
-            return {}
         if exact:
+            if not self._screen.fullmatch(digits):
+                return {}
             allowed = [r for r, rule in zip(self.regions, self._rules) if rule.may_be_valid(digits)]
         else:
+            if not self._number_screen.fullmatch(digits):
+                return {}
             allowed = [r for r, rule in zip(self.regions, self._rules) if rule.may_be_valid_number(digits)]
         after_prefix = {}
         numbers = {}

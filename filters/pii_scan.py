@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import re
 from typing import Optional, Sequence
 
 import regex
@@ -29,7 +28,7 @@ import regex
 from filters.phone_scan import PhoneScanner
 from filters.memo import BoundedMemo
 from filters.presidio_engine import LANGUAGE, build_analyzer, without_contained
-from filters.regex_windows import Runs, explicit_class, pattern_shape, runs_with
+from filters.regex_windows import Runs, case_free, pattern_shape, runs_with
 
 PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IP_ADDRESS", "IBAN_CODE", "US_SSN", "CRYPTO")
 OPTIONAL_ENTITIES = ("URL",)
@@ -50,7 +49,7 @@ PRESCANS = {
 }
 SEPARATOR = "\n"  # between the windows of one document asked in one call
 DIGIT_LED = ("CREDIT_CARD", "IBAN_CODE", "US_SSN", "CRYPTO")  # pre-scans that open with a digit
-DIGIT = r"\d"  # as presidio's engine reads it (every digit its Unicode tables know)
+DIGIT = r"\d"  # compiled by presidio's engine: every digit its Unicode tables know
 
 
 class WindowedRecognizer:
@@ -64,7 +63,7 @@ class WindowedRecognizer:
         self.recognizer = recognizer
         self.entity = recognizer.supported_entities[0]
         flags = int(recognizer.global_regex_flags)
-        self._hits = regex.compile(prescan, flags)
+        self._hits = regex.compile(*case_free(prescan, flags, regex))
         self._patterns = [regex.compile(p.regex, flags) for p in recognizer.patterns]  # as presidio compiles them
         from presidio_analyzer import pattern_recognizer
 
@@ -163,7 +162,7 @@ class PiiScanner:
             WindowedRecognizer(r, PRESCANS[r.supported_entities[0]], self.engine.default_score_threshold)
             for r in self.engine.registry.recognizers if r.supported_entities[0] in PRESCANS]
         # A text without a digit (two in five short texts) is spared the digit-led pre-scans.
-        self._digit = re.compile("[" + explicit_class((DIGIT,), 0, regex) + "]")
+        self._digit = regex.compile(DIGIT)
         self._digit_led = [r for r in recognizers if r.entity in DIGIT_LED]
         self._others = [r for r in recognizers if r.entity not in DIGIT_LED]
         phone = [r for r in self.engine.registry.recognizers if r.supported_entities[0] == "PHONE_NUMBER"]

@@ -116,6 +116,24 @@ def explicit_class(alphabet: tuple[str, ...], flags: int, engine) -> str:
     return "".join(ranges)
 
 
+_CLASS = re.compile(r"\[((?:\\.|[^\]\\])+)\]")  # a character class without nested classes
+_ESCAPE_OR_COUNT = re.compile(r"\\.|\{\d*,?\d*\}")
+
+
+def case_free(pattern: str, flags: int, engine) -> tuple[str, int]:
+    """`pattern` and `flags` without IGNORECASE, matching what `pattern` matches under `flags`: each
+    character class is spelled out as the characters `engine` matches with it case-insensitively.
+    (The `regex` engine matches several times faster without the flag.) ValueError for a letter
+    outside a class, whose folding would have to be spelled out too."""
+    if not flags & engine.IGNORECASE:
+        return pattern, flags
+    outside = _ESCAPE_OR_COUNT.sub("", _CLASS.sub("", pattern))
+    if any(ch.isalpha() for ch in outside):
+        raise ValueError(f"a letter outside a character class in {pattern!r}")
+    spelled = _CLASS.sub(lambda m: f"[{explicit_class((m.group(1),), flags, engine)}]", pattern)
+    return spelled, flags & ~engine.IGNORECASE
+
+
 def runs_with(text: str, hits: re.Pattern, runs: Runs) -> Iterator[tuple[int, int]]:
     """(start, end) of every run that holds a match of `hits`, in order.
 

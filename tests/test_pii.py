@@ -97,6 +97,29 @@ def test_windows_hold_every_match_and_its_context():
     assert runs.around(text, 1) == (1, 1)  # "d" is not in the alphabet
 
 
+def test_prescans_without_ignorecase_match_as_presidio_flags_them(corpus):
+    """`case_free` spells IGNORECASE out in the classes (the dotless i, long s and Kelvin sign
+    included) and drops the flag: the same matches, found several times faster."""
+    import random
+
+    import regex
+
+    from filters.regex_windows import case_free
+
+    flags = regex.IGNORECASE | regex.MULTILINE | regex.DOTALL
+    rng = random.Random(0)
+    alphabet = "0123456789" * 4 + " -.:@" + "abcfxzABCFXZ" + "\u0131\u0130\u017f\u212a\u00e9"
+    texts = ["".join(rng.choice(alphabet) for _ in range(20_000))] + web_sample(corpus, per_file=2)
+    for entity, prescan in PRESCANS.items():
+        pattern, free_flags = case_free(prescan, flags, regex)
+        assert not free_flags & regex.IGNORECASE
+        free, flagged = regex.compile(pattern, free_flags), regex.compile(prescan, flags)
+        for text in texts:
+            assert [m.span() for m in free.finditer(text)] == [m.span() for m in flagged.finditer(text)], entity
+    with pytest.raises(ValueError, match="letter"):
+        case_free(r"ab[0-9]", flags, regex)
+
+
 def test_digit_led_prescans_open_with_a_digit(scanner):
     """A text without a digit is spared the digit-led pre-scans: each opens with a class of digits."""
     import regex
@@ -104,8 +127,7 @@ def test_digit_led_prescans_open_with_a_digit(scanner):
 
     from filters.pii_scan import DIGIT, DIGIT_LED
 
-    gate = re.compile("[" + explicit_class((DIGIT,), 0, regex) + "]")
-    not_digits = gate.sub("", "".join(map(chr, range(sys.maxunicode + 1))))
+    not_digits = regex.compile(DIGIT).sub("", "".join(map(chr, range(sys.maxunicode + 1))))
     flags = {r.supported_entities[0]: int(r.global_regex_flags) for r in scanner.engine.registry.recognizers
              if r.supported_entities[0] in PRESCANS}
     for entity in DIGIT_LED:
