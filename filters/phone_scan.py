@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Optional
+from re import _parser
 
 import phonenumbers
 from phonenumbers import Leniency, PhoneMetadata, PhoneNumberMatch, PhoneNumberMatcher
@@ -41,6 +43,7 @@ from filters.regex_windows import Runs, pattern_shape, runs_with
 
 # The matcher reads the character before a candidate and up to three after it (time-stamp suffix ":mm").
 MARGIN_BEFORE, MARGIN_AFTER = 1, 3
+Window = tuple[int, str, int, int]  # (where it begins in the text, its text, where its run starts and ends in it)
 
 
 def _shortest_national_number(metadata) -> int:
@@ -107,7 +110,7 @@ class RegionRule:
         strip = f"(?:{prefix})?" if prefix else ""
         branches = [f"{code}{strip}{strip}(?:{national})"]
         if metadata.international_prefix:
-            branches.append(f"(?:{metadata.international_prefix})\\d*")
+            branches.append(f"(?:{metadata.international_prefix})\\d{{{min_international_digits()},}}")
         if prefix:
             branches.append(f"(?:{prefix})(?:{national})")  # the prefix stripped
             branches.append(f"(?=(?:{prefix}))(?:{national})")  # kept, but there to be seen
@@ -119,23 +122,24 @@ class RegionRule:
         self.pattern = _any_of(branches + [f"(?:{_any_of(without_prefix + [no_format])})(?:{national})"])
         self._rule = re.compile(self.pattern)
         self._number_rule = re.compile(self.number_pattern)
+        self.shortest = _parser.parse(self.number_pattern).getwidth()[0]  # fewer digits match neither pattern
         # A prefix the parser rewrites (Brazil drops a carrier code), with the calling code before it or not.
         self._code = str(code)
         rewrites = {(m.national_prefix_for_parsing, m.national_prefix_transform_rule)
                     for m in (metadata, main) if m.national_prefix_transform_rule}
         self._rewrites = [(re.compile(prefix_pattern), rule) for prefix_pattern, rule in sorted(rewrites)]
-        # Weaker, for one-pass screens across regions: every rewritable prefix passes.
-        rewritable = [f"(?:{code})?(?:{prefix})\\d*"] if self._rewrites else []
-        self.screen_pattern = _any_of([self.pattern] + rewritable)
-        self.number_screen_pattern = _any_of([self.number_pattern] + rewritable)
 
     def may_be_valid(self, digits: str) -> bool:
         """False only if `digits` (ASCII) cannot be a VALID number dialled in the region."""
-        return self._rule.fullmatch(digits) is not None or self._may_be_rewritten(digits)
+        if len(digits) >= self.shortest and self._rule.fullmatch(digits):
+            return True
+        return bool(self._rewrites) and self._may_be_rewritten(digits)
 
     def may_be_valid_number(self, digits: str) -> bool:
         """False only if `digits` (ASCII), parsed in the region, cannot pass `is_valid_number`."""
-        return self._number_rule.fullmatch(digits) is not None or self._may_be_rewritten(digits)
+        if len(digits) >= self.shortest and self._number_rule.fullmatch(digits):
+            return True
+        return bool(self._rewrites) and self._may_be_rewritten(digits)
 
     def _may_be_rewritten(self, digits: str, rounds: int = 2) -> bool:
         """Whether a rewrite of the national prefix (as the parser does it: the prefix pattern's last
@@ -191,9 +195,6 @@ class _Verdicts:
         self.leniency = leniency
         self.fewest_digits = min(min_phone_digits(r) for r in regions)
         self._rules = [RegionRule(r) for r in regions] if leniency >= Leniency.VALID else None
-        if self._rules:  # cheaper asked of all regions at once than of each
-            self._screen = re.compile(_any_of(rule.screen_pattern for rule in self._rules))
-            self._number_screen = re.compile(_any_of(rule.number_screen_pattern for rule in self._rules))
         prefixes = {r: PhoneMetadata.metadata_for_region(r).international_prefix for r in regions}
         self._international_prefix = {r: re.compile(p) for r, p in prefixes.items() if p}
         self._memo = BoundedMemo()
@@ -233,14 +234,10 @@ class _Verdicts:
         prefix is the same wherever it was dialled."""
         if len(digits) < self.fewest_digits:
             return {}
-        if exact:
-            if not self._screen.fullmatch(digits):
-                return {}
-            allowed = [r for r, rule in zip(self.regions, self._rules) if rule.may_be_valid(digits)]
-        else:
-            if not self._number_screen.fullmatch(digits):
-                return {}
-            allowed = [r for r, rule in zip(self.regions, self._rules) if rule.may_be_valid_number(digits)]
+        may_be = RegionRule.may_be_valid if exact else RegionRule.may_be_valid_number
+        allowed = [r for r, rule in zip(self.regions, self._rules) if may_be(rule, digits)]
+        if not allowed:
+            return {}
         after_prefix = {}
         numbers = {}
         for region in allowed:
@@ -329,14 +326,22 @@ class PhoneScanner:
                                        _PATTERN.flags)
         self._window_cache = BoundedMemo()
 
-    def find(self, text: str) -> list[tuple[int, int, float]]:
+    def windows(self, text: str) -> list[Window]:
+        """The runs of phonenumbers' candidate alphabet that hold a chain of digits as long as the
+        shortest number, each with the characters around it that the matcher reads."""
         found = []
         for start, end in runs_with(text, self._long_chains, self._runs):
             begin = max(start - MARGIN_BEFORE, 0)
-            window = text[begin:end + MARGIN_AFTER]
+            found.append((begin, text[begin:end + MARGIN_AFTER], start - begin, end - begin))
+        return found
+
+    def find(self, text: str, windows: Optional[list[Window]] = None) -> list[tuple[int, int, float]]:
+        """(start, end, score) of presidio's phone spans in `text` (whose `windows` may be given)."""
+        found = []
+        for begin, window, core_start, core_end in self.windows(text) if windows is None else windows:
             spans = self._window_cache.get(window)
             if spans is None:
-                spans = self._window_cache.put(window, self._window_phones(window, start - begin, end - begin))
+                spans = self._window_cache.put(window, self._window_phones(window, core_start, core_end))
             found.extend((begin + s, begin + e, score) for s, e, score in spans)
         return found
 

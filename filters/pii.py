@@ -1,25 +1,26 @@
 """PII scrubbing: presidio finds e-mail addresses, phone numbers, credit cards, IP addresses, IBANs,
 US SSNs and crypto wallets (URLs when asked; PERSON and LOCATION with a spaCy NER model named by
-the user), a sweep adds phone-shaped numbers that presidio rejects as invalid (`filters.phone_sweep`),
-and presidio-anonymizer replaces each span with a typed placeholder (`<EMAIL_ADDRESS>`).
+the user), a sweep adds phone- and card-shaped numbers that presidio passes over
+(`filters.number_sweep`), and presidio-anonymizer replaces each span with a typed placeholder (`<EMAIL_ADDRESS>`).
 
 Per-entity span counts become document columns. Dolma (Soldaini et al. 2024) drops a
 document with more than 5 PII spans instead of masking it; `max_spans` turns that rule on.
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import Mapping, Optional, Sequence
 
 from filters.base import Bounds, DocumentFilter, SignalTypes
 from filters.document import Document
-from filters.phone_sweep import phone_shaped
+from filters.number_sweep import CARD, PHONE, NumberSweep
 from filters.pii_scan import OPTIONAL_ENTITIES, PATTERN_ENTITIES, PiiScanner
 from filters.presidio_engine import NER_ENTITIES, no_network
 from filters.textguard import DEFAULT_MAX_CHARS, unfit_reason
 
 DOLMA_MAX_SPANS = 5
 KNOWN_ENTITIES = PATTERN_ENTITIES + OPTIONAL_ENTITIES + NER_ENTITIES
-SWEEP_SCORE = 0.1  # below presidio's 0.4 for a valid number: a shape, not a checked number
+SWEEP_SCORE = 0.1  # below presidio's 0.4 for a valid phone number: a shape, not a checked number
 
 
 def signal_name(entity: str) -> str:
@@ -33,7 +34,7 @@ class PiiFilter(DocumentFilter):
 
     def __init__(self, entities: Sequence[str] = PATTERN_ENTITIES, spacy_model: Optional[str] = None,
                  placeholders: Optional[Mapping[str, str]] = None, max_spans: Optional[int] = None,
-                 phone_sweep: bool = True, max_chars: int = DEFAULT_MAX_CHARS):
+                 number_sweep: bool = True, max_chars: int = DEFAULT_MAX_CHARS):
         unknown = sorted(set(entities) - set(KNOWN_ENTITIES))
         if unknown:
             raise ValueError(f"entities: unknown {unknown}; known: {', '.join(KNOWN_ENTITIES)}")
@@ -43,13 +44,16 @@ class PiiFilter(DocumentFilter):
         self.spacy_model = spacy_model
         self.placeholders = {e: (placeholders or {}).get(e, f"<{e}>") for e in self.entities}
         self.max_spans = max_spans
-        self.phone_sweep = phone_sweep and "PHONE_NUMBER" in self.entities
+        self.swept = tuple(e for e in (PHONE, CARD) if e in self.entities) if number_sweep else ()
+        self._signals = {e: signal_name(e) for e in self.entities}
         self.max_chars = max_chars
         self._scanner = None
+        self._sweep = None
         self._anonymizer = None
+        self._replacements = None
 
     def signal_types(self) -> SignalTypes:
-        return {"pii_spans": "int", **{signal_name(e): "int" for e in self.entities}}
+        return {"pii_spans": "int", **{column: "int" for column in self._signals.values()}}
 
     def thresholds(self) -> dict[str, Bounds]:
         return {"pii_spans": (None, self.max_spans)} if self.max_spans is not None else {}
@@ -57,9 +61,14 @@ class PiiFilter(DocumentFilter):
     def setup(self) -> None:
         no_network()
         from presidio_anonymizer import AnonymizerEngine
+        from presidio_anonymizer.operators import OperatorType
 
         self._scanner = PiiScanner(self.entities, self.spacy_model)
+        self._sweep = NumberSweep(self.swept) if self.swept else None
         self._anonymizer = AnonymizerEngine()
+        replace = self._anonymizer.operators_factory.create_operator_class("replace", OperatorType.Anonymize)
+        self._replacements = {e: replace.operate(params={"new_value": p, "entity_type": e})
+                              for e, p in self.placeholders.items()}
 
     def __call__(self, doc: Document) -> Optional[str]:
         unfit = unfit_reason(doc.text, self.max_chars)
@@ -69,8 +78,9 @@ class PiiFilter(DocumentFilter):
             self.setup()
         spans = self.find(doc.text)
         doc.signals["pii_spans"] = len(spans)
-        for entity in self.entities:
-            doc.signals[signal_name(entity)] = sum(1 for s in spans if s.entity_type == entity)
+        counts = Counter(s.entity_type for s in spans) if spans else {}
+        for entity, column in self._signals.items():
+            doc.signals[column] = counts.get(entity, 0)
         if self.max_spans is not None and len(spans) > self.max_spans:
             return "too_many_spans"
         if spans:
@@ -78,22 +88,39 @@ class PiiFilter(DocumentFilter):
         return None
 
     def find(self, text: str) -> list:
-        """Presidio's spans, and phone-shaped spans presidio did not report (when `phone_sweep`)."""
-        spans = self._scanner.analyze(text)
-        if self.phone_sweep:
+        """Presidio's spans, and the swept numbers that overlap none of them (when `number_sweep`)."""
+        windows = self._scanner.phone_windows(text)
+        spans = self._scanner.analyze(text, windows)
+        if self._sweep:
             from presidio_analyzer import RecognizerResult
 
-            swept = [RecognizerResult("PHONE_NUMBER", start, end, SWEEP_SCORE) for start, end in phone_shaped(text)
-                     if not any(s.start < end and start < s.end for s in spans)]
-            spans = sorted(spans + swept, key=lambda s: (s.start, s.end, s.entity_type))
+            swept = [RecognizerResult(entity, start, end, SWEEP_SCORE)
+                     for entity, start, end in self._sweep.find(text, windows, [(s.start, s.end) for s in spans])]
+            if swept:
+                spans = sorted(spans + swept, key=lambda s: (s.start, s.end, s.entity_type))
         return spans
 
     def scrub(self, text: str, spans: list) -> str:
-        """`text` with every span replaced by its entity's placeholder."""
-        from presidio_anonymizer.entities import OperatorConfig
+        """`text` with every span replaced by its entity's placeholder: what presidio-anonymizer's
+        `anonymize` returns with the `replace` operator. The spans are resolved by the anonymizer's
+        own steps (overlaps of one type merged, contained results dropped, neighbours of one type
+        split only by spaces joined); the text is then rebuilt in one pass, as `anonymize` rebuilds
+        it span by span from the end (a span reaching into the next replaced one stops at it) but
+        without copying the whole text for every span."""
+        from presidio_anonymizer.entities import ConflictResolutionStrategy, RecognizerResult
 
-        operators = {e: OperatorConfig("replace", {"new_value": p}) for e, p in self.placeholders.items()}
-        return self._anonymizer.anonymize(text, spans, operators=operators).text
+        results = sorted((RecognizerResult(s.entity_type, s.start, s.end, s.score) for s in spans),
+                         key=lambda r: (r.start, r.end))
+        results = self._anonymizer._remove_conflicts_and_get_text_manipulation_data(
+            results, ConflictResolutionStrategy.MERGE_SIMILAR_OR_CONTAINED)
+        results = self._anonymizer._merge_entities_with_spaces_between(text, results)
+        pieces, replaced_from = [], len(text)
+        for result in sorted(results, key=lambda r: (r.start, r.end), reverse=True):
+            pieces += [text[min(result.end, replaced_from):replaced_from], self._replacements[result.entity_type]]
+            replaced_from = result.start
+        pieces.append(text[:replaced_from])
+        return "".join(reversed(pieces))
 
     def __getstate__(self):
-        return {**self.__dict__, "_scanner": None, "_anonymizer": None}
+        return {**self.__dict__, "_scanner": None, "_sweep": None, "_anonymizer": None, "_replacements": None}
+

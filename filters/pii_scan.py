@@ -25,7 +25,7 @@ from typing import Optional, Sequence
 
 import regex
 
-from filters.phone_scan import PhoneScanner
+from filters.phone_scan import PhoneScanner, Window
 from filters.memo import BoundedMemo
 from filters.presidio_engine import LANGUAGE, build_analyzer, without_contained
 from filters.regex_windows import Runs, case_free, pattern_shape, runs_with
@@ -172,7 +172,12 @@ class PiiScanner:
         """What presidio finds calling every recognizer on the whole text (the reference)."""
         return self.engine.analyze(text, LANGUAGE, entities=list(self.entities))
 
-    def analyze(self, text: str) -> list:
+    def phone_windows(self, text: str) -> Optional[list[Window]]:
+        """Where in `text` a phone number can be (None without the phone recognizer): pass them to
+        `analyze`, and to the number sweep, which looks in the same places."""
+        return self._phones.windows(text) if self._phones else None
+
+    def analyze(self, text: str, phone_windows: Optional[list[Window]] = None) -> list:
         """The same spans as `analyze_plainly`, sorted by position."""
         from presidio_analyzer import RecognizerResult
 
@@ -182,7 +187,8 @@ class PiiScanner:
         results = [RecognizerResult(r.entity, start, end, score) for r in recognizers
                    for start, end, score in r.find(text)]
         if self._phones:
-            results += [RecognizerResult("PHONE_NUMBER", start, end, score) for start, end, score in self._phones.find(text)]
+            results += [RecognizerResult("PHONE_NUMBER", start, end, score)
+                        for start, end, score in self._phones.find(text, phone_windows)]
         return sorted(results, key=_position)
 
 

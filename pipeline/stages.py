@@ -118,7 +118,7 @@ class PiiSettings:
     spacy_model: Optional[str] = None  # an installed spaCy NER model: adds PERSON and LOCATION
     placeholders: dict[str, str] = field(default_factory=dict)  # entity -> replacement; default <ENTITY>
     max_spans: Optional[int] = None
-    phone_sweep: bool = True  # also mask phone-shaped numbers presidio rejects as invalid
+    number_sweep: bool = True  # also mask phone- and card-shaped numbers presidio passes over
     max_chars: int = DEFAULT_MAX_CHARS
 
 
@@ -165,7 +165,7 @@ def _pii(s: PiiSettings, source: SourceConfig) -> DocumentFilter:
     entities = list(s.entities) + (["URL"] if s.urls and "URL" not in s.entities else [])
     if s.spacy_model:
         entities += [e for e in ("PERSON", "LOCATION") if e not in entities]
-    return PiiFilter(entities, s.spacy_model, s.placeholders, s.max_spans, s.phone_sweep, s.max_chars)
+    return PiiFilter(entities, s.spacy_model, s.placeholders, s.max_spans, s.number_sweep, s.max_chars)
 
 
 STAGES: dict[str, Stage] = {
