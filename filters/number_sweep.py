@@ -16,7 +16,8 @@ a 19-digit card survives it. The sweep finds:
   (4-4-4-4, 4-6-5), that pass the Luhn check.
 
 Only the runs of the characters these shapes are written with that hold a chain of seven digits
-are looked at, and what a run yields is cached per worker.
+are looked at (or the phone scanner's windows, which hold every such run), and what a run yields
+is cached per worker.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ import re
 from typing import Iterable, Optional, Sequence
 
 from filters.memo import BoundedMemo
-from filters.regex_windows import Runs, runs_with
+from filters.regex_windows import Runs, Window, windows_with
 
 PHONE, CARD = "PHONE_NUMBER", "CREDIT_CARD"
 MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 7, 15
@@ -59,11 +60,10 @@ _CUE = re.compile(r"\b(?:tel|t[ée]l[ée]phone|telefon|tel[ée]fono|telefone|pho
                   r"|contact|reach|dial|whatsapp|sms|text|number|handy|portable)\b|[☎📞]", re.I)
 CUE_BEFORE, CUE_AFTER = 40, 10
 _LONGEST_CUE = 12
-# Runs of the characters both shapes consume, holding seven digits joined by at most three marks.
-_RUNS = Runs((r"\d", r"\ ", r"\.", r"\-", "/", r"\(", r"\)", r"\+", r"\#", "e", "t", "x"), 0, re)
+# The characters both shapes consume, and seven digits joined by at most three marks (every shape holds such a chain).
+_ALPHABET = (r"\d", r"\ ", r"\.", r"\-", "/", r"\(", r"\)", r"\+", r"\#", "e", "t", "x")
 _CHAIN = re.compile(r"\d(?:[ .()\-/]{0,3}\d){6}")
 MARGIN_BEFORE, MARGIN_AFTER = 1, 2  # what the shapes' look-behind and look-ahead read
-Window = tuple[int, str, int, int]  # (where it begins in the text, its text, where its run starts and ends in it)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -131,6 +131,7 @@ class NumberSweep:
     def __init__(self, entities=(PHONE, CARD)):
         self.phones = PHONE in entities
         self.cards = CARD in entities
+        self._runs = None
         self._cache = BoundedMemo()
 
     def find(self, text: str, windows: Optional[Iterable[Window]] = None,
@@ -154,14 +155,11 @@ class NumberSweep:
                     found.append((entity, s, e))
         return found
 
-    @staticmethod
-    def windows(text: str) -> list[Window]:
+    def windows(self, text: str) -> list[Window]:
         """The runs of the shapes' alphabet that hold a chain of seven digits, with their context."""
-        found = []
-        for start, end in runs_with(text, _CHAIN, _RUNS):
-            begin = max(start - MARGIN_BEFORE, 0)
-            found.append((begin, text[begin:end + MARGIN_AFTER], start - begin, end - begin))
-        return found
+        if self._runs is None:
+            self._runs = Runs(_ALPHABET, 0, re)
+        return windows_with(text, _CHAIN, self._runs, MARGIN_BEFORE, MARGIN_AFTER)
 
     def _window_spans(self, window: str, core_start: int, core_end: int) -> tuple:
         if not _CHAIN.search(window, core_start, core_end):

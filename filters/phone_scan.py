@@ -39,11 +39,10 @@ from phonenumbers.phonenumberutil import (_PLUS_CHARS_PATTERN, _VALID_PUNCTUATIO
 
 from filters.memo import BoundedMemo
 from filters.presidio_engine import without_contained
-from filters.regex_windows import Runs, pattern_shape, runs_with
+from filters.regex_windows import Runs, Window, pattern_shape, windows_with
 
 # The matcher reads the character before a candidate and up to three after it (time-stamp suffix ":mm").
 MARGIN_BEFORE, MARGIN_AFTER = 1, 3
-Window = tuple[int, str, int, int]  # (where it begins in the text, its text, where its run starts and ends in it)
 
 
 def _shortest_national_number(metadata) -> int:
@@ -95,10 +94,11 @@ class RegionRule:
     Parsing (`phonenumbers.parse`) keeps the digits as the national number, strips the national
     prefix (`national_prefix_for_parsing`, or rewrites it by `national_prefix_transform_rule`), or
     strips the region's calling code; digits after an international prefix are someone else's
-    number. A valid national number matches a number-type pattern of a region sharing the calling
+    number, at least as long as the shortest international one. A valid national number matches a number-type pattern of a region sharing the calling
     code. VALID also wants the national prefix written where the format phonenumbers picks for a
     number kept whole wants it (`pattern`; `number_pattern` leaves that out). A prefix the parser
-    rewrites is checked by rewriting it."""
+    rewrites is checked by rewriting it. Digits shorter than the expressions' shortest match are
+    refused without matching."""
 
     def __init__(self, region: str):
         metadata = PhoneMetadata.metadata_for_region(region)
@@ -329,11 +329,7 @@ class PhoneScanner:
     def windows(self, text: str) -> list[Window]:
         """The runs of phonenumbers' candidate alphabet that hold a chain of digits as long as the
         shortest number, each with the characters around it that the matcher reads."""
-        found = []
-        for start, end in runs_with(text, self._long_chains, self._runs):
-            begin = max(start - MARGIN_BEFORE, 0)
-            found.append((begin, text[begin:end + MARGIN_AFTER], start - begin, end - begin))
-        return found
+        return windows_with(text, self._long_chains, self._runs, MARGIN_BEFORE, MARGIN_AFTER)
 
     def find(self, text: str, windows: Optional[list[Window]] = None) -> list[tuple[int, int, float]]:
         """(start, end, score) of presidio's phone spans in `text` (whose `windows` may be given)."""

@@ -150,3 +150,15 @@ def runs_with(text: str, hits: re.Pattern, runs: Runs) -> Iterator[tuple[int, in
             continue
         yield start, end
         position = end
+
+
+Window = tuple[int, str, int, int]  # (where it begins in the text, its text, where its run starts and ends in it)
+
+
+def windows_with(text: str, hits: re.Pattern, runs: Runs, before: int, after: int) -> list[Window]:
+    """Each run that holds a match of `hits`, with `before` and `after` characters of context."""
+    found = []
+    for start, end in runs_with(text, hits, runs):
+        begin = max(start - before, 0)
+        found.append((begin, text[begin:end + after], start - begin, end - begin))
+    return found
