@@ -71,10 +71,12 @@ def train(tokens_dir: str | Path, run_dir: str | Path, cfg: TrainConfig,
         with _StopSignals() as signals:
             trainer = Trainer(str(tokens_dir), Path(run_dir), cfg, ctx, signals)
             try:
-                return trainer.run(stop_at)
+                result = trainer.run(stop_at)
             finally:
                 if trainer.sink:
                     trainer.sink.close()
+        distributed.barrier(ctx)  # no rank tears the group down while another still talks to it (gloo aborts that one)
+        return result
     finally:
         distributed.stop(ctx)
 
