@@ -52,7 +52,8 @@ _CARD_SHAPE = re.compile(rf"""{_BEFORE}
 _SEPARATOR = re.compile(r"[ .\-/]")
 _DIGIT = re.compile(r"\d")
 # Three groups of a date, joined by one mark: year first, or day and month (either order) first.
-_DATE = re.compile(r"(?<!\d)(?:(?:1[89]|20)\d\d([-./ ])[01]?\d\1[0-3]?\d|[0-3]?\d([-./])[0-3]?\d\2(?:(?:1[89]|20)\d\d|\d\d))(?!\d)")
+_DATE = re.compile(r"(?<!\d)(?:(?:1[89]|20)\d\d([-./ ])[01]?\d\1[0-3]?\d"
+                   r"|[0-3]?\d([-./])[0-3]?\d\2(?:(?:1[89]|20)\d\d|\d\d))(?!\d)")
 _YEAR = re.compile(r"(?:1\d|20)\d\d")
 _AMOUNT = re.compile(r"[1-9]\d{0,2}(?:([ .,])\d{3})(?:\1\d{3})*")
 # Words that announce a phone number, before it or just after ("69 987 88 37 office").

@@ -1,7 +1,8 @@
 """PII scrubbing: presidio finds e-mail addresses, phone numbers, credit cards, IP addresses, IBANs,
 US SSNs and crypto wallets (URLs when asked; PERSON and LOCATION with a spaCy NER model named by
 the user), a sweep adds phone- and card-shaped numbers that presidio passes over
-(`filters.number_sweep`), and presidio-anonymizer replaces each span with a typed placeholder (`<EMAIL_ADDRESS>`).
+(`filters.number_sweep`), and presidio-anonymizer's rules replace each span with a typed
+placeholder (`<EMAIL_ADDRESS>`).
 
 Per-entity span counts become document columns. Dolma (Soldaini et al. 2024) drops a
 document with more than 5 PII spans instead of masking it; `max_spans` turns that rule on.
