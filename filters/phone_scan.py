@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Optional
 from re import _parser
+from typing import Optional
 
 import phonenumbers
 from phonenumbers import Leniency, PhoneMetadata, PhoneNumberMatch, PhoneNumberMatcher
@@ -94,11 +94,11 @@ class RegionRule:
     Parsing (`phonenumbers.parse`) keeps the digits as the national number, strips the national
     prefix (`national_prefix_for_parsing`, or rewrites it by `national_prefix_transform_rule`), or
     strips the region's calling code; digits after an international prefix are someone else's
-    number, at least as long as the shortest international one. A valid national number matches a number-type pattern of a region sharing the calling
-    code. VALID also wants the national prefix written where the format phonenumbers picks for a
-    number kept whole wants it (`pattern`; `number_pattern` leaves that out). A prefix the parser
-    rewrites is checked by rewriting it. Digits shorter than the expressions' shortest match are
-    refused without matching."""
+    number, at least as long as the shortest international one. A valid national number matches a
+    number-type pattern of a region sharing the calling code. VALID also wants the national prefix
+    written where the format phonenumbers picks for a number kept whole wants it (`pattern`;
+    `number_pattern` leaves that out). A prefix the parser rewrites is checked by rewriting it.
+    Digits shorter than the expressions' shortest match are refused without matching."""
 
     def __init__(self, region: str):
         metadata = PhoneMetadata.metadata_for_region(region)
