@@ -76,21 +76,21 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def card_shaped(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """(start, end) of every card-shaped number of text[start:end] that passes the Luhn check."""
+def card_shaped(text: str, start: int = 0) -> list[tuple[int, int]]:
+    """(start, end) of every card-shaped number of text[start:] that passes the Luhn check."""
     spans = []
-    for match in _CARD_SHAPE.finditer(text, start, len(text) if end is None else end):
+    for match in _CARD_SHAPE.finditer(text, start):
         digits = "".join(_DIGIT.findall(match.group()))
         if MIN_CARD_DIGITS <= len(digits) <= MAX_CARD_DIGITS and len(set(digits)) > 1 and luhn_valid(digits):
             spans.append(match.span())
     return spans
 
 
-def phone_shaped(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int, bool]]:
-    """(start, end, sure) of every phone-shaped number of text[start:end]; `sure` is False for a
+def phone_shaped(text: str, start: int = 0) -> list[tuple[int, int, bool]]:
+    """(start, end, sure) of every phone-shaped number of text[start:]; `sure` is False for a
     shape that is a phone number only where a cue word says so."""
     spans = []
-    for match in _PHONE_SHAPE.finditer(text, start, len(text) if end is None else end):
+    for match in _PHONE_SHAPE.finditer(text, start):
         if match.end() - match.start() < MIN_PHONE_DIGITS:
             continue
         sure = _phone_verdict(match)
@@ -165,9 +165,9 @@ class NumberSweep:
     def _window_spans(self, window: str, core_start: int, core_end: int) -> tuple:
         if not _CHAIN.search(window, core_start, core_end):
             return ()
-        stop = min(core_end + MARGIN_AFTER, len(window))
-        cards = [(CARD, s, e, True) for s, e in card_shaped(window, core_start, stop)] if self.cards else []
-        phones = [(PHONE, s, e, sure) for s, e, sure in phone_shaped(window, core_start, stop)
+        # No shape crosses the character that ends the run: what follows it is only read, as context.
+        cards = [(CARD, s, e, True) for s, e in card_shaped(window, core_start)] if self.cards else []
+        phones = [(PHONE, s, e, sure) for s, e, sure in phone_shaped(window, core_start)
                   if not any(cs < e and s < ce for _, cs, ce, _ in cards)] if self.phones else []
         return tuple(sorted(cards + phones, key=lambda span: span[1]))
 

@@ -86,10 +86,8 @@ class WindowedRecognizer:
 
     def find(self, text: str) -> list[tuple[int, int, float]]:
         """(start, end, score) of each span presidio's recognizer finds in `text`."""
-        if not self._hits.search(text):  # most texts, for most recognizers
-            return []
         if self._runs is None:
-            return list(self._spans(text, 0, len(text)))
+            return list(self._spans(text, 0, len(text))) if self._hits.search(text) else []
         found, new = [], {}
         for start, end in runs_with(text, self._hits, self._runs):
             begin = max(start - self._reach, 0)
