@@ -17,7 +17,7 @@ from typing import NamedTuple, Optional, Union
 
 import ahocorasick
 
-from filters.sanity import UNSPACED_LANGUAGES
+from tokenmill.filters.sanity import UNSPACED_LANGUAGES
 
 BUNDLED_DIRECTORY = Path(__file__).resolve().parent / "data" / "ldnoobw"
 # lid.176 codes whose LDNOOBW list is filed under another tag.

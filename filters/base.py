@@ -4,7 +4,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar, Iterable, Optional
 
-from filters.document import Document
+from tokenmill.filters.document import Document
 
 SignalTypes = dict[str, str]  # column name -> "int" | "float" | "str"
 Bounds = tuple[Optional[float], Optional[float]]  # (lowest kept, highest kept); None: unbounded

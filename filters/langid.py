@@ -11,8 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Optional, Sequence
 
-from filters.base import Bounds, DocumentFilter
-from filters.document import Document
+from tokenmill.filters.base import Bounds, DocumentFilter
+from tokenmill.filters.document import Document
 
 # FineWeb (Penedo et al. 2024) keeps a page when its top language scores at least 0.65.
 DEFAULT_THRESHOLD = 0.65

@@ -26,8 +26,8 @@ import itertools
 import re
 from typing import Iterable, Optional, Sequence
 
-from filters.memo import BoundedMemo
-from filters.regex_windows import Runs, Window, windows_with
+from tokenmill.filters.memo import BoundedMemo
+from tokenmill.filters.regex_windows import Runs, Window, windows_with
 
 PHONE, CARD = "PHONE_NUMBER", "CREDIT_CARD"
 MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 7, 15

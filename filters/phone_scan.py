@@ -37,9 +37,9 @@ from phonenumbers.phonenumberutil import (_PLUS_CHARS_PATTERN, _VALID_PUNCTUATIO
                                           _is_viable_phone_number, _maybe_strip_extension, _normalize,
                                           _parse_prefix_as_idd, normalize_digits_only)
 
-from filters.memo import BoundedMemo
-from filters.presidio_engine import without_contained
-from filters.regex_windows import Runs, Window, pattern_shape, windows_with
+from tokenmill.filters.memo import BoundedMemo
+from tokenmill.filters.presidio_engine import without_contained
+from tokenmill.filters.regex_windows import Runs, Window, pattern_shape, windows_with
 
 # The matcher reads the character before a candidate and up to three after it (time-stamp suffix ":mm").
 MARGIN_BEFORE, MARGIN_AFTER = 1, 3

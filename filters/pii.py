@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Mapping, Optional, Sequence
 
-from filters.base import Bounds, DocumentFilter, SignalTypes
-from filters.document import Document
-from filters.number_sweep import CARD, PHONE, NumberSweep
-from filters.pii_scan import OPTIONAL_ENTITIES, PATTERN_ENTITIES, PiiScanner
-from filters.presidio_engine import NER_ENTITIES, no_network
-from filters.textguard import DEFAULT_MAX_CHARS, unfit_reason
+from tokenmill.filters.base import Bounds, DocumentFilter, SignalTypes
+from tokenmill.filters.document import Document
+from tokenmill.filters.number_sweep import CARD, PHONE, NumberSweep
+from tokenmill.filters.pii_scan import OPTIONAL_ENTITIES, PATTERN_ENTITIES, PiiScanner
+from tokenmill.filters.presidio_engine import NER_ENTITIES, no_network
+from tokenmill.filters.textguard import DEFAULT_MAX_CHARS, unfit_reason
 
 DOLMA_MAX_SPANS = 5
 KNOWN_ENTITIES = PATTERN_ENTITIES + OPTIONAL_ENTITIES + NER_ENTITIES

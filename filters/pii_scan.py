@@ -27,10 +27,10 @@ from typing import Optional, Sequence
 
 import regex
 
-from filters.phone_scan import PhoneScanner
-from filters.memo import BoundedMemo
-from filters.presidio_engine import LANGUAGE, build_analyzer, without_contained
-from filters.regex_windows import Runs, Window, case_free, pattern_shape, runs_with
+from tokenmill.filters.phone_scan import PhoneScanner
+from tokenmill.filters.memo import BoundedMemo
+from tokenmill.filters.presidio_engine import LANGUAGE, build_analyzer, without_contained
+from tokenmill.filters.regex_windows import Runs, Window, case_free, pattern_shape, runs_with
 
 PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IP_ADDRESS", "IBAN_CODE", "US_SSN", "CRYPTO")
 OPTIONAL_ENTITIES = ("URL",)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from filters.base import Bounds, DocumentFilter, SignalTypes
-from filters.document import Document
+from tokenmill.filters.base import Bounds, DocumentFilter, SignalTypes
+from tokenmill.filters.document import Document
 
 MIN_CHARS = 100
 MIN_WORDS_PER_CHAR = 0.05

@@ -22,12 +22,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-from filters.badwords import BadWordMatcher, list_languages
-from filters.base import Bounds, DocumentFilter, SignalTypes
-from filters.document import Document
-from filters.langid import MAX_PREDICT_CHARS, load_fasttext_model
-from filters.sanity import UNSPACED_LANGUAGES
-from filters.textguard import DEFAULT_MAX_CHARS, unfit_reason
+from tokenmill.filters.badwords import BadWordMatcher, list_languages
+from tokenmill.filters.base import Bounds, DocumentFilter, SignalTypes
+from tokenmill.filters.document import Document
+from tokenmill.filters.langid import MAX_PREDICT_CHARS, load_fasttext_model
+from tokenmill.filters.sanity import UNSPACED_LANGUAGES
+from tokenmill.filters.textguard import DEFAULT_MAX_CHARS, unfit_reason
 
 Mode = Literal["ratio", "any", "off"]
 # One listed word in fifty: the Jigsaw comments labelled toxic that contain a listed word run at

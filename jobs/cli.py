@@ -1,30 +1,52 @@
-"""The `tokenmill` command: one click group, one subcommand per job."""
-from importlib.metadata import version
+"""The `tokenmill` command: one click group, one subcommand per job.
+
+Subcommands are imported when they run, not when the group starts, so `tokenmill --help` and the
+light commands (`plan`) answer at once instead of first importing Beam, presidio and torch.
+"""
+from __future__ import annotations
+
+import importlib
 
 import click
 
-from jobs.curate import curate_command
-from jobs.pack import pack_command
-from jobs.plan import plan_command
-from jobs.report import report_command
-from jobs.run import run_command
-from jobs.tokenizer import tokenizer_group
-from jobs.train.command import train_command
+# name -> (module:attribute of the click command, one-line help shown by `tokenmill --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "curate": ("tokenmill.jobs.curate:curate_command", "Curate raw shards into Parquet and a ledger."),
+    "tokenizer": ("tokenmill.jobs.tokenizer:tokenizer_group", "Train a BPE tokenizer; encode and decode."),
+    "pack": ("tokenmill.jobs.pack:pack_command", "Tokenize, pack and mix curated text into token shards."),
+    "train": ("tokenmill.jobs.train.command:train_command", "Train the GPT on packed token shards."),
+    "plan": ("tokenmill.jobs.plan:plan_command", "Size a model and its data for a compute budget."),
+    "report": ("tokenmill.jobs.report.page:report_command", "Write OUT/report.html for a run."),
+    "run": ("tokenmill.jobs.run:run_command", "Run every stage, curate to train, from one config."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(version("tokenmill"), prog_name="tokenmill")
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, _, attribute = COMMANDS[name][0].partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short) for name, (_, short) in COMMANDS.items()])
+
+
+def _version() -> str:
+    from tokenmill import __version__
+    return __version__
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), prog_name="tokenmill")
 def cli() -> None:
     """Curate raw text shards into packed, mixture-weighted token shards and train a GPT on them."""
-
-
-cli.add_command(curate_command, "curate")
-cli.add_command(plan_command, "plan")
-cli.add_command(tokenizer_group, "tokenizer")
-cli.add_command(pack_command, "pack")
-cli.add_command(report_command, "report")
-cli.add_command(train_command, "train")
-cli.add_command(run_command, "run")
 
 
 def main() -> None:

@@ -10,13 +10,13 @@ from typing import Optional, Sequence
 import apache_beam as beam
 import click
 
-from jobs.progress import progress_bar
-from jobs.sample.build import sample_config_path
-from pipeline.config import Config, load_config, parse_source_flag, validate_sources
-from pipeline.curate import CuratePlan, build_curation, clear_outputs, plan_curation
-from pipeline.ledger import read_ledger, summary_lines
-from pipeline.runner import LOCAL_RUNNER, check_options, make_runner, pipeline_options
-from pipeline.schema import ConfigError
+from tokenmill.jobs.report.progress import progress_bar
+from tokenmill.jobs.sample.build import sample_config_path
+from tokenmill.pipeline.config import Config, load_config, parse_source_flag, validate_sources
+from tokenmill.pipeline.curate import CuratePlan, build_curation, clear_outputs, plan_curation
+from tokenmill.pipeline.ledger import read_ledger, summary_lines
+from tokenmill.pipeline.runner import LOCAL_RUNNER, check_options, make_runner, pipeline_options
+from tokenmill.pipeline.schema import ConfigError
 
 
 def curation_pipeline(config: Config, output: str, stages: Optional[list[str]] = None, runner: Optional[str] = None,

@@ -8,10 +8,10 @@ from typing import Optional, Sequence
 
 import click
 
-from pipeline.config import Config, load_config
-from pipeline.pack import run_pack
-from pipeline.pack_config import PackConfig, pack_config, parse_mixture, tokenizer_config
-from pipeline.schema import ConfigError
+from tokenmill.pipeline.config import Config, load_config
+from tokenmill.pipeline.pack import run_pack
+from tokenmill.pipeline.pack_config import PackConfig, pack_config, parse_mixture, tokenizer_config
+from tokenmill.pipeline.schema import ConfigError
 
 Phases = list[tuple[float, dict[str, float]]]
 

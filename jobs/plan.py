@@ -16,10 +16,10 @@ from typing import Any, Mapping, Optional
 
 import click
 
-from jobs.hardware import PEAK_BF16_FLOPS, gpu_peak
-from pipeline.config import load_config
-from pipeline.schema import ConfigError
-from pipeline.train_config import PlanConfig, plan_config
+from tokenmill.jobs.hardware import PEAK_BF16_FLOPS, gpu_peak
+from tokenmill.pipeline.config import load_config
+from tokenmill.pipeline.schema import ConfigError
+from tokenmill.pipeline.train_config import PlanConfig, plan_config
 
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
 

@@ -19,16 +19,16 @@ from typing import Optional, Sequence
 
 import click
 
-from jobs.curate import curate
-from jobs.pack import pack
-from jobs.sample.build import sample_config_path
-from jobs.tokenizer import train_tokenizer
-from jobs.train.trainer import TrainingDiverged, train
-from pipeline.config import Config, load_config
-from pipeline.ledger import summary_lines
-from pipeline.pack_config import pack_config, tokenizer_config
-from pipeline.schema import ConfigError
-from pipeline.train_config import TrainConfig, train_config
+from tokenmill.jobs.curate import curate
+from tokenmill.jobs.pack import pack
+from tokenmill.jobs.sample.build import sample_config_path
+from tokenmill.jobs.tokenizer import train_tokenizer
+from tokenmill.jobs.train.trainer import TrainingDiverged, train
+from tokenmill.pipeline.config import Config, load_config
+from tokenmill.pipeline.ledger import summary_lines
+from tokenmill.pipeline.pack_config import pack_config, tokenizer_config
+from tokenmill.pipeline.schema import ConfigError
+from tokenmill.pipeline.train_config import TrainConfig, train_config
 
 
 def validated_train_config(config: Config, steps: Optional[int], device: Optional[str]) -> TrainConfig:

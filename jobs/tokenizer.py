@@ -14,14 +14,14 @@ import click
 import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
-from filters.document import stable_hash
-from jobs.pack import resolve_phases
-from pipeline.config import Config, load_config
-from pipeline.pack import curated_shards
-from pipeline.pack_config import TokenizerConfig, pack_config, parse_mixture, tokenizer_config
-from pipeline.schema import ConfigError
-from transforms.pack import average_weights
-from transforms.tokenize import EOT, byte_decoder, train_bpe
+from tokenmill.filters.document import stable_hash
+from tokenmill.jobs.pack import resolve_phases
+from tokenmill.pipeline.config import Config, load_config
+from tokenmill.pipeline.pack import curated_shards
+from tokenmill.pipeline.pack_config import TokenizerConfig, pack_config, parse_mixture, tokenizer_config
+from tokenmill.pipeline.schema import ConfigError
+from tokenmill.transforms.pack import average_weights
+from tokenmill.transforms.tokenize import EOT, byte_decoder, train_bpe
 
 HASH_SPACE = 2 ** 64
 

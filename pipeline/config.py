@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 import yaml
 
-from pipeline.schema import ConfigError, from_mapping
+from tokenmill.pipeline.schema import ConfigError, from_mapping
 
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -111,8 +111,8 @@ def parse_source_flag(flag: str) -> tuple[str, SourceConfig]:
 
 
 def validate_sources(config: Config) -> None:
-    from pipeline.stages import STAGES
-    from transforms.formats import READERS
+    from tokenmill.pipeline.stages import STAGES
+    from tokenmill.transforms.formats import READERS
 
     where = config.origin
     for name, source in config.sources.items():

@@ -8,14 +8,14 @@ from typing import Optional
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.config import Config
-from pipeline.ledger import WriteLedger
-from pipeline.schema import ConfigError
-from pipeline.stages import STAGES, settings_for, source_stages
-from transforms.filter_chain import ApplyFilters
-from transforms.formats import ReadOptions
-from transforms.read import ReadShards
-from transforms.write import WriteShards
+from tokenmill.pipeline.config import Config
+from tokenmill.pipeline.ledger import WriteLedger
+from tokenmill.pipeline.schema import ConfigError
+from tokenmill.pipeline.stages import STAGES, settings_for, source_stages
+from tokenmill.transforms.filter_chain import ApplyFilters
+from tokenmill.transforms.formats import ReadOptions
+from tokenmill.transforms.read import ReadShards
+from tokenmill.transforms.write import WriteShards
 
 
 @dataclass(frozen=True)

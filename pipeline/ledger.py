@@ -15,7 +15,7 @@ from collections import defaultdict
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from filters.document import Document, Failed, Rejected
+from tokenmill.filters.document import Document, Failed, Rejected
 
 LEDGER_FILE = "ledger.json"
 

@@ -23,12 +23,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.pack_config import PackConfig, epoch_cap
-from pipeline.runner import check_options, make_runner, pipeline_options
-from pipeline.schema import ConfigError
-from transforms.pack import (PackStats, PhasePlan, interleave, merged_documents, pack_bestfit, pack_concat,
+from tokenmill.pipeline.pack_config import PackConfig, epoch_cap
+from tokenmill.pipeline.runner import check_options, make_runner, pipeline_options
+from tokenmill.pipeline.schema import ConfigError
+from tokenmill.transforms.pack import (PackStats, PhasePlan, interleave, merged_documents, pack_bestfit, pack_concat,
                              plan_mixture, window_deviation)
-from transforms.tokenize import EOT, Encoder, TokenizeShards, token_paths
+from tokenmill.transforms.tokenize import EOT, Encoder, TokenizeShards, token_paths
 
 WORK = "_work"
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
-from pipeline.schema import ConfigError, from_mapping
+from tokenmill.pipeline.schema import ConfigError, from_mapping
 
 # Epoch caps by kind of source: the upper ends of the chapter's guidance (pretraining.md,
 # "Data Repetition": web crawl 1-2 epochs, books 2-4, code 2-4, Wikipedia 4-6).

@@ -14,7 +14,7 @@ from apache_beam.options.pipeline_options_validator import PipelineOptionsValida
 from apache_beam.runners import create_runner
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-from pipeline.schema import ConfigError
+from tokenmill.pipeline.schema import ConfigError
 
 LOCAL_RUNNER = "FnApiRunner"
 

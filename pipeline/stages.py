@@ -12,18 +12,18 @@ from typing import Any, Callable, Literal, Optional, Union
 
 import apache_beam as beam
 
-from filters.base import DocumentFilter
-from filters.langid import DEFAULT_THRESHOLD, LanguageFilter
-from filters.pii import PiiFilter
-from filters.pii_scan import PATTERN_ENTITIES
-from filters.textguard import DEFAULT_MAX_CHARS
-from filters import toxicity
-from filters.quality import C4, CodeRules, FineWeb, GopherQuality, GopherRepetition, QualityFilter, Sanity
-from pipeline.config import Config, SourceConfig
-from pipeline.schema import from_mapping
-from transforms.exact_dedup import ExactDedup
-from transforms.near_dedup import NearDedup
-from transforms.paragraph_dedup import ParagraphDedup
+from tokenmill.filters.base import DocumentFilter
+from tokenmill.filters.langid import DEFAULT_THRESHOLD, LanguageFilter
+from tokenmill.filters.pii import PiiFilter
+from tokenmill.filters.pii_scan import PATTERN_ENTITIES
+from tokenmill.filters.textguard import DEFAULT_MAX_CHARS
+from tokenmill.filters import toxicity
+from tokenmill.filters.quality import C4, CodeRules, FineWeb, GopherQuality, GopherRepetition, QualityFilter, Sanity
+from tokenmill.pipeline.config import Config, SourceConfig
+from tokenmill.pipeline.schema import from_mapping
+from tokenmill.transforms.exact_dedup import ExactDedup
+from tokenmill.transforms.near_dedup import NearDedup
+from tokenmill.transforms.paragraph_dedup import ParagraphDedup
 
 
 @dataclass

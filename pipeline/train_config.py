@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
-from pipeline.schema import from_mapping
+from tokenmill.pipeline.schema import from_mapping
 
 ModelSize = Literal["tiny", "small", "gpt2-124m", "gpt2-350m", "gpt2-774m", "gpt2-1.5b"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from filters.document import stable_hash
+from tokenmill.filters.document import stable_hash
 
 
 def books(corpus: Path, limit: int) -> list[str]:

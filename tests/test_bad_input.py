@@ -5,8 +5,8 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.curate import curate
-from pipeline.config import Config, SourceConfig
+from tokenmill.jobs.curate import curate
+from tokenmill.pipeline.config import Config, SourceConfig
 
 PROSE = ("The harbour master kept a careful record of every ship that entered the bay, noting its cargo, "
          "its crew and the weather it had met on the way. ")

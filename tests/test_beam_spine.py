@@ -5,12 +5,12 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from filters.base import DocumentFilter
-from filters.document import Document
-from filters.sanity import SanityFilter
-from transforms.exact_dedup import ExactDedup
-from transforms.filter_chain import ApplyFilters
-from transforms.write import WriteShards
+from tokenmill.filters.base import DocumentFilter
+from tokenmill.filters.document import Document
+from tokenmill.filters.sanity import SanityFilter
+from tokenmill.transforms.exact_dedup import ExactDedup
+from tokenmill.transforms.filter_chain import ApplyFilters
+from tokenmill.transforms.write import WriteShards
 
 PROSE = "The river rose through the night and by morning the lower fields were under water again. "
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_config, parse_source_flag
-from pipeline.schema import ConfigError
+from tokenmill.pipeline.config import load_config, parse_source_flag
+from tokenmill.pipeline.schema import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,7 +63,7 @@ def test_source_flag_syntax():
 
 
 def run_cli(*args, cwd=REPO):
-    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "tokenmill", *args], cwd=cwd, capture_output=True, text=True,
                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=120)
 
 
@@ -98,7 +98,7 @@ def test_the_readmes_config_example_loads(tmp_path):
     block = (REPO / "README.md").read_text(encoding="utf-8").split("### Config")[1].split("```yaml")[1].split("```")[0]
     (tmp_path / "data").mkdir()
     config = load_config(write(tmp_path, block))
-    from pipeline.stages import settings_for
+    from tokenmill.pipeline.stages import settings_for
 
     assert settings_for(config, "quality", "web").rule_sets == ["sanity", "gopher_repetition"]
     assert settings_for(config, "langid", "web").threshold == 0.65

@@ -8,15 +8,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.curate import curate
-from pipeline.config import Config, SourceConfig
+from tokenmill.jobs.curate import curate
+from tokenmill.pipeline.config import Config, SourceConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def tokenmill(*args):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-m", "jobs.cli", *args], capture_output=True, text=True, env=env,
+    result = subprocess.run([sys.executable, "-m", "tokenmill", *args], capture_output=True, text=True, env=env,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return result

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.curate import curate_command
+from tokenmill.jobs.curate import curate_command
 
 REPO = Path(__file__).resolve().parents[1]
 DATAFLOW = REPO / "deploy" / "dataflow"
@@ -72,14 +72,14 @@ def clean_venv(tmp_path_factory):
 def test_the_worker_package_installs_into_a_clean_venv_and_curates_the_same_documents(clean_venv, tmp_path):
     env = clean_env()
     python, tokenmill = clean_venv / "bin" / "python", clean_venv / "bin" / "tokenmill"
-    where = subprocess.run([str(python), "-c", "import jobs.cli; print(jobs.cli.__file__)"], cwd=tmp_path, env=env,
+    where = subprocess.run([str(python), "-c", "import tokenmill.jobs.cli as m; print(m.__file__)"], cwd=tmp_path, env=env,
                            check=True, capture_output=True, text=True).stdout.strip()
     assert Path(where).is_relative_to(clean_venv)
     installed = subprocess.run([str(tokenmill), "curate", "--sample", "--output", str(tmp_path / "installed")],
                                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert installed.returncode == 0, installed.stderr[-3000:]
     assert "ledger balanced" in installed.stdout
-    checkout = subprocess.run([sys.executable, "-m", "jobs.cli", "curate", "--sample", "--output",
+    checkout = subprocess.run([sys.executable, "-m", "tokenmill", "curate", "--sample", "--output",
                                str(tmp_path / "checkout")], cwd=REPO, env={**env, "PYTHONPATH": str(REPO)},
                               capture_output=True, text=True, timeout=300)
     assert checkout.returncode == 0, checkout.stderr[-3000:]

@@ -1,10 +1,10 @@
 """The foundation's filters on literal texts and on real labelled sentences."""
 import pytest
 
-from filters.document import Document, derived_id, stable_hash
-from filters.langid import LANGUAGE_ALIASES, LanguageFilter
-from filters.normalize import content_hash, normalize_for_exact_match
-from filters.sanity import MIN_WORDS_PER_CHAR, SanityFilter
+from tokenmill.filters.document import Document, derived_id, stable_hash
+from tokenmill.filters.langid import LANGUAGE_ALIASES, LanguageFilter
+from tokenmill.filters.normalize import content_hash, normalize_for_exact_match
+from tokenmill.filters.sanity import MIN_WORDS_PER_CHAR, SanityFilter
 
 
 @pytest.fixture(scope="module")

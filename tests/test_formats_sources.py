@@ -12,12 +12,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from filters.document import Document
-from filters.extract.code import skip_reason
-from jobs.curate import curate
-from pipeline.config import Config, SourceConfig
-from pipeline.stages import source_stages
-from transforms.formats import READERS, ReadOptions
+from tokenmill.filters.document import Document
+from tokenmill.filters.extract.code import skip_reason
+from tokenmill.jobs.curate import curate
+from tokenmill.pipeline.config import Config, SourceConfig
+from tokenmill.pipeline.stages import source_stages
+from tokenmill.transforms.formats import READERS, ReadOptions
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STDLIB_JSON = Path(json.__file__).parent

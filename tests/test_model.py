@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from jobs.train.model import GPT, SIZES, GPTConfig, next_token_loss, pretraining_loss
-from pipeline.train_config import ModelSize
+from tokenmill.jobs.train.model import GPT, SIZES, GPTConfig, next_token_loss, pretraining_loss
+from tokenmill.pipeline.train_config import ModelSize
 
 
 def chapter_log_softmax(x):

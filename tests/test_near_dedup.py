@@ -11,11 +11,11 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from datasketch import MinHash, MinHashLSH
 
-from filters.document import Document
-from filters.minhash import MinHasher, detection_probability, normalized_words, shingle_hash, shingles
-from jobs.curate import curate
-from pipeline.config import Config, SourceConfig
-from transforms.near_dedup import NearDedup
+from tokenmill.filters.document import Document
+from tokenmill.filters.minhash import MinHasher, detection_probability, normalized_words, shingle_hash, shingles
+from tokenmill.jobs.curate import curate
+from tokenmill.pipeline.config import Config, SourceConfig
+from tokenmill.transforms.near_dedup import NearDedup
 
 
 @pytest.fixture(scope="module")
@@ -161,14 +161,14 @@ def test_paragraph_dedup_cuts_repeated_paragraphs_across_documents(tmp_path):
 
 
 def test_paragraph_dedup_is_optional():
-    from pipeline.stages import source_stages
+    from tokenmill.pipeline.stages import source_stages
 
     config = Config(sources={"web": SourceConfig("jsonl", ["x"])})
     assert "paragraph-dedup" not in source_stages(config, "web")
 
 
 def test_an_optional_stage_runs_when_named_on_the_command_line():
-    from pipeline.stages import source_stages
+    from tokenmill.pipeline.stages import source_stages
 
     config = Config(sources={"web": SourceConfig("jsonl", ["x"])})
     assert source_stages(config, "web", ["near-dedup", "paragraph-dedup"]) == ["near-dedup", "paragraph-dedup"]

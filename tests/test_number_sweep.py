@@ -8,9 +8,9 @@ os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""  # before presidio (and tl
 
 import pytest
 
-from filters.document import Document
-from filters.number_sweep import NumberSweep, card_shaped, luhn_valid, phone_shaped
-from filters.pii import PiiFilter
+from tokenmill.filters.document import Document
+from tokenmill.filters.number_sweep import NumberSweep, card_shaped, luhn_valid, phone_shaped
+from tokenmill.filters.pii import PiiFilter
 
 TEMPLATES = ("Call me at {} tomorrow.", "Phone: {}, ask for Bob.", "You can reach her on {} after 5pm.", "{}",
              "Our office {} is open on weekdays.")
@@ -106,7 +106,7 @@ def test_card_shapes_pass_the_luhn_check():
 
 def test_sweep_in_phone_windows_equals_its_own_runs(corpus):
     """Looking only in the phone scanner's windows finds what the sweep's own runs find."""
-    from filters.pii_scan import PiiScanner
+    from tokenmill.filters.pii_scan import PiiScanner
     from test_pii import gold_documents, web_sample
 
     scanner = PiiScanner()

@@ -13,16 +13,16 @@ import pytest
 from click.testing import CliRunner
 from tokenizers import Tokenizer
 
-from jobs.cli import cli
-from jobs.curate import curate
-from jobs.pack import pack
-from jobs.sample.build import sample_config_path
-from jobs.token_stream import TokenStream
-from jobs.tokenizer import train_tokenizer
-from pipeline.config import Config, load_config
-from pipeline.schema import ConfigError
+from tokenmill.jobs.cli import cli
+from tokenmill.jobs.curate import curate
+from tokenmill.jobs.pack import pack
+from tokenmill.jobs.sample.build import sample_config_path
+from tokenmill.jobs.train.token_stream import TokenStream
+from tokenmill.jobs.tokenizer import train_tokenizer
+from tokenmill.pipeline.config import Config, load_config
+from tokenmill.pipeline.schema import ConfigError
 from tests import pack_corpus
-from transforms.tokenize import train_bpe
+from tokenmill.transforms.tokenize import train_bpe
 
 SEQ_LEN = 63
 WIDTH = SEQ_LEN + 1

@@ -8,11 +8,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.pack_config import epoch_cap, pack_config, parse_mixture
-from pipeline.schema import ConfigError
-from transforms.pack import (MixtureError, PackStats, apportion, interleave, largest_total, merged_documents,
+from tokenmill.pipeline.pack_config import epoch_cap, pack_config, parse_mixture
+from tokenmill.pipeline.schema import ConfigError
+from tokenmill.transforms.pack import (MixtureError, PackStats, apportion, interleave, largest_total, merged_documents,
                              pack_bestfit, pack_concat, plan_mixture, plan_phases, rows_needed, window_deviation)
-from transforms.tokenize import INDEX_SCHEMA
+from tokenmill.transforms.tokenize import INDEX_SCHEMA
 
 EOT = 0
 

@@ -12,14 +12,14 @@ os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""  # before presidio (and tl
 
 import pytest
 
-from filters.document import Document
-from filters.pii import PiiFilter
-from filters.phone_scan import RegionRule, min_international_digits, min_phone_digits, verified
-from filters.pii_scan import PATTERN_ENTITIES, PRESCANS, PiiScanner
-from filters.regex_windows import Runs, explicit_class, pattern_shape, runs_with
-from pipeline.config import SourceConfig
-from pipeline.schema import ConfigError, from_mapping
-from pipeline.stages import STAGES
+from tokenmill.filters.document import Document
+from tokenmill.filters.pii import PiiFilter
+from tokenmill.filters.phone_scan import RegionRule, min_international_digits, min_phone_digits, verified
+from tokenmill.filters.pii_scan import PATTERN_ENTITIES, PRESCANS, PiiScanner
+from tokenmill.filters.regex_windows import Runs, explicit_class, pattern_shape, runs_with
+from tokenmill.pipeline.config import SourceConfig
+from tokenmill.pipeline.schema import ConfigError, from_mapping
+from tokenmill.pipeline.stages import STAGES
 
 COVERED = PATTERN_ENTITIES + ("URL",)
 GOLD_NAMES = {"DOMAIN_NAME": "URL"}
@@ -50,7 +50,7 @@ def key(results):
 def test_fast_path_finds_what_presidio_finds_on_every_document(corpus, scanner):
     """The same spans as presidio with the stage's recognizers, and as presidio as usually called
     (every predefined recognizer) reports for the types the stage covers."""
-    from filters.presidio_engine import LANGUAGE, build_default_analyzer
+    from tokenmill.filters.presidio_engine import LANGUAGE, build_default_analyzer
 
     usual = build_default_analyzer()
     texts = [d["full_text"] for d in gold_documents(corpus)] + web_sample(corpus)
@@ -109,7 +109,7 @@ def test_prescans_without_ignorecase_match_as_presidio_flags_them(corpus):
 
     import regex
 
-    from filters.regex_windows import case_free
+    from tokenmill.filters.regex_windows import case_free
 
     flags = regex.IGNORECASE | regex.MULTILINE | regex.DOTALL
     rng = random.Random(0)
@@ -130,7 +130,7 @@ def test_digit_led_prescans_open_with_a_digit(scanner):
     import regex
     from re import _constants as c, _parser
 
-    from filters.pii_scan import DIGIT, DIGIT_LED
+    from tokenmill.filters.pii_scan import DIGIT, DIGIT_LED
 
     not_digits = regex.compile(DIGIT).sub("", "".join(map(chr, range(sys.maxunicode + 1))))
     flags = {r.supported_entities[0]: int(r.global_regex_flags) for r in scanner.engine.registry.recognizers
@@ -206,7 +206,7 @@ def test_phone_windows_rest_on_phonenumbers_own_pattern():
     assert not [c for c in range(sys.maxunicode + 1) if chr(c).isdecimal() and punctuation.match(chr(c))]
     alphabet = re.compile(f"[{''.join(pattern_shape(_PATTERN.pattern, _PATTERN.flags).alphabet)}]", _PATTERN.flags)
     assert all(alphabet.match(c) for c in _VALID_PUNCTUATION if c not in "\\")
-    from filters.phone_scan import PhoneScanner
+    from tokenmill.filters.phone_scan import PhoneScanner
 
     text = "Call 030 1234567 or +1 (202) 555-0143 ext. 12, not 1999."
     spans = PhoneScanner().find(text)
@@ -220,7 +220,7 @@ def test_region_matcher_finds_what_phonenumbers_matcher_finds(corpus):
     from phonenumbers import Leniency, PhoneNumberMatcher
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-    from filters.phone_scan import _CandidateWalk, _RegionMatcher, _Verdicts
+    from tokenmill.filters.phone_scan import _CandidateWalk, _RegionMatcher, _Verdicts
 
     regions = PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS
     verdicts = _Verdicts(regions, Leniency.VALID)

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from jobs.cli import cli
-from jobs.hardware import device_peak, gpu_peak
-from jobs.plan import (LAWS, SECONDS_PER_YEAR, corpus_support, gpu_seconds, make_plan,
+from tokenmill.jobs.cli import cli
+from tokenmill.jobs.hardware import device_peak, gpu_peak
+from tokenmill.jobs.plan import (LAWS, SECONDS_PER_YEAR, corpus_support, gpu_seconds, make_plan,
                        params_for_ratio, training_flops)
-from pipeline.schema import ConfigError
-from pipeline.train_config import PlanConfig, plan_config
+from tokenmill.pipeline.schema import ConfigError
+from tokenmill.pipeline.train_config import PlanConfig, plan_config
 
 
 def chapter_estimate_performance(params_billions, tokens_trillions):

@@ -13,16 +13,16 @@ from apache_beam.options.pipeline_options import FlinkRunnerOptions, GoogleCloud
 from apache_beam.runners.portability.flink_runner import FlinkJarJobServer
 from apache_beam.runners.portability.spark_runner import SparkJarJobServer
 
-from jobs.curate import curation_pipeline
-from pipeline.config import Config, SourceConfig
-from pipeline.schema import ConfigError
+from tokenmill.jobs.curate import curation_pipeline
+from tokenmill.pipeline.config import Config, SourceConfig
+from tokenmill.pipeline.schema import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def tokenmill(*args, cwd=REPO):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-m", "jobs.cli", *args], capture_output=True, text=True, env=env,
+    result = subprocess.run([sys.executable, "-m", "tokenmill", *args], capture_output=True, text=True, env=env,
                             cwd=cwd, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -174,7 +174,7 @@ def test_dataflow_without_a_required_option_is_one_clear_error(corpus, tmp_path,
 def test_dataflow_temp_location_must_be_on_gcs_and_the_cli_says_so(corpus, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = subprocess.run(
-        [sys.executable, "-m", "jobs.cli", "curate", "--output", str(tmp_path / "out"),
+        [sys.executable, "-m", "tokenmill", "curate", "--output", str(tmp_path / "out"),
          "--source", f"bulk=jsonl:{corpus}/web-bulk/olmo_c4-sample.01.jsonl.gz", "--runner", "DataflowRunner",
          "--project=tokenmill-demo", "--region=europe-west4", f"--temp_location={tmp_path}"],
         capture_output=True, text=True, env=env, timeout=120)

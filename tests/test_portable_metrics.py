@@ -4,11 +4,11 @@ from collections import Counter
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
 
-from jobs.curate import curation_pipeline
-from pipeline.config import Config, SourceConfig
-from pipeline.curate import clear_outputs
-from pipeline.ledger import read_ledger
-from pipeline.stages import STAGES
+from tokenmill.jobs.curate import curation_pipeline
+from tokenmill.pipeline.config import Config, SourceConfig
+from tokenmill.pipeline.curate import clear_outputs
+from tokenmill.pipeline.ledger import read_ledger
+from tokenmill.pipeline.stages import STAGES
 
 
 def counter(result, namespace: str, name: str) -> int:

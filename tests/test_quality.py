@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from filters.document import Document
-from filters.quality import C4, CodeRules, FineWeb, GopherQuality, GopherRepetition, QualityFilter, Sanity
-from filters.quality.stats import TextStats
-from jobs.curate import curate
-from pipeline.config import Config, SourceConfig
-from pipeline.stages import settings_for, STAGES
+from tokenmill.filters.document import Document
+from tokenmill.filters.quality import C4, CodeRules, FineWeb, GopherQuality, GopherRepetition, QualityFilter, Sanity
+from tokenmill.filters.quality.stats import TextStats
+from tokenmill.jobs.curate import curate
+from tokenmill.pipeline.config import Config, SourceConfig
+from tokenmill.pipeline.stages import settings_for, STAGES
 
 
 def verdict(rules, text, lang="en"):

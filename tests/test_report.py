@@ -15,14 +15,14 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 
-from jobs.charts import fmt, nice_ticks
-from jobs.report import stream_histogram
+from tokenmill.jobs.report.charts import fmt, nice_ticks
+from tokenmill.jobs.report.page import stream_histogram
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def tokenmill(*args):
-    result = subprocess.run([sys.executable, "-m", "jobs.cli", *args], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "tokenmill", *args], capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -128,7 +128,7 @@ def test_the_report_is_self_contained_and_agrees_with_the_ledger(report, curated
 
 
 def test_a_run_folder_without_a_ledger_is_one_clear_error(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "jobs.cli", "report", str(tmp_path)], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "tokenmill", "report", str(tmp_path)], capture_output=True,
                             text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
     assert result.returncode != 0
     assert f"Error: {tmp_path}: no ledger.json here" in result.stderr

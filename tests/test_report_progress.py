@@ -9,14 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jobs.progress import ProgressBar, human_bytes, human_duration
-from transforms.read import PROGRESS_FORMAT
+from tokenmill.jobs.report.progress import ProgressBar, human_bytes, human_duration
+from tokenmill.transforms.read import PROGRESS_FORMAT
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def curate_args(corpus, out):
-    return [sys.executable, "-m", "jobs.cli", "curate", "--output", str(out),
+    return [sys.executable, "-m", "tokenmill", "curate", "--output", str(out),
             "--source", f"bulk=jsonl:{corpus}/web-bulk/olmo_c4-sample.0*.jsonl.gz",
             "--source", f"web=warc:{corpus}/web/cc-main-2020-34_resiliparse_part1.warc.gz"]
 

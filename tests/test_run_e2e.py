@@ -4,10 +4,10 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.run import run_all
-from jobs.sample.build import sample_config_path
-from pipeline.config import load_config
-from pipeline.schema import ConfigError
+from tokenmill.jobs.run import run_all
+from tokenmill.jobs.sample.build import sample_config_path
+from tokenmill.pipeline.config import load_config
+from tokenmill.pipeline.schema import ConfigError
 
 
 def test_the_sample_runs_end_to_end_and_the_loss_goes_down(tmp_path):

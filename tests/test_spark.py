@@ -26,7 +26,7 @@ def spark():
 def curated(corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("spark") / "out"
     result = subprocess.run(
-        [sys.executable, "-m", "jobs.cli", "curate", "--output", str(out), "--keep-rejected",
+        [sys.executable, "-m", "tokenmill", "curate", "--output", str(out), "--keep-rejected",
          "--source", f"web=warc:{corpus}/web/allenai-crawl_dolma_sample-0000.warc.gz",
          "--source", f"bulk=jsonl:{corpus}/web-bulk/olmo_c4-sample.0*.jsonl.gz",
          "--source", f"cc=jsonl:{corpus}/web-bulk/datajuicer_redpajama-cc-2023-06-refined.jsonl"],
@@ -36,7 +36,7 @@ def curated(corpus, tmp_path_factory):
                   "--vocab-size", "1000", "--sample-bytes", "500000"],
                  ["pack", "--curated", str(out / "curated"), "--tokenizer", str(out / "tokenizer.json"),
                   "--output", str(out / "tokens"), "--seq-len", "127", "--mixture", "web=0.3,bulk=0.3,cc=0.4"]):
-        result = subprocess.run([sys.executable, "-m", "jobs.cli", *args], capture_output=True, text=True,
+        result = subprocess.run([sys.executable, "-m", "tokenmill", *args], capture_output=True, text=True,
                                 env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
         assert result.returncode == 0, result.stderr[-3000:]
     return out

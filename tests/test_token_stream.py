@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.token_stream import TokenStream
+from tokenmill.jobs.train.token_stream import TokenStream
 from tests.token_shards import write_token_shards
 
 SEQ_LEN = 6

@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 from tokenizers import Tokenizer, pre_tokenizers
 
-from jobs.cli import cli
-from jobs.tokenizer import train_tokenizer
+from tokenmill.jobs.cli import cli
+from tokenmill.jobs.tokenizer import train_tokenizer
 from tests import pack_corpus
-from transforms.tokenize import EOT, Encoder, new_tokenizer, train_bpe
+from tokenmill.transforms.tokenize import EOT, Encoder, new_tokenizer, train_bpe
 
 
 def learn_bpe(word_freqs: dict[str, int], num_merges: int, alphabet: list[str], min_frequency: int):

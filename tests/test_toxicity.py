@@ -5,11 +5,11 @@ import pickle
 
 import pytest
 
-from filters.document import Document
-from filters.toxicity import ToxicityFilter
-from pipeline.config import SourceConfig
-from pipeline.schema import ConfigError, from_mapping
-from pipeline.stages import STAGES
+from tokenmill.filters.document import Document
+from tokenmill.filters.toxicity import ToxicityFilter
+from tokenmill.pipeline.config import SourceConfig
+from tokenmill.pipeline.schema import ConfigError, from_mapping
+from tokenmill.pipeline.stages import STAGES
 
 MEDICAL = ("The clinic answers questions about sex education, contraception and vaginal health. "
            "Our nurses explain anatomy in plain words, from puberty to menopause, and keep every "

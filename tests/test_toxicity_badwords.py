@@ -4,7 +4,7 @@ import pickle
 
 import pytest
 
-from filters.badwords import BUNDLED_DIRECTORY, BadWordMatcher, list_languages, load_badwords
+from tokenmill.filters.badwords import BUNDLED_DIRECTORY, BadWordMatcher, list_languages, load_badwords
 
 
 def test_bundled_lists_are_the_corpus_lists_unchanged(corpus):

@@ -7,10 +7,10 @@ os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
 
 import pyarrow.parquet as pq
 
-from jobs.curate import curation_pipeline
-from pipeline.config import Config, SourceConfig
-from pipeline.curate import clear_outputs
-from pipeline.ledger import read_ledger
+from tokenmill.jobs.curate import curation_pipeline
+from tokenmill.pipeline.config import Config, SourceConfig
+from tokenmill.pipeline.curate import clear_outputs
+from tokenmill.pipeline.ledger import read_ledger
 
 PROSE = ("The committee met on Tuesday to review the plans for the new library, which will open next "
          "spring with a reading room, a children's corner and a small café near the entrance. ")

@@ -13,11 +13,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from jobs.cli import cli
-from jobs.train import TrainingDiverged, train
-from jobs.train.checkpoint import list_checkpoints, load_checkpoint
-from pipeline.schema import ConfigError
-from pipeline.train_config import ModelConfig, TrainConfig, train_config
+from tokenmill.jobs.cli import cli
+from tokenmill.jobs.train import TrainingDiverged, train
+from tokenmill.jobs.train.checkpoint import list_checkpoints, load_checkpoint
+from tokenmill.pipeline.schema import ConfigError
+from tokenmill.pipeline.train_config import ModelConfig, TrainConfig, train_config
 from token_shards import patterned_rows, write_token_shards
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,7 +78,7 @@ def test_cli_trains_logs_metrics_evaluates_and_keeps_the_last_checkpoints(tokens
 
 
 def test_mfu_is_logged_against_a_configured_peak(tokens, tmp_path):
-    from jobs.train.model import GPT, GPTConfig
+    from tokenmill.jobs.train.model import GPT, GPTConfig
 
     train(tokens, tmp_path / "run", replace(CPU, steps=3, peak_flops=1e12))
     flops_per_token = GPT(GPTConfig.named("tiny", VOCAB, SEQ)).flops_per_token()
@@ -87,7 +87,7 @@ def test_mfu_is_logged_against_a_configured_peak(tokens, tmp_path):
 
 
 def test_eval_rows_are_held_out_from_training(tmp_path):
-    from jobs.train.data import TrainingData
+    from tokenmill.jobs.train.data import TrainingData
 
     rows = patterned_rows(400, SEQ, 512)
     rows[:, 0] = np.arange(400)  # every row told apart by its first id
@@ -100,7 +100,7 @@ def test_eval_rows_are_held_out_from_training(tmp_path):
 
 
 def test_held_out_shards_come_from_the_end_at_least_one_never_all():
-    from jobs.train.data import hold_out
+    from tokenmill.jobs.train.data import hold_out
 
     shards = [{"path": f"s{i}", "rows": 100} for i in range(10)]
     assert [s["path"] for s in hold_out(shards, 0.01)[1]] == ["s9"]
@@ -135,7 +135,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_to_the_same_losses(tokens
     config.write_text("train:\n  batch_size: 4\n  warmup_steps: 2\n  lr: 0.01\n  eval_every: 100\n"
                       "  eval_batches: 2\n  checkpoint_every: 25\n  keep_checkpoints: 2\n"
                       "  tensorboard: false\n")
-    command = [sys.executable, "-m", "jobs.cli", "train", "--data", str(tokens), "--out",
+    command = [sys.executable, "-m", "tokenmill", "train", "--data", str(tokens), "--out",
                str(tmp_path / "killed"), "--config", str(config), "--steps", "200", "--device", "cpu"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -156,7 +156,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_to_the_same_losses(tokens
 
 def test_sigterm_finishes_the_step_writes_a_checkpoint_and_resumes_exactly(tokens, tmp_path):
     cfg = replace(CPU, steps=200, checkpoint_every=1000, eval_every=1000)
-    command = [sys.executable, "-m", "jobs.cli", "train", "--data", str(tokens), "--out",
+    command = [sys.executable, "-m", "tokenmill", "train", "--data", str(tokens), "--out",
                str(tmp_path / "stopped"), "--steps", "200", "--device", "cpu", "--config",
                str(tmp_path / "run.yaml")]
     (tmp_path / "run.yaml").write_text("train:\n  batch_size: 4\n  warmup_steps: 2\n  lr: 0.01\n"
@@ -255,7 +255,7 @@ def test_two_gloo_ranks_match_one_process_with_the_combined_batch(tokens, tmp_pa
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "jobs.cli", "train", "--data", str(tokens), "--out", str(tmp_path / "ddp"),
+               "-m", "tokenmill", "train", "--data", str(tokens), "--out", str(tmp_path / "ddp"),
                "--config", str(config)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -273,7 +273,7 @@ def test_two_gloo_ranks_match_one_process_with_the_combined_batch(tokens, tmp_pa
 def test_kubernetes_job_runs_this_cli_under_torchrun():
     import yaml
 
-    from jobs.train.command import train_command
+    from tokenmill.jobs.train.command import train_command
 
     service, job = yaml.safe_load_all((REPO / "deploy" / "k8s" / "train-job.yaml").read_text())
     spec = job["spec"]
@@ -283,7 +283,7 @@ def test_kubernetes_job_runs_this_cli_under_torchrun():
     assert f"--nnodes={spec['completions']}" in args and spec["completions"] == spec["parallelism"]
     assert f"--nproc_per_node={container['resources']['limits']['nvidia.com/gpu']}" in args
     assert spec["template"]["spec"]["subdomain"] == service["metadata"]["name"]
-    cli_args = args[args.index("jobs.cli") + 1:]
+    cli_args = args[args.index("tokenmill") + 1:]
     assert cli_args[0] == "train"
     train_command.make_context("train", cli_args[1:])  # every flag is one the command takes
 

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from jobs.train.checkpoint import (latest_checkpoint, list_checkpoints, load_checkpoint,
+from tokenmill.jobs.train.checkpoint import (latest_checkpoint, list_checkpoints, load_checkpoint,
                                    rng_state, save_checkpoint, set_rng_state)
-from jobs.train.model import GPT, GPTConfig
-from jobs.train.optim import make_optimizer, make_scheduler, warmup_cosine
-from jobs.train.rails import LossRails
-from pipeline.train_config import TrainConfig
+from tokenmill.jobs.train.model import GPT, GPTConfig
+from tokenmill.jobs.train.optim import make_optimizer, make_scheduler, warmup_cosine
+from tokenmill.jobs.train.rails import LossRails
+from tokenmill.pipeline.train_config import TrainConfig
 
 
 def chapter_detect_loss_spike(losses, window=100, threshold=3.0):

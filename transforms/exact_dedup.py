@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from filters.document import Rejected
-from filters.normalize import content_hash
+from tokenmill.filters.document import Rejected
+from tokenmill.filters.normalize import content_hash
 
 STAGE = "exact-dedup"
 

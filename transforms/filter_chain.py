@@ -7,8 +7,8 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
-from filters.base import DocumentFilter
-from filters.document import Document, Failed, Rejected
+from tokenmill.filters.base import DocumentFilter
+from tokenmill.filters.document import Document, Failed, Rejected
 
 REJECTED = "rejected"
 FAILED = "failed"

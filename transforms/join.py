@@ -5,7 +5,7 @@ from typing import Callable
 
 import apache_beam as beam
 
-from filters.document import Document
+from tokenmill.filters.document import Document
 
 
 def node_key(source: str, doc_id: str) -> str:

@@ -22,9 +22,9 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from filters.document import Rejected
-from filters.minhash import MinHasher, band_keys, estimated_jaccard
-from transforms.join import JoinFindings, node_key, node_of
+from tokenmill.filters.document import Rejected
+from tokenmill.filters.minhash import MinHasher, band_keys, estimated_jaccard
+from tokenmill.transforms.join import JoinFindings, node_key, node_of
 
 STAGE = "near-dedup"
 MAX_HASH = 0xFFFFFFFF

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from filters.document import Rejected
-from filters.normalize import content_hash
-from transforms.join import JoinFindings, node_of
+from tokenmill.filters.document import Rejected
+from tokenmill.filters.normalize import content_hash
+from tokenmill.transforms.join import JoinFindings, node_of
 
 STAGE = "paragraph-dedup"
 PARAGRAPH_BREAK = "\n\n"

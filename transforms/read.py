@@ -1,7 +1,7 @@
 """Reading shards in Beam: one element per file, spread over workers, progress on the log.
 
 Each reader instance logs its running totals after every file and every PROGRESS_EVERY_S within a
-long one, as one line in PROGRESS_FORMAT. On a terminal `jobs/progress.py` turns these lines (from
+long one, as one line in PROGRESS_FORMAT. On a terminal `jobs/report/progress.py` turns these lines (from
 this process or forwarded from worker processes) into a progress bar; elsewhere they stay log lines.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
-from filters.document import Document, Failed, Rejected
-from transforms.formats import READERS, ReadOptions
+from tokenmill.filters.document import Document, Failed, Rejected
+from tokenmill.transforms.formats import READERS, ReadOptions
 
 LOG = logging.getLogger("tokenmill.read")
 PROGRESS_EVERY_S = 10.0

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from filters.document import Document, Rejected, stable_hash
+from tokenmill.filters.document import Document, Rejected, stable_hash
 
 BASE_COLUMNS = {
     "id": pa.string(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from jobs.cli import cli
+from tokenmill.jobs.cli import cli
 
 # Template parameters that are `tokenmill curate` flags; every other argument goes to Beam unchanged.
 CURATE_FLAGS = {"output", "config", "stages", "langs", "lang_threshold", "runner"}

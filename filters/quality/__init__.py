@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from filters.base import Bounds, DocumentFilter, SignalTypes
-from filters.document import Document
-from filters.quality.c4 import C4
-from filters.quality.code import CodeRules
-from filters.quality.fineweb import FineWeb
-from filters.quality.gopher import GopherQuality, GopherRepetition
-from filters.quality.stats import TextStats
-from filters.sanity import MIN_CHARS, MIN_WORDS_PER_CHAR, SanityFilter
+from tokenmill.filters.base import Bounds, DocumentFilter, SignalTypes
+from tokenmill.filters.document import Document
+from tokenmill.filters.quality.c4 import C4
+from tokenmill.filters.quality.code import CodeRules
+from tokenmill.filters.quality.fineweb import FineWeb
+from tokenmill.filters.quality.gopher import GopherQuality, GopherRepetition
+from tokenmill.filters.quality.stats import TextStats
+from tokenmill.filters.sanity import MIN_CHARS, MIN_WORDS_PER_CHAR, SanityFilter
 
 
 @dataclass

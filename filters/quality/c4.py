@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from filters.badwords import BadWordMatcher
-from filters.document import Document
-from filters.quality.stats import TERMINAL_PUNCTUATION, TextStats
+from tokenmill.filters.badwords import BadWordMatcher
+from tokenmill.filters.document import Document
+from tokenmill.filters.quality.stats import TERMINAL_PUNCTUATION, TextStats
 
 BOILERPLATE = ("javascript", "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
                "use cookies")

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from filters.document import Document
-from filters.quality.stats import TextStats
+from tokenmill.filters.document import Document
+from tokenmill.filters.quality.stats import TextStats
 
 
 @dataclass

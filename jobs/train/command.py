@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from jobs.train.model import SIZES
-from jobs.train.trainer import TrainingDiverged, train
-from pipeline.config import load_config
-from pipeline.schema import ConfigError
-from pipeline.train_config import TrainConfig, train_config
+from tokenmill.jobs.train.model import SIZES
+from tokenmill.jobs.train.trainer import TrainingDiverged, train
+from tokenmill.pipeline.config import load_config
+from tokenmill.pipeline.schema import ConfigError
+from tokenmill.pipeline.train_config import TrainConfig, train_config
 
 
 def resolve_config(config_path: str | None, model: str | None, steps: int | None,

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import numpy as np
 import pyarrow.parquet as pq
 
-from jobs.token_stream import TokenStream
+from tokenmill.jobs.train.token_stream import TokenStream
 
 
 def hold_out(shards: list[dict[str, Any]], fraction: float) -> tuple[list[dict], list[dict]]:

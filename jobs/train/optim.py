@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from pipeline.train_config import TrainConfig
+from tokenmill.pipeline.train_config import TrainConfig
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig, fused: bool) -> torch.optim.AdamW:

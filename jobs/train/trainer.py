@@ -23,17 +23,17 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from jobs.hardware import device_peak
-from jobs.train import distributed
-from jobs.train.checkpoint import (latest_checkpoint, load_checkpoint, rng_state, save_checkpoint,
+from tokenmill.jobs.hardware import device_peak
+from tokenmill.jobs.train import distributed
+from tokenmill.jobs.train.checkpoint import (latest_checkpoint, load_checkpoint, rng_state, save_checkpoint,
                                    set_rng_state)
-from jobs.train.data import TrainingData
-from jobs.train.distributed import Context
-from jobs.train.metrics import MetricsSink
-from jobs.train.model import GPT, GPTConfig, pretraining_loss
-from jobs.train.optim import make_optimizer, make_scheduler
-from jobs.train.rails import Anomaly, LossRails
-from pipeline.train_config import TrainConfig
+from tokenmill.jobs.train.data import TrainingData
+from tokenmill.jobs.train.distributed import Context
+from tokenmill.jobs.train.metrics import MetricsSink
+from tokenmill.jobs.train.model import GPT, GPTConfig, pretraining_loss
+from tokenmill.jobs.train.optim import make_optimizer, make_scheduler
+from tokenmill.jobs.train.rails import Anomaly, LossRails
+from tokenmill.pipeline.train_config import TrainConfig
 
 # Config fields a checkpoint must agree on to be resumed exactly.
 _RESUME_KEYS = ("model", "batch_size", "grad_accum", "seed", "eval_fraction")

@@ -51,11 +51,11 @@ def plain_loop(path: str, out: str) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from filters.langid import bundled_model_path, load_fasttext_model, predict_languages
-    from filters.normalize import content_hash
-    from pipeline.config import SourceConfig
-    from pipeline.stages import QualitySettings, STAGES
-    from filters.document import Document
+    from tokenmill.filters.langid import bundled_model_path, load_fasttext_model, predict_languages
+    from tokenmill.filters.normalize import content_hash
+    from tokenmill.pipeline.config import SourceConfig
+    from tokenmill.pipeline.stages import QualitySettings, STAGES
+    from tokenmill.filters.document import Document
 
     times = {}
     t = time.perf_counter()
@@ -86,8 +86,8 @@ def plain_loop(path: str, out: str) -> dict:
 
 
 def pipeline_run(path: str, out: str, stages: list[str], workers: int) -> float:
-    from jobs.curate import curate
-    from pipeline.config import Config, SourceConfig
+    from tokenmill.jobs.curate import curate
+    from tokenmill.pipeline.config import Config, SourceConfig
 
     t = time.perf_counter()  # after the imports: Beam's own import (about 1.5 s) is not the pipeline's work
     curate(Config(sources={"bulk": SourceConfig("jsonl", [path])}), out, stages, workers=workers)

@@ -26,7 +26,7 @@ CORPUS = REPO.parent / "shared" / "corpus" / "web-bulk"
 from resiliparse.extract.html2text import extract_plain_text  # noqa: E402
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding  # noqa: E402
 
-from transforms.formats.warc import html_to_text  # noqa: E402
+from tokenmill.transforms.formats.warc import html_to_text  # noqa: E402
 
 TRAFILATURA_SCRIPT = """
 import json, sys, time, trafilatura

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 CORPUS = REPO.parent / "shared" / "corpus"
 
-from filters.minhash import (BANDS, ROWS, MinHasher, band_keys, detection_probability, estimated_jaccard,  # noqa: E402
+from tokenmill.filters.minhash import (BANDS, ROWS, MinHasher, band_keys, detection_probability, estimated_jaccard,  # noqa: E402
                              shingle_hash, shingles)
 
 
@@ -146,8 +146,8 @@ import json, sys, time, random, resource, gzip
 sys.path.insert(0, {str(REPO)!r})
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from bench_minhash import web_texts, edit
-from jobs.curate import curate
-from pipeline.config import Config, SourceConfig
+from tokenmill.jobs.curate import curate
+from tokenmill.pipeline.config import Config, SourceConfig
 texts = web_texts(300)
 rng = random.Random(0)
 import tempfile, os

@@ -30,10 +30,10 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 CORPUS = REPO.parent / "shared" / "corpus"
 
-from filters.document import Document  # noqa: E402
-from filters.pii import SWEEP_SCORE, PiiFilter  # noqa: E402
-from filters.pii_scan import PATTERN_ENTITIES, PiiScanner  # noqa: E402
-from filters.presidio_engine import LANGUAGE, build_default_analyzer  # noqa: E402
+from tokenmill.filters.document import Document  # noqa: E402
+from tokenmill.filters.pii import SWEEP_SCORE, PiiFilter  # noqa: E402
+from tokenmill.filters.pii_scan import PATTERN_ENTITIES, PiiScanner  # noqa: E402
+from tokenmill.filters.presidio_engine import LANGUAGE, build_default_analyzer  # noqa: E402
 
 COVERED = PATTERN_ENTITIES + ("URL",)
 GOLD_NAMES = {"DOMAIN_NAME": "URL"}

@@ -20,8 +20,8 @@ sys.path.insert(0, str(REPO))
 
 from corpus_texts import web_bulk_texts  # noqa: E402
 
-from filters.document import Document  # noqa: E402
-from filters.quality import C4, FineWeb, GopherQuality, GopherRepetition, QualityFilter  # noqa: E402
+from tokenmill.filters.document import Document  # noqa: E402
+from tokenmill.filters.quality import C4, FineWeb, GopherQuality, GopherRepetition, QualityFilter  # noqa: E402
 
 DATATROVE_SCRIPT = """
 import json, sys, time

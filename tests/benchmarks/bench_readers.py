@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 CORPUS = REPO.parent / "shared" / "corpus"
 
-from transforms.formats import READERS, ReadOptions  # noqa: E402
+from tokenmill.transforms.formats import READERS, ReadOptions  # noqa: E402
 
 
 def inputs(tmp: Path) -> dict[str, list[Path]]:

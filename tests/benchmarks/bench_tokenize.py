@@ -39,7 +39,7 @@ def texts(copies: int) -> dict[str, list[str]]:
 
 
 def prepare(folder: Path, copies: int, vocab_size: int) -> dict:
-    from jobs.tokenizer import train_tokenizer
+    from tokenmill.jobs.tokenizer import train_tokenizer
     from tests import pack_corpus
 
     sources = texts(copies)
@@ -55,7 +55,7 @@ def prepare(folder: Path, copies: int, vocab_size: int) -> dict:
 def measure(name: str, folder: Path) -> dict:
     import pyarrow.parquet as pq
 
-    from transforms.tokenize import Encoder
+    from tokenmill.transforms.tokenize import Encoder
 
     tokenizer_json = (folder / "tokenizer.json").read_text()
     curated = folder / "curated"
@@ -84,7 +84,7 @@ def measure(name: str, folder: Path) -> dict:
         np.save(folder / "plain.npy", rows)
         result["rows"] = len(rows)
     elif name == "tokenmill-pack":
-        from jobs.pack import pack
+        from tokenmill.jobs.pack import pack
 
         manifest = pack(str(curated), str(folder / "tokenizer.json"), str(folder / "tokens"), seq_len=SEQ_LEN,
                         mixture={"web": 0.4, "books": 0.3, "wiki": 0.2, "multi": 0.1})

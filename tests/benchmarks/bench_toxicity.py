@@ -22,9 +22,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 CORPUS = REPO.parent / "shared" / "corpus"
 
-from filters.badwords import load_badwords  # noqa: E402
-from filters.document import Document  # noqa: E402
-from filters.toxicity import ToxicityFilter  # noqa: E402
+from tokenmill.filters.badwords import load_badwords  # noqa: E402
+from tokenmill.filters.document import Document  # noqa: E402
+from tokenmill.filters.toxicity import ToxicityFilter  # noqa: E402
 
 
 

@@ -26,11 +26,11 @@ import torch
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
-from jobs.hardware import device_peak  # noqa: E402
-from jobs.train.model import GPT, GPTConfig, pretraining_loss  # noqa: E402
-from jobs.train.optim import make_optimizer, make_scheduler  # noqa: E402
-from jobs.train.trainer import train  # noqa: E402
-from pipeline.train_config import ModelConfig, TrainConfig  # noqa: E402
+from tokenmill.jobs.hardware import device_peak  # noqa: E402
+from tokenmill.jobs.train.model import GPT, GPTConfig, pretraining_loss  # noqa: E402
+from tokenmill.jobs.train.optim import make_optimizer, make_scheduler  # noqa: E402
+from tokenmill.jobs.train.trainer import train  # noqa: E402
+from tokenmill.pipeline.train_config import ModelConfig, TrainConfig  # noqa: E402
 from token_shards import write_token_shards  # noqa: E402
 
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import Callable, Iterator, Union
 
-from filters.document import Document, Failed, Rejected
-from transforms.formats.book import read_book
-from transforms.formats.code import read_code
-from transforms.formats.common import ReadOptions
-from transforms.formats.jsonl import read_jsonl
-from transforms.formats.latex import read_latex
-from transforms.formats.mediawiki import read_mediawiki
-from transforms.formats.parquet import read_parquet
-from transforms.formats.text import read_text
-from transforms.formats.warc import read_warc, read_wet
+from tokenmill.filters.document import Document, Failed, Rejected
+from tokenmill.transforms.formats.book import read_book
+from tokenmill.transforms.formats.code import read_code
+from tokenmill.transforms.formats.common import ReadOptions
+from tokenmill.transforms.formats.jsonl import read_jsonl
+from tokenmill.transforms.formats.latex import read_latex
+from tokenmill.transforms.formats.mediawiki import read_mediawiki
+from tokenmill.transforms.formats.parquet import read_parquet
+from tokenmill.transforms.formats.text import read_text
+from tokenmill.transforms.formats.warc import read_warc, read_wet
 
 ReadResult = Union[Document, Rejected, Failed]
 Reader = Callable[[str, str, ReadOptions], Iterator[ReadResult]]

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from filters.document import Document, Failed, derived_id
-from filters.extract.gutenberg import book_paragraphs
-from transforms.formats.common import (READ_STAGE, DecodedLines, ReadOptions, STREAM_ERRORS, looks_binary,
+from tokenmill.filters.document import Document, Failed, derived_id
+from tokenmill.filters.extract.gutenberg import book_paragraphs
+from tokenmill.transforms.formats.common import (READ_STAGE, DecodedLines, ReadOptions, STREAM_ERRORS, looks_binary,
                                        open_decompressed, reject_at_read)
 
 

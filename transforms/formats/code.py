@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 from typing import Iterator
 
-from filters.document import Document, Failed, derived_id
-from filters.extract.code import code_language, skip_reason
-from transforms.formats.common import (READ_STAGE, STREAM_ERRORS, ReadOptions, decode_text, looks_binary,
+from tokenmill.filters.document import Document, Failed, derived_id
+from tokenmill.filters.extract.code import code_language, skip_reason
+from tokenmill.transforms.formats.common import (READ_STAGE, STREAM_ERRORS, ReadOptions, decode_text, looks_binary,
                                        open_decompressed, reject_at_read)
-from transforms.formats.jsonl import jsonl_lines
+from tokenmill.transforms.formats.jsonl import jsonl_lines
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.bz2", ".jsonl.xz", ".json.gz")
 

@@ -14,7 +14,7 @@ from apache_beam.io.filesystem import CompressionTypes
 import zstandard
 from apache_beam.io.filesystems import FileSystems
 
-from filters.document import Document, Rejected
+from tokenmill.filters.document import Document, Rejected
 
 READ_STAGE = "read"
 # What a broken or truncated file raises while it is read (zlib/bz2/lzma/zstd errors, short reads).

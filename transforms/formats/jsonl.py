@@ -7,8 +7,8 @@ from typing import Iterator
 
 import zstandard
 
-from filters.document import Document, Failed, derived_id
-from transforms.formats.common import READ_STAGE, ReadOptions, decode_text, open_decompressed, reject_at_read
+from tokenmill.filters.document import Document, Failed, derived_id
+from tokenmill.transforms.formats.common import READ_STAGE, ReadOptions, decode_text, open_decompressed, reject_at_read
 
 META_FIELDS_SKIPPED = frozenset({"text", "id", "url"})
 

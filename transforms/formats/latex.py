@@ -12,9 +12,9 @@ from typing import Iterator, Optional
 
 from apache_beam.io.filesystems import FileSystems
 
-from filters.document import Document, Failed, derived_id
-from filters.extract.latex import is_main_file, latex_to_text
-from transforms.formats.common import READ_STAGE, STREAM_ERRORS, ReadOptions, decode_text, open_raw, reject_at_read
+from tokenmill.filters.document import Document, Failed, derived_id
+from tokenmill.filters.extract.latex import is_main_file, latex_to_text
+from tokenmill.transforms.formats.common import READ_STAGE, STREAM_ERRORS, ReadOptions, decode_text, open_raw, reject_at_read
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 

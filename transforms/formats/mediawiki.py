@@ -11,9 +11,9 @@ import xml.etree.ElementTree as ET
 from typing import Iterator
 from urllib.parse import quote
 
-from filters.document import Document, Failed
-from filters.extract.wikitext import wikitext_to_text
-from transforms.formats.common import READ_STAGE, STREAM_ERRORS, ReadOptions, open_decompressed, reject_at_read
+from tokenmill.filters.document import Document, Failed
+from tokenmill.filters.extract.wikitext import wikitext_to_text
+from tokenmill.transforms.formats.common import READ_STAGE, STREAM_ERRORS, ReadOptions, open_decompressed, reject_at_read
 
 ARTICLE_NAMESPACE = "0"
 

@@ -5,8 +5,8 @@ from typing import Iterator
 
 import pyarrow.parquet as pq
 
-from filters.document import Document, Failed, derived_id
-from transforms.formats.common import READ_STAGE, STREAM_ERRORS, ReadOptions, open_raw, reject_at_read
+from tokenmill.filters.document import Document, Failed, derived_id
+from tokenmill.transforms.formats.common import READ_STAGE, STREAM_ERRORS, ReadOptions, open_raw, reject_at_read
 
 
 def read_parquet(path: str, source: str, options: ReadOptions) -> Iterator:

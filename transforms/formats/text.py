@@ -6,8 +6,8 @@ from typing import Iterator
 
 import zstandard
 
-from filters.document import Document, Failed, derived_id
-from transforms.formats.common import READ_STAGE, ReadOptions, decode_text, looks_binary, open_decompressed, reject_at_read
+from tokenmill.filters.document import Document, Failed, derived_id
+from tokenmill.transforms.formats.common import READ_STAGE, ReadOptions, decode_text, looks_binary, open_decompressed, reject_at_read
 
 
 def read_text(path: str, source: str, options: ReadOptions) -> Iterator:

@@ -12,8 +12,8 @@ from fastwarc.warc import ArchiveIterator, WarcRecordType
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
-from filters.document import Document, Failed, derived_id
-from transforms.formats.common import READ_STAGE, ReadOptions, decode_text, looks_binary, open_raw, reject_at_read
+from tokenmill.filters.document import Document, Failed, derived_id
+from tokenmill.transforms.formats.common import READ_STAGE, ReadOptions, decode_text, looks_binary, open_raw, reject_at_read
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 # Pages whose HTTP type says they are not text are skipped (PDFs and images need their own extractor).

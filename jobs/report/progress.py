@@ -17,8 +17,8 @@ from typing import Iterator, Optional, TextIO
 
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.read import LOG as READ_LOG
-from transforms.read import PROGRESS_PATTERN
+from tokenmill.transforms.read import LOG as READ_LOG
+from tokenmill.transforms.read import PROGRESS_PATTERN
 
 # The logger under which Beam's local job service re-logs the records of worker processes.
 FORWARDED_LOGGER = "apache_beam.runners.portability.local_job_service"

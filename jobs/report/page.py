@@ -4,7 +4,7 @@ It reads what the jobs wrote and nothing else: DIR/ledger.json (the funnel and t
 the curated and rejected Parquet shards (languages, signal histograms, duplicate clusters; only the
 columns needed, batch by batch, so memory stays flat), DIR/tokens/manifest.json and the token shards
 (tokens per source, the mixture along the training order) and a training run's metrics.jsonl. A
-section whose inputs are absent is left out. Charts are inline SVG (jobs/charts.py): the page needs
+section whose inputs are absent is left out. Charts are inline SVG (jobs/report/charts.py): the page needs
 no network and no script.
 """
 from __future__ import annotations
@@ -23,12 +23,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from jobs.charts import Line, fmt, hbars, histogram, lines
-from pipeline.config import Config, SourceConfig, load_config
-from pipeline.ledger import LEDGER_FILE
-from pipeline.schema import ConfigError
-from pipeline.stages import STAGES, settings_for
-from transforms.write import BASE_COLUMNS, REJECT_COLUMNS
+from tokenmill.jobs.report.charts import Line, fmt, hbars, histogram, lines
+from tokenmill.pipeline.config import Config, SourceConfig, load_config
+from tokenmill.pipeline.ledger import LEDGER_FILE
+from tokenmill.pipeline.schema import ConfigError
+from tokenmill.pipeline.stages import STAGES, settings_for
+from tokenmill.transforms.write import BASE_COLUMNS, REJECT_COLUMNS
 
 REPORT_FILE = "report.html"
 HISTOGRAM_BINS = 40
