@@ -50,6 +50,9 @@ def cli() -> None:
 
 
 def main() -> None:
+    from tokenmill.jobs.logs import configure_logging
+
+    configure_logging()
     cli()
 
 

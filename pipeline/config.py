@@ -13,19 +13,22 @@
     curate: {keep_rejected: false, rows_per_shard: 20000, max_document_mb: 20}
     runner: {name: FnApiRunner, workers: 1, options: []}
 
-Sections that later jobs own (`tokenizer`, `pack`, `train`, `plan`) are kept as raw mappings here
-and validated by those jobs with the same machinery.
+Sections that later jobs own (`tokenizer`, `pack`, `train`, `plan`) are kept as raw mappings here,
+to which those jobs add their command-line flags; they are checked on load all the same, so that
+one message lists every mistake of the file.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import yaml
 
-from tokenmill.pipeline.schema import ConfigError, from_mapping
+from tokenmill.pipeline.pack_config import pack_config, tokenizer_config
+from tokenmill.pipeline.schema import ConfigError, collect_mapping, raise_problems
+from tokenmill.pipeline.train_config import plan_config, train_config
 
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -48,9 +51,9 @@ class CurateConfig:
 
     def __post_init__(self):
         if self.rows_per_shard < 1:
-            raise ValueError("curate.rows_per_shard: must be at least 1")
+            raise ValueError("rows_per_shard: must be at least 1")
         if self.max_document_mb <= 0:
-            raise ValueError("curate.max_document_mb: must be positive")
+            raise ValueError("max_document_mb: must be positive")
 
 
 @dataclass
@@ -75,8 +78,16 @@ class Config:
     origin: str = "<command line>"
 
 
+# Checks that need the stage registry and the readers, which import Beam: pipeline/stages.py adds its
+# own when it is imported, as every command that curates does, so that `train` and `plan` load a
+# config without importing Beam. Each takes the config and returns its problems, one line each.
+CONFIG_CHECKS: list[Callable[[Config], list[str]]] = []
+
+
 def load_config(path: Optional[str]) -> Config:
-    """Read and validate a config file (None: the defaults, sources from the command line)."""
+    """Read and validate a config file (None: the defaults, sources from the command line).
+
+    Every mistake in the file is reported at once, in one `ConfigError`."""
     if path is None:
         return Config()
     file = Path(path)
@@ -90,15 +101,35 @@ def load_config(path: Optional[str]) -> Config:
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    problems = []
     if isinstance(data, dict) and "origin" in data:
-        raise ConfigError(f"{path}: origin: unknown key")
-    config = from_mapping(Config, data, path)
+        problems.append(f"{path}: origin: unknown key")
+        data = {key: value for key, value in data.items() if key != "origin"}
+    config = collect_mapping(Config, data, path, problems)
+    if config is None:
+        raise_problems(problems)
     config.origin = path
     base = file.parent
     for name, source in config.sources.items():
         source.paths = [p if "://" in p or Path(p).is_absolute() else str(base / p) for p in source.paths]
-    validate_sources(config)
+    raise_problems(problems + config_problems(config) + job_section_problems(config))
     return config
+
+
+def job_section_problems(config: Config) -> list[str]:
+    """The mistakes of the sections later jobs own, one line each."""
+    problems = []
+    for build, raw in ((tokenizer_config, config.tokenizer), (pack_config, config.pack)):
+        try:
+            build(raw, config.origin)
+        except ConfigError as err:
+            problems.extend(err.problems)
+    for build, raw, key in ((train_config, config.train, "train"), (plan_config, config.plan, "plan")):
+        try:
+            build(raw, f"{config.origin}: {key}")
+        except ConfigError as err:
+            problems.extend(err.problems)
+    return problems
 
 
 def parse_source_flag(flag: str) -> tuple[str, SourceConfig]:
@@ -111,24 +142,21 @@ def parse_source_flag(flag: str) -> tuple[str, SourceConfig]:
 
 
 def validate_sources(config: Config) -> None:
-    from tokenmill.pipeline.stages import STAGES
-    from tokenmill.transforms.formats import READERS
+    """Raise one `ConfigError` listing every problem of the sources and stages, if any."""
+    raise_problems(config_problems(config))
 
+
+def config_problems(config: Config) -> list[str]:
+    """The mistakes of the sources and stages, one line each: this module's checks, then `CONFIG_CHECKS`."""
     where = config.origin
+    problems = []
     for name, source in config.sources.items():
         if not SOURCE_NAME.match(name):
-            raise ConfigError(f"{where}: sources.{name}: a source name is letters, digits, '_', '-' or '.'")
-        if source.format not in READERS:
-            raise ConfigError(f"{where}: sources.{name}.format: unknown format {source.format!r} "
-                              f"(expected one of: {', '.join(sorted(READERS))})")
+            problems.append(f"{where}: sources.{name}: a source name is letters, digits, '_', '-' or '.'")
         if not source.paths:
-            raise ConfigError(f"{where}: sources.{name}.paths: at least one path or glob is needed")
+            problems.append(f"{where}: sources.{name}.paths: at least one path or glob is needed")
         if source.weight < 0:
-            raise ConfigError(f"{where}: sources.{name}.weight: must not be negative")
-        for stage in (source.stages or []) + list(source.overrides):
-            if stage not in STAGES:
-                raise ConfigError(f"{where}: sources.{name}.stages: unknown stage {stage!r} "
-                                  f"(expected one of: {', '.join(STAGES)})")
-    for stage in config.stages:
-        if stage not in STAGES:
-            raise ConfigError(f"{where}: stages.{stage}: unknown stage (expected one of: {', '.join(STAGES)})")
+            problems.append(f"{where}: sources.{name}.weight: must not be negative")
+    for check in CONFIG_CHECKS:
+        problems.extend(check(config))
+    return problems

@@ -18,6 +18,7 @@ from apache_beam.io.filesystems import FileSystems
 from tokenmill.filters.document import Document, Failed, Rejected
 
 LEDGER_FILE = "ledger.json"
+SUMMARY_REASONS = 4  # removal reasons named per source in the terminal summary
 
 
 def _events(item, category):
@@ -94,7 +95,8 @@ def read_ledger(output: str) -> dict:
 
 
 def summary_lines(ledger: dict) -> list[str]:
-    """A few lines for the terminal: per source, input → kept, and the top removal reasons."""
+    """A few lines for the terminal: per source, input → kept, the top removal reasons and how many
+    more there are."""
     lines = []
     for source in sorted(ledger["input"]):
         n_in, n_kept = ledger["input"][source], ledger["kept"].get(source, 0)
@@ -103,7 +105,12 @@ def summary_lines(ledger: dict) -> list[str]:
             reasons[key] += n
         for key, n in ledger["errors"].get(source, {}).items():
             reasons[f"error {key}"] += n
-        top = ", ".join(f"{k} {n}" for k, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:4])
+        ranked = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+        top = ", ".join(f"{k} {n}" for k, n in ranked[:SUMMARY_REASONS])
+        if len(ranked) > SUMMARY_REASONS:
+            rest = ranked[SUMMARY_REASONS:]
+            top += (f" and {len(rest)} more reason{'s' if len(rest) > 1 else ''} "
+                    f"({sum(n for _, n in rest)} documents; see ledger.json)")
         share = f" ({100 * n_kept / n_in:.1f}%)" if n_in else ""
         lines.append(f"{source}: {n_in} in → {n_kept} kept{share}" + (f"; {top}" if top else ""))
     lines.append("ledger balanced" if ledger.get("balanced") else "LEDGER DOES NOT BALANCE")

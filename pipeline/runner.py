@@ -7,6 +7,7 @@ PortableRunner, FlinkRunner, SparkRunner) is passed to Beam by name with the ext
 """
 from __future__ import annotations
 
+import difflib
 from typing import Sequence
 
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
@@ -14,21 +15,34 @@ from apache_beam.options.pipeline_options_validator import PipelineOptionsValida
 from apache_beam.runners import create_runner
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-from tokenmill.pipeline.schema import ConfigError
+from tokenmill.pipeline.schema import ConfigError, raise_problems
 
 LOCAL_RUNNER = "FnApiRunner"
 
 
 def pipeline_options(runner: str, workers: int, extra: Sequence[str] = ()) -> PipelineOptions:
+    """Beam's options from `extra` (the command line's and the config's); an option no Beam options
+    class knows is an error naming it (Beam itself would drop it with a warning and run on)."""
     args = list(extra)
     if runner != LOCAL_RUNNER:
         args.append(f"--runner={runner}")
     options = PipelineOptions(args)
+    single_dash = [arg.split("=")[0] for arg in args if arg[:1] == "-" and arg[1:2] != "-"]
+    known = set(PipelineOptions([]).get_all_options())
+    unknown = set(options.get_all_options(retain_unknown_options=True)) - known
+    unknown -= {flag.lstrip("-").replace("-", "_") for flag in single_dash}
+    raise_problems([f"--{name}: unknown Beam pipeline option{_did_you_mean(name, known)}" for name in sorted(unknown)]
+                   + [f"{flag}: a Beam option takes two dashes (--name=value)" for flag in single_dash])
     if runner == LOCAL_RUNNER and workers > 1:
         direct = options.view_as(DirectOptions)
         direct.direct_num_workers = workers
         direct.direct_running_mode = "multi_processing"
     return options
+
+
+def _did_you_mean(name: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean --{close[0]}?)" if close else ""
 
 
 def check_options(runner: str, options: PipelineOptions) -> None:

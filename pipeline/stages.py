@@ -19,9 +19,10 @@ from tokenmill.filters.pii_scan import PATTERN_ENTITIES
 from tokenmill.filters.textguard import DEFAULT_MAX_CHARS
 from tokenmill.filters import toxicity
 from tokenmill.filters.quality import C4, CodeRules, FineWeb, GopherQuality, GopherRepetition, QualityFilter, Sanity
-from tokenmill.pipeline.config import Config, SourceConfig
-from tokenmill.pipeline.schema import from_mapping
+from tokenmill.pipeline.config import CONFIG_CHECKS, Config, SourceConfig
+from tokenmill.pipeline.schema import ConfigError, from_mapping
 from tokenmill.transforms.exact_dedup import ExactDedup
+from tokenmill.transforms.formats import READERS
 from tokenmill.transforms.near_dedup import NearDedup
 from tokenmill.transforms.paragraph_dedup import ParagraphDedup
 
@@ -208,3 +209,29 @@ def source_stages(config: Config, source: str, selected: Optional[list[str]] = N
         optional = {n for n in selected if n in STAGES and not STAGES[n].default and n not in skipped}
         wanted = (wanted | optional) & set(selected)
     return [name for name in STAGES if name in wanted]
+
+
+def stage_problems(config: Config) -> list[str]:
+    """Each source's format and stage names, and every stage's settings (with each source's
+    overrides on top): every mistake, one line each."""
+    where = config.origin
+    problems = []
+    for name, source in config.sources.items():
+        if source.format not in READERS:
+            problems.append(f"{where}: sources.{name}.format: unknown format {source.format!r} "
+                            f"(expected one of: {', '.join(sorted(READERS))})")
+        problems.extend(f"{where}: sources.{name}.stages: unknown stage {stage!r} (expected one of: {', '.join(STAGES)})"
+                        for stage in (source.stages or []) + list(source.overrides) if stage not in STAGES)
+    problems.extend(f"{where}: stages.{stage}: unknown stage (expected one of: {', '.join(STAGES)})"
+                    for stage in config.stages if stage not in STAGES)
+    for stage in STAGES:
+        settings = [(stage, None)] + [(stage, name) for name, source in config.sources.items() if stage in source.overrides]
+        for stage_name, source_name in settings:
+            try:
+                settings_for(config, stage_name, source_name)
+            except ConfigError as err:
+                problems.extend(err.problems)
+    return problems
+
+
+CONFIG_CHECKS.append(stage_problems)
