@@ -177,3 +177,23 @@ def test_fineweb_cases():
         == "fineweb_short_lines"
     assert run(FineWeb(), WELL_WRITTEN)[0] is None
     assert run(FineWeb(max_newlines_per_word=0.1), "\n".join(["a"] * 50))[0] is not None
+
+
+def test_a_rejected_row_keeps_the_text_the_stage_read_and_its_rewrite_apart():
+    """C4's line filter empties a page of menu lines, then too few sentences removes it: the rejected
+    row shows the page as read, and the emptied text in its own column."""
+    import pyarrow as pa
+
+    from tokenmill.filters.document import Rejected
+    from tokenmill.transforms.filter_chain import run_chain
+    from tokenmill.transforms.write import document_row, document_schema
+
+    page = "Home | News | Sport\nWeather and more\nSign in to comment"
+    (result,) = run_chain(Document("d", "s", page, lang="en"), [QualityFilter([C4()])])
+    assert isinstance(result, Rejected) and result.reason == "c4_too_few_sentences"
+    assert result.doc.text == page and result.rewritten_text == ""
+    row = document_row(result.doc, document_schema({}, rejected=True), result)
+    assert (row["text"], row["rewritten_text"]) == (page, "")
+    assert document_schema({}, rejected=True).field("rewritten_text").type == pa.string()
+    (kept_as_read,) = run_chain(Document("d", "s", "Too short.", lang="en"), [QualityFilter([GopherQuality()])])
+    assert kept_as_read.rewritten_text is None  # a stage that rewrote nothing: no second text
