@@ -28,12 +28,15 @@ class Document:
 
 @dataclass
 class Rejected:
-    """A document a stage removed, and why (`reason` is the rule's name within the stage)."""
+    """A document a stage removed, and why (`reason` is the rule's name within the stage). `doc.text`
+    is the text as the removing stage read it; `rewritten_text` what that stage had made of it
+    before removing it, where it rewrote it (C4's line filter, then too few sentences)."""
 
     doc: Document
     stage: str
     reason: str
     duplicate_of: Optional[str] = None
+    rewritten_text: Optional[str] = None
 
     @property
     def key(self) -> str:

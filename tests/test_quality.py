@@ -103,8 +103,8 @@ def test_gopher_duplicate_paragraphs():
 def test_gopher_top_ngram_and_duplicated_ngram_shares():
     text = "click here " * 10 + " ".join(f"word{i}" for i in range(100))
     stats = TextStats(text)
-    share = stats.top_ngram_char_share(2)   # "click here" × 10 = 90 characters of 90 + 590
-    assert share == pytest.approx(90 / (90 + sum(len(f"word{i}") for i in range(100))))
+    share = stats.top_ngram_char_share(2)   # "click here" × 10 = 100 characters of the text's
+    assert share == pytest.approx(100 / len(text))
     assert verdict(GopherRepetition(**{**OPEN, "max_top_ngram_share": {2: share}}), text)[0] is None
     assert verdict(GopherRepetition(**{**OPEN, "max_top_ngram_share": {2: share - 0.001}}), text)[0] == \
         "gopher_top_2gram"
@@ -130,14 +130,14 @@ def test_c4_cleans_lines_then_keeps_the_page():
     assert doc.signals["c4_lines_removed"] == 4
 
 
-def test_c4_defaults_are_the_papers_not_design_mds():
-    """Raffel et al. 2020: "fewer than 5 sentences", "at least 3 words"; DESIGN.md has them swapped."""
-    assert (C4().min_sentences, C4().min_words_per_line) == (5, 3)
-    reason, doc = verdict(C4(bad_words=False), "\n".join([GOOD_LINE] * 5 + ["Three words here."]))
-    assert reason is None and doc.text.endswith("Three words here.")
+def test_c4_defaults_are_the_code_that_built_c4():
+    """TFDS c4_utils.py: _MIN_WORDS_PER_LINE = 5, _MIN_NUM_SENTENCES = 3 (the paper's texts disagree)."""
+    assert (C4().min_sentences, C4().min_words_per_line) == (3, 5)
+    reason, doc = verdict(C4(), "\n".join([GOOD_LINE] * 3 + ["Four words are here.", "Now five words are here."]))
+    assert reason is None and doc.text.endswith(GOOD_LINE + "\nNow five words are here.")
 
 
-@pytest.mark.parametrize("sentences, expected", [(5, None), (4, "c4_too_few_sentences")])
+@pytest.mark.parametrize("sentences, expected", [(3, None), (2, "c4_too_few_sentences")])
 def test_c4_minimum_sentences(sentences, expected):
     assert verdict(C4(bad_words=False), "\n".join([GOOD_LINE] * sentences))[0] == expected
 
@@ -152,8 +152,8 @@ def test_c4_page_drops(extra, expected):
 
 def test_c4_bad_words_use_the_ldnoobw_list():
     text = "\n".join([GOOD_LINE] * 5 + ["The magazine ran a story about porn on the internet today."])
-    assert verdict(C4(), text)[0] == "c4_bad_words"
-    assert verdict(C4(bad_words=False), text)[0] is None
+    assert verdict(C4(bad_words=True), text)[0] == "c4_bad_words"
+    assert verdict(C4(), text)[0] is None  # off by default: the toxicity stage's ratio decides
 
 
 # FineWeb

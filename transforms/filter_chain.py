@@ -17,13 +17,15 @@ FAILED = "failed"
 def run_chain(doc: Document, chain: Sequence[DocumentFilter]) -> Iterable[Document | Rejected | Failed]:
     """Apply `chain` to `doc`: yield the document, or the first rejection, or the failure."""
     for doc_filter in chain:
+        text_read = doc.text
         try:
             reason = doc_filter(doc)
         except Exception as err:  # a filter bug on one document must not stop the run
             yield Failed(doc.source, doc_filter.stage, type(err).__name__, doc.id, str(err)[:500])
             return
         if reason is not None:
-            yield Rejected(doc, doc_filter.stage, reason)
+            rewritten, doc.text = (doc.text, text_read) if doc.text != text_read else (None, doc.text)
+            yield Rejected(doc, doc_filter.stage, reason, rewritten_text=rewritten)
             return
     yield doc
 

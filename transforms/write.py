@@ -27,12 +27,14 @@ BASE_COLUMNS = {
     "lang_score": pa.float64(),
     "meta": pa.string(),
 }
-REJECT_COLUMNS = {"stage": pa.string(), "reason": pa.string(), "duplicate_of": pa.string()}
+REJECT_COLUMNS = {"stage": pa.string(), "reason": pa.string(), "duplicate_of": pa.string(),
+                  "rewritten_text": pa.string()}
 SIGNAL_TYPES = {"int": pa.int64(), "float": pa.float64(), "str": pa.string()}
 
 
 def document_schema(signal_types: dict[str, str], rejected: bool = False) -> pa.Schema:
-    """Base columns, then the signals in name order, then (for rejects) stage, reason, duplicate_of."""
+    """Base columns, then the signals in name order, then (for rejects) stage, reason, duplicate_of and
+    rewritten_text (the removing stage's rewrite of `text`, where it made one)."""
     fields = dict(BASE_COLUMNS)
     for name in sorted(signal_types):
         if name not in fields:
@@ -51,7 +53,8 @@ def document_row(doc: Document, schema: pa.Schema, reject: Optional[Rejected] = 
         if name not in row and name not in REJECT_COLUMNS:
             row[name] = doc.signals.get(name)
     if reject is not None:
-        row.update(stage=reject.stage, reason=reject.reason, duplicate_of=reject.duplicate_of)
+        row.update(stage=reject.stage, reason=reject.reason, duplicate_of=reject.duplicate_of,
+                   rewritten_text=reject.rewritten_text)
     return row
 
 

@@ -23,8 +23,8 @@ class GopherQuality:
     max_ellipsis_ratio: float = 0.1         # "..." or "…" per word
     max_bullet_lines: float = 0.9           # share of lines starting with a bullet
     max_ellipsis_lines: float = 0.3         # share of lines ending with an ellipsis
-    min_alpha_words: float = 0.8            # share of words with at least one letter
-    min_stop_words: int = 2                 # of the, be, to, of, and, that, have, with (English only)
+    min_alpha_words: float = 0.8            # share of whitespace tokens with at least one letter
+    min_stop_words: int = 2                 # distinct ones of the, be, to, of, and, that, have, with (English only)
     stop_word_languages: list[str] = field(default_factory=lambda: ["en"])
 
     name = "gopher_quality"
@@ -43,7 +43,7 @@ class GopherQuality:
         words = stats.words
         n = len(words)
         s["word_count"] = n
-        if n < self.min_words or n > self.max_words:
+        if n == 0 or n < self.min_words or n > self.max_words:  # no words: nothing to measure the rest by
             return "gopher_word_count"
         s["mean_word_length"] = stats.word_chars / n
         if doc.lang not in UNSPACED_LANGUAGES and not (
@@ -62,11 +62,12 @@ class GopherQuality:
         s["ellipsis_lines"] = sum(line.endswith(ELLIPSES) for line in lines) / len(lines)
         if s["ellipsis_lines"] > self.max_ellipsis_lines:
             return "gopher_ellipsis_lines"
-        s["alpha_words"] = sum(any(c.isalpha() for c in w) for w in words) / n
+        tokens = stats.tokens  # every token, punctuation-only ones included (a "..." token is not a word with a letter)
+        s["alpha_words"] = sum(any(c.isalpha() for c in t) for t in tokens) / max(1, len(tokens))
         if s["alpha_words"] < self.min_alpha_words:
             return "gopher_alpha_words"
         if doc.lang in self.stop_word_languages:
-            s["stop_words"] = sum(w in STOP_WORDS for w in stats.lower_words)
+            s["stop_words"] = len(STOP_WORDS.intersection(stats.lower_words))  # distinct stop words
             if s["stop_words"] < self.min_stop_words:
                 return "gopher_stop_words"
         return None
@@ -107,10 +108,10 @@ class GopherRepetition:
         dup_lines, dup_line_chars = stats.duplicate_lines
         dup_paragraphs, dup_paragraph_chars = stats.duplicate_paragraphs
         for signal, value, limit in (
-                ("duplicate_lines", dup_lines / lines, self.max_duplicate_lines),
                 ("duplicate_paragraphs", dup_paragraphs / paragraphs, self.max_duplicate_paragraphs),
-                ("duplicate_line_chars", dup_line_chars / chars, self.max_duplicate_line_chars),
-                ("duplicate_paragraph_chars", dup_paragraph_chars / chars, self.max_duplicate_paragraph_chars)):
+                ("duplicate_paragraph_chars", dup_paragraph_chars / chars, self.max_duplicate_paragraph_chars),
+                ("duplicate_lines", dup_lines / lines, self.max_duplicate_lines),
+                ("duplicate_line_chars", dup_line_chars / chars, self.max_duplicate_line_chars)):
             s[signal] = value
             if value > limit:
                 return f"gopher_{signal}"

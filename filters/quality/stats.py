@@ -13,7 +13,8 @@ from functools import cached_property
 _UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f"
 WORD = re.compile(f"[{_UNSPACED}]|[^\\s{_UNSPACED}]+")
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-PUNCTUATION_CHARS = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~«»“”‘’…–—")
+PUNCTUATION_STRING = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~«»“”‘’…–—"
+PUNCTUATION_CHARS = frozenset(PUNCTUATION_STRING)
 TERMINAL_PUNCTUATION = (".", "!", "?", '"', "'", "”", "’", "。", "！", "？", "…")
 
 
@@ -44,7 +45,9 @@ class TextStats:
 
     @cached_property
     def lower_words(self) -> list[str]:
-        return [w.lower() for w in self.words]
+        """Words lower-cased, the punctuation around them removed ("Frank," and "Frank." are one
+        word): what the repetition n-grams and the stop-word rule read."""
+        return [bare for w in self.words if (bare := w.strip(PUNCTUATION_STRING).lower())]
 
     @cached_property
     def word_chars(self) -> int:
@@ -71,19 +74,21 @@ class TextStats:
         return self.duplicates(self.paragraphs)
 
     def top_ngram_char_share(self, n: int) -> float:
-        """Characters of the most frequent word n-gram (times its count) over all word characters."""
+        """Characters of the most frequent word n-gram, as written (words joined by a space), times
+        its count, over the characters of the text (Rae et al. 2021: the fraction of characters
+        contained within the most frequent n-gram)."""
         words = self.lower_words
-        if len(words) < n or not self.word_chars:
+        if len(words) < n or not self.text:
             return 0.0
         counts = Counter(zip(*(words[i:] for i in range(n))))
         gram, count = counts.most_common(1)[0]
-        return sum(map(len, gram)) * count / self.word_chars if count > 1 else 0.0
+        return (sum(map(len, gram)) + n - 1) * count / len(self.text) if count > 1 else 0.0
 
     def duplicated_ngram_char_share(self, n: int) -> float:
         """Characters of words covered by word n-grams that occur more than once, over all word characters
         (each word counted once however many repeated n-grams cover it; Rae et al. 2021)."""
         words = self.lower_words
-        if len(words) < n or not self.word_chars:
+        if len(words) < n:
             return 0.0
         grams = list(zip(*(words[i:] for i in range(n))))
         counts = Counter(grams)
@@ -91,4 +96,4 @@ class TextStats:
         for start, gram in enumerate(grams):
             if counts[gram] > 1:
                 covered[start:start + n] = b"\x01" * n
-        return sum(len(w) for w, c in zip(words, covered) if c) / self.word_chars
+        return sum(len(w) for w, c in zip(words, covered) if c) / sum(map(len, words))

@@ -1,7 +1,9 @@
 """WARC responses (HTML → main text with resiliparse) and WET conversion records, via FastWARC.
 
-A corrupt gzip member is recorded as one failure and reading resumes at the next gzip member
-(Common Crawl writes one member per record), so the rest of the shard still counts.
+HTTP bodies are decoded (chunked transfer coding, gzip/deflate/br content coding,
+`formats/http_body.py`) before extraction; a body that does not decode is one failure
+(`read/undecodable_body`). A corrupt gzip member is recorded as one failure and reading resumes at
+the next gzip member (Common Crawl writes one member per record), so the rest of the shard still counts.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
 from tokenmill.filters.document import Document, Failed, derived_id
 from tokenmill.transforms.formats.common import READ_STAGE, ReadOptions, decode_text, looks_binary, open_raw, reject_at_read
+from tokenmill.transforms.formats.http_body import UndecodableBody, decode_body
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 # Pages whose HTTP type says they are not text are skipped (PDFs and images need their own extractor).
@@ -88,6 +91,12 @@ def _record_to_document(record, path, source, options, record_type, position) ->
             return
         if content_type and not content_type.startswith(TEXT_CONTENT_TYPES):
             yield reject_at_read(Document(record_id, source, "", url, meta=meta), "not_text")
+            return
+        try:
+            body = decode_body(body, record.http_headers.get("Transfer-Encoding"),
+                               record.http_headers.get("Content-Encoding"), options.max_document_bytes)
+        except UndecodableBody as err:
+            yield Failed(source, READ_STAGE, "undecodable_body", f"{path}@{position}", str(err))
             return
         if looks_binary(body):
             yield reject_at_read(Document(record_id, source, "", url, meta=meta), "binary")
