@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tokenmill.jobs.train.model import GPT, SIZES, GPTConfig, next_token_loss, pretraining_loss
+from tokenmill.jobs.train import model as model_module
+from tokenmill.jobs.train.model import GPT, SIZES, GPTConfig, chunked_cross_entropy, pretraining_loss
 from tokenmill.pipeline.train_config import ModelSize
 
 
@@ -31,10 +32,46 @@ def tiny(**overrides) -> GPTConfig:
 def test_loss_matches_the_chapter_on_random_logits():
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, 50, size=(3, 9))
-    logits = rng.normal(scale=4.0, size=(3, 8, 50))
-    expected = chapter_pretraining_loss(lambda _: logits, tokens)
-    got = next_token_loss(torch.from_numpy(logits), torch.from_numpy(tokens[:, 1:]))
+    hidden, weight = rng.normal(size=(3, 8, 16)), rng.normal(scale=2.0, size=(50, 16))
+    expected = chapter_pretraining_loss(lambda _: hidden @ weight.T, tokens)
+    got = chunked_cross_entropy(torch.from_numpy(hidden), torch.from_numpy(weight),
+                                torch.from_numpy(tokens[:, 1:]), vocab_size=50)
     assert got.item() == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("chunk_logits", [64 * 5, 1 << 27])  # five positions a chunk, or all at once
+def test_chunked_loss_and_gradients_equal_full_logits_with_padded_ids_excluded(monkeypatch, chunk_logits):
+    monkeypatch.setattr(model_module, "_CHUNK_LOGITS", chunk_logits)
+    torch.manual_seed(0)
+    hidden = torch.randn(2, 12, 16, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(64, 16, dtype=torch.float64, requires_grad=True)  # ids 61-63 are padding
+    targets = torch.randint(0, 61, (2, 12))
+    loss = chunked_cross_entropy(hidden, weight, targets, vocab_size=61)
+    (2 * loss).backward()
+    h, w = hidden.detach().clone().requires_grad_(), weight.detach().clone().requires_grad_()
+    full = F.cross_entropy((h @ w[:61].T).flatten(0, 1), targets.flatten())
+    (2 * full).backward()
+    assert loss.item() == pytest.approx(full.item(), rel=1e-12)
+    assert torch.allclose(hidden.grad, h.grad, atol=1e-12) and torch.allclose(weight.grad, w.grad, atol=1e-12)
+    assert torch.count_nonzero(weight.grad[61:]) == 0  # padding ids are never predicted
+
+
+def test_vocabulary_is_padded_to_a_multiple_of_64_and_logits_stop_at_the_tokenizer():
+    model = GPT(tiny())  # 61 ids
+    assert model.token_embedding.weight.shape[0] == 64
+    logits = model(torch.zeros(1, 4, dtype=torch.long))
+    assert logits.shape == (1, 4, 61)
+    assert GPTConfig.named("gpt2-124m", 50257, 1024).padded_vocab_size == 50304
+
+
+def test_loss_without_gradient_matches_and_keeps_no_graph():
+    torch.manual_seed(0)
+    model = GPT(tiny()).eval()
+    rows = torch.randint(0, 61, (2, 17))
+    with torch.no_grad():
+        loss = pretraining_loss(model, rows)
+        reference = F.cross_entropy(model(rows[:, :-1]).flatten(0, 1), rows[:, 1:].flatten())
+    assert not loss.requires_grad and loss.item() == pytest.approx(reference.item(), rel=1e-6)
 
 
 def test_pretraining_loss_shifts_inputs_and_targets_like_the_chapter():
@@ -81,8 +118,9 @@ def test_gpt2_124m_shape_parameters_and_flops():
     cfg = GPTConfig.named("gpt2-124m", vocab_size=50257, block_size=1024)
     with torch.device("meta"):
         model = GPT(cfg)
-    assert model.num_params() == 124_439_808  # GPT-2 small with tied embeddings
-    non_position = 124_439_808 - 1024 * 768
+    # GPT-2 small with tied embeddings (124,439,808) and the vocabulary padded to 50,304
+    assert model.num_params() == 124_439_808 + (50304 - 50257) * 768
+    non_position = model.num_params() - 1024 * 768
     assert model.flops_per_token() == 6 * non_position + 12 * 12 * 12 * 64 * 1024
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 from tokenmill.jobs.train.token_stream import TokenStream
 from tests.token_shards import write_token_shards
@@ -41,7 +42,7 @@ def test_partitions_cover_every_row_exactly_once(folder, world_size, num_workers
             stream = TokenStream(str(folder), rank, world_size, worker, num_workers)
             rows = first_pass(stream)
             assert rows == sorted(rows), "a partition reads its rows in training order"
-            assert all(g % stream.partitions == rank * num_workers + worker for g in rows)
+            assert all(g % stream.partitions == rank + worker * world_size for g in rows)
             seen += rows
     assert sorted(seen) == list(range(23))
 
@@ -148,3 +149,44 @@ def test_more_partitions_than_rows_is_a_clear_error(tmp_path):
 def test_a_missing_manifest_says_what_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="tokenmill pack"):
         TokenStream(str(tmp_path))
+
+
+@pytest.mark.parametrize("partitions,span", [(1, 4), (2, 4), (3, 5), (2, 30)])
+def test_spans_of_rows_cover_every_row_once_and_resume(folder, partitions, span):
+    seen = []
+    for rank in range(partitions):
+        stream = TokenStream(str(folder), rank, partitions, span_rows=span)
+        rows = first_pass(stream)
+        assert all((g // span) % partitions == rank for g in rows) and rows == sorted(rows)
+        seen += rows
+        if len(stream) > 3:
+            resumed = TokenStream(str(folder), rank, partitions, span_rows=span)
+            resumed.skip(3)
+            assert first_pass(resumed)[:len(stream) - 3] == rows[3:]
+    assert sorted(seen) == list(range(23))
+
+
+def test_with_spans_a_reader_decodes_only_the_row_groups_it_needs(tmp_path, monkeypatch):
+    write_token_shards(tmp_path, numbered_rows(40), VOCAB, rows_per_shard=20)
+    for name in ("shard-00000.parquet", "shard-00001.parquet"):
+        table = pq.read_table(tmp_path / name)
+        pq.write_table(table, tmp_path / name, compression="zstd", row_group_size=5)
+    decoded = []
+    read_row_group = pq.ParquetFile.read_row_group
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group",
+                        lambda self, i, **kw: decoded.append(i) or read_row_group(self, i, **kw))
+    stream = TokenStream(str(tmp_path), rank=1, world_size=4, span_rows=5)
+    assert first_pass(stream) == [5, 6, 7, 8, 9, 25, 26, 27, 28, 29]
+    assert decoded == [1, 1]  # one group of five rows in each shard, of eight groups
+
+
+def test_a_dataloader_with_workers_reads_every_row_once_a_pass(folder):
+    from torch.utils.data import DataLoader
+
+    stream = TokenStream(str(folder), rank=1, world_size=2)
+    loader = DataLoader(stream, batch_size=1, num_workers=2)
+    rows = [int(batch[0][0]) for batch in itertools.islice(loader, len(stream))]
+    assert sorted(rows) == list(range(1, 23, 2))  # one pass: each row of the partition once
+    assert rows[:4] == [1, 3, 5, 7]  # the workers take turns: 1, 5, 9... and 3, 7, 11...
+    batches = list(itertools.islice(DataLoader(stream, batch_size=4, num_workers=2), 2))
+    assert all(b.shape == (4, SEQ_LEN + 1) and b.dtype == torch.int64 for b in batches)
