@@ -6,6 +6,8 @@ asks for the `corpus` fixture measures on the real public data of ../shared/corp
 $TOKENMILL_CORPUS): it is marked `corpus` and runs only in that tier (`python -m pytest -m corpus`),
 where a missing corpus is a failure, not a skip.
 """
+import gzip
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +25,28 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "corpus" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.corpus)
+
+
+@pytest.fixture(scope="session")
+def sample_texts() -> list[str]:
+    """Real prose of the default tier: the bundled sample's documents (Python's documentation as
+    articles, and as web pages read by our WARC reader), each once, of 200 words or more, and no two
+    alike (5-word shingle Jaccard at most 0.3), in file order."""
+    from tokenmill.filters.document import Document
+    from tokenmill.filters.minhash import shingles
+    from tokenmill.transforms.formats import READERS, ReadOptions
+
+    with gzip.open(SAMPLE / "docs.jsonl.gz", "rt", encoding="utf-8") as lines:
+        texts = [json.loads(line)["text"] for line in lines]
+    texts += [doc.text for doc in READERS["warc"](str(SAMPLE / "web.warc.gz"), "web", ReadOptions())
+              if isinstance(doc, Document)]
+    chosen, seen = [], []
+    for text in dict.fromkeys(texts):
+        grams = set(shingles(text))
+        if len(text.split()) >= 200 and all(len(grams & other) <= 0.3 * len(grams | other) for other in seen):
+            chosen.append(text)
+            seen.append(grams)
+    return chosen
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import SAMPLE
 from tokenmill.jobs.curate import curate
 from tokenmill.pipeline.config import Config, SourceConfig
 
@@ -24,9 +25,9 @@ def run(tmp_path, fmt, path, stages=None, **curate_settings):
 
 
 @pytest.fixture(scope="module")
-def warc_members(corpus):
-    """The gzip members of a real Common Crawl WARC, one record each."""
-    raw = (corpus / "web" / "cc-main-2020-34_resiliparse_part1.warc.gz").read_bytes()
+def warc_members():
+    """The gzip members of the bundled sample's WARC, one record each."""
+    raw = (SAMPLE / "web.warc.gz").read_bytes()
     starts = [i for i in range(len(raw) - 2) if raw[i:i + 3] == b"\x1f\x8b\x08"]
     members = []
     for begin, end in zip(starts, starts[1:] + [len(raw)]):
