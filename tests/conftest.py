@@ -49,6 +49,15 @@ def sample_texts() -> list[str]:
     return chosen
 
 
+@pytest.fixture(scope="session", params=["sample", pytest.param("corpus", marks=pytest.mark.corpus)])
+def text_sources(request):
+    """Books, articles, web pages and several scripts (tests/text_sources.py): made from the sample
+    and generated in the default tier, cut from ../shared/corpus in the corpus tier."""
+    from tests.text_sources import CorpusTexts, SampleTexts
+
+    return SampleTexts() if request.param == "sample" else CorpusTexts(request.getfixturevalue("corpus"))
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     if not CORPUS.is_dir():
