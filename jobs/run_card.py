@@ -105,8 +105,8 @@ def run_card(job: str, folder: str, config: Any, inputs: Sequence[str], runner: 
     finished). The yielded mapping takes anything else worth keeping (e.g. where a run's parts went)."""
     files = input_files(inputs)
     card = {"command": command_line(), "python": sys.executable, "config": _plain(config),
-            "versions": library_versions(), "inputs": files, "inputs_sha256": file_list_sha256(files), "runner": _plain(runner),
-            "started": _now()}
+            "versions": library_versions(), "inputs": files, "inputs_sha256": file_list_sha256(files),
+            "runner": _plain(runner), "started": _now()}
     extra: dict[str, Any] = {}
     started = time.monotonic()
     status = "failed"
