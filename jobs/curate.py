@@ -11,6 +11,7 @@ import apache_beam as beam
 import click
 
 from tokenmill.jobs.report.progress import progress_bar
+from tokenmill.jobs.run_card import run_card
 from tokenmill.jobs.sample.build import sample_config_path
 from tokenmill.pipeline.config import Config, load_config, parse_source_flag, validate_sources
 from tokenmill.pipeline.curate import CuratePlan, build_curation, clear_outputs, plan_curation
@@ -36,9 +37,13 @@ def curate(config: Config, output: str, stages: Optional[list[str]] = None, runn
     """Run the curation pipeline; returns the ledger."""
     pipeline, plan = curation_pipeline(config, output, stages, runner, workers, beam_args)
     clear_outputs(plan.output)
-    local = (runner or config.runner.name) == LOCAL_RUNNER  # remote workers' log lines do not come back here
-    with progress_bar([path for _, _, path in plan.shards]) if local else nullcontext():
-        pipeline.run().wait_until_finish()
+    runner_name = runner or config.runner.name
+    local = runner_name == LOCAL_RUNNER  # remote workers' log lines do not come back here
+    runs_on = {"name": runner_name, "workers": workers or config.runner.workers,
+               "options": [*config.runner.options, *beam_args], "stages": plan.stages}
+    with run_card("curate", plan.output, config, [path for _, _, path in plan.shards], runs_on):
+        with progress_bar([path for _, _, path in plan.shards]) if local else nullcontext():
+            pipeline.run().wait_until_finish()
     return read_ledger(plan.output)
 
 

@@ -8,6 +8,7 @@ from typing import Optional, Sequence
 
 import click
 
+from tokenmill.jobs.run_card import run_card
 from tokenmill.pipeline.config import Config, load_config
 from tokenmill.pipeline.pack import run_pack
 from tokenmill.pipeline.pack_config import PackConfig, pack_config, parse_mixture, tokenizer_config
@@ -44,9 +45,12 @@ def pack(curated: str, tokenizer: str, output: str, config: Optional[Config] = N
     settings = pack_config(raw, config.origin)
     encoding = tokenizer_config(config.tokenizer, config.origin)
     phases, origin = resolve_phases(config, settings, mixture)
-    return run_pack(curated, tokenizer, output, settings, phases, origin, encoding.encoder, encoding.threads,
-                    encoding.batch_docs, runner or config.runner.name, workers or config.runner.workers,
-                    [*config.runner.options, *beam_args])
+    runs_on = {"name": runner or config.runner.name, "workers": workers or config.runner.workers,
+               "options": [*config.runner.options, *beam_args]}
+    resolved = {"pack": settings, "tokenizer": encoding, "phases": phases, "weights_from": origin}
+    with run_card("pack", output, resolved, [curated, tokenizer], runs_on):
+        return run_pack(curated, tokenizer, output, settings, phases, origin, encoding.encoder, encoding.threads,
+                        encoding.batch_docs, runs_on["name"], runs_on["workers"], runs_on["options"])
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -1,18 +1,19 @@
-"""`tokenmill run`: every stage end to end — curate → tokenizer → pack → train — in one output folder.
+"""`tokenmill run`: every stage end to end — curate → tokenizer → pack → train — in one output folder,
+then the report.
 
     OUT/curated/, OUT/ledger.json        tokenmill curate
     OUT/tokenizer.json                   tokenmill tokenizer train
     OUT/tokens/ (shards + manifest.json) tokenmill pack
     OUT/run/ (checkpoints, metrics)      tokenmill train
+    OUT/report.html                      tokenmill report
+    OUT/run.json                         how it was made (jobs/run_card.py), as is each part's folder
 
-Every section of the config is validated before the first stage starts, so a mistake in `train:`
-is reported at once rather than after the curation.
+Every section of the config is checked when it loads, so a mistake in `train:` is reported at once
+rather than after the curation.
 """
 from __future__ import annotations
 
 import json
-import logging
-import sys
 import time
 from pathlib import Path
 from typing import Optional, Sequence
@@ -21,20 +22,19 @@ import click
 
 from tokenmill.jobs.curate import curate
 from tokenmill.jobs.pack import pack
+from tokenmill.jobs.report.page import build_report
+from tokenmill.jobs.run_card import run_card
 from tokenmill.jobs.sample.build import sample_config_path
 from tokenmill.jobs.tokenizer import train_tokenizer
 from tokenmill.jobs.train.trainer import TrainingDiverged, train
 from tokenmill.pipeline.config import Config, load_config
 from tokenmill.pipeline.ledger import summary_lines
-from tokenmill.pipeline.pack_config import pack_config, tokenizer_config
 from tokenmill.pipeline.schema import ConfigError
 from tokenmill.pipeline.train_config import TrainConfig, train_config
 
 
 def validated_train_config(config: Config, steps: Optional[int], device: Optional[str]) -> TrainConfig:
-    """Check every job's section now; return the training settings with the flags on top."""
-    tokenizer_config(config.tokenizer, config.origin)
-    pack_config(config.pack, config.origin)
+    """The training settings with the flags on top (`load_config` has checked every section)."""
     raw = dict(config.train)
     if steps is not None:
         raw["steps"] = steps
@@ -50,38 +50,50 @@ def run_all(config: Config, output: str, steps: Optional[int] = None, device: Op
     cfg = validated_train_config(config, steps, device)
     out = output.rstrip("/")
     timings = {}
+    runs_on = {"name": runner or config.runner.name, "workers": workers or config.runner.workers,
+               "options": [*config.runner.options, *beam_args], "train_device": cfg.device}
+    with run_card("run", out, config, [path for source in config.sources.values() for path in source.paths],
+                  runs_on) as card:
+        started = time.monotonic()
+        ledger = curate(config, out, runner=runner, workers=workers, beam_args=beam_args)
+        timings["curate"] = time.monotonic() - started
+        for line in summary_lines(ledger):
+            echo(f"curate   {line}")
 
-    started = time.monotonic()
-    ledger = curate(config, out, runner=runner, workers=workers, beam_args=beam_args)
-    timings["curate"] = time.monotonic() - started
-    for line in summary_lines(ledger):
-        echo(f"curate   {line}")
+        started = time.monotonic()
+        tokenizer = train_tokenizer(f"{out}/curated", f"{out}/tokenizer.json", config)
+        timings["tokenizer"] = time.monotonic() - started
+        echo(f"tokenizer  vocabulary {tokenizer['vocab_size']:,} → {out}/tokenizer.json")
 
-    started = time.monotonic()
-    tokenizer = train_tokenizer(f"{out}/curated", f"{out}/tokenizer.json", config)
-    timings["tokenizer"] = time.monotonic() - started
-    echo(f"tokenizer  vocabulary {tokenizer['vocab_size']:,} → {out}/tokenizer.json")
+        started = time.monotonic()
+        manifest = pack(f"{out}/curated", f"{out}/tokenizer.json", f"{out}/tokens", config, runner=runner,
+                        workers=workers, beam_args=beam_args)
+        timings["pack"] = time.monotonic() - started
+        echo(f"pack     {manifest['total_rows']:,} rows of {manifest['seq_len'] + 1} ids → {out}/tokens")
 
-    started = time.monotonic()
-    manifest = pack(f"{out}/curated", f"{out}/tokenizer.json", f"{out}/tokens", config, runner=runner,
-                    workers=workers, beam_args=beam_args)
-    timings["pack"] = time.monotonic() - started
-    echo(f"pack     {manifest['total_rows']:,} rows of {manifest['seq_len'] + 1} ids → {out}/tokens")
+        started = time.monotonic()
+        result = train(f"{out}/tokens", f"{out}/run", cfg)
+        timings["train"] = time.monotonic() - started
+        if result.interrupted:
+            echo(f"train    interrupted at step {result.step}; run the same command again to resume")
+        losses = [json.loads(line)["loss"] for line in Path(out, "run", "metrics.jsonl").read_text().splitlines()
+                  if '"loss"' in line and json.loads(line).get("loss") is not None]
+        first, last = (losses[0], losses[-1]) if losses else (None, None)
+        if first is not None:
+            echo(f"train    {result.step} steps, {result.params:,} parameters: loss {first:.3f} → {last:.3f} "
+                 f"→ {out}/run")
 
-    started = time.monotonic()
-    result = train(f"{out}/tokens", f"{out}/run", cfg)
-    timings["train"] = time.monotonic() - started
-    if result.interrupted:
-        echo(f"train    interrupted at step {result.step}; run the same command again to resume")
-    losses = [json.loads(line)["loss"] for line in Path(out, "run", "metrics.jsonl").read_text().splitlines()
-              if '"loss"' in line and json.loads(line).get("loss") is not None]
-    first, last = (losses[0], losses[-1]) if losses else (None, None)
-    if first is not None:
-        echo(f"train    {result.step} steps, {result.params:,} parameters: loss {first:.3f} → {last:.3f} "
-             f"→ {out}/run")
-    echo("seconds  " + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in timings.items()))
+        started = time.monotonic()
+        page = None if "://" in out else build_report(Path(out))  # the report reads local folders
+        timings["report"] = time.monotonic() - started
+        echo(f"report   → {page}" if page else f"report   not written for a remote folder; run `tokenmill report` "
+             f"on a local copy of {out}")
+        echo("seconds  " + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in timings.items()))
+        card.update(parts={"curated": f"{out}/curated", "tokenizer": f"{out}/tokenizer.json",
+                           "tokens": f"{out}/tokens", "train": f"{out}/run", "report": str(page) if page else None},
+                    seconds_per_stage=timings, interrupted=result.interrupted)
     return {"ledger": ledger, "tokenizer": tokenizer, "manifest": manifest, "train": result,
-            "first_loss": first, "last_loss": last, "seconds": timings}
+            "first_loss": first, "last_loss": last, "seconds": timings, "report": page}
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -94,9 +106,7 @@ def run_all(config: Config, output: str, steps: Optional[int] = None, device: Op
 @click.option("--workers", type=int, help="Local Beam worker processes.")
 @click.pass_context
 def run_command(ctx, config_path, sample, output, steps, device, runner, workers):
-    """Run curate → tokenizer → pack → train into OUTPUT."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    """Run curate → tokenizer → pack → train into OUTPUT, then write OUTPUT/report.html."""
     if not (config_path or sample):
         raise click.UsageError("give --config FILE or --sample")
     try:

@@ -16,6 +16,7 @@ from tokenizers import Tokenizer
 
 from tokenmill.filters.document import stable_hash
 from tokenmill.jobs.pack import resolve_phases
+from tokenmill.jobs.run_card import run_card
 from tokenmill.pipeline.config import Config, load_config
 from tokenmill.pipeline.pack import curated_shards
 from tokenmill.pipeline.pack_config import TokenizerConfig, pack_config, parse_mixture, tokenizer_config
@@ -76,10 +77,13 @@ def train_tokenizer(curated: str, output: str, config: Optional[Config] = None, 
         raise ConfigError(f"the mixture names {unknown[0]!r}, which has no shards under {curated} "
                           f"(sources: {', '.join(shards)})")
     taken: dict[str, int] = {}
-    tokenizer = train_bpe(sample_texts(shards, weights, settings.sample_bytes, settings.seed, taken),
-                          settings.vocab_size, settings.min_frequency)
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    tokenizer.save(output)
+    resolved = {"tokenizer": settings, "weights": weights, "weights_from": origin}
+    inputs = [path for paths in shards.values() for path in paths]
+    with run_card("tokenizer", os.path.dirname(os.path.abspath(output)), resolved, inputs, {"name": "local"}):
+        tokenizer = train_bpe(sample_texts(shards, weights, settings.sample_bytes, settings.seed, taken),
+                              settings.vocab_size, settings.min_frequency)
+        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+        tokenizer.save(output)
     return {"vocab_size": tokenizer.get_vocab_size(), "eot_id": tokenizer.token_to_id(EOT),
             "sample_bytes": taken, "weights": weights, "weights_from": origin}
 

@@ -31,7 +31,8 @@ def pipeline_options(runner: str, workers: int, extra: Sequence[str] = ()) -> Pi
     known = set(PipelineOptions([]).get_all_options())
     unknown = set(options.get_all_options(retain_unknown_options=True)) - known
     unknown -= {flag.lstrip("-").replace("-", "_") for flag in single_dash}
-    raise_problems([f"--{name}: unknown Beam pipeline option{_did_you_mean(name, known)}" for name in sorted(unknown)]
+    raise_problems([f"--{name}: unknown Beam pipeline option{_did_you_mean(name, known)}"
+                    for name in sorted(unknown)]
                    + [f"{flag}: a Beam option takes two dashes (--name=value)" for flag in single_dash])
     if runner == LOCAL_RUNNER and workers > 1:
         direct = options.view_as(DirectOptions)

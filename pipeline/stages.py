@@ -214,21 +214,20 @@ def source_stages(config: Config, source: str, selected: Optional[list[str]] = N
 def stage_problems(config: Config) -> list[str]:
     """Each source's format and stage names, and every stage's settings (with each source's
     overrides on top): every mistake, one line each."""
-    where = config.origin
+    where, known = config.origin, ", ".join(STAGES)
     problems = []
     for name, source in config.sources.items():
         if source.format not in READERS:
             problems.append(f"{where}: sources.{name}.format: unknown format {source.format!r} "
                             f"(expected one of: {', '.join(sorted(READERS))})")
-        problems.extend(f"{where}: sources.{name}.stages: unknown stage {stage!r} (expected one of: {', '.join(STAGES)})"
+        problems.extend(f"{where}: sources.{name}.stages: unknown stage {stage!r} (expected one of: {known})"
                         for stage in (source.stages or []) + list(source.overrides) if stage not in STAGES)
-    problems.extend(f"{where}: stages.{stage}: unknown stage (expected one of: {', '.join(STAGES)})"
+    problems.extend(f"{where}: stages.{stage}: unknown stage (expected one of: {known})"
                     for stage in config.stages if stage not in STAGES)
     for stage in STAGES:
-        settings = [(stage, None)] + [(stage, name) for name, source in config.sources.items() if stage in source.overrides]
-        for stage_name, source_name in settings:
+        for source in [None, *(name for name, s in config.sources.items() if stage in s.overrides)]:
             try:
-                settings_for(config, stage_name, source_name)
+                settings_for(config, stage, source)
             except ConfigError as err:
                 problems.extend(err.problems)
     return problems

@@ -1,16 +1,23 @@
 """Shared fixtures, and the two test tiers.
 
-The default tier (`python -m pytest`) needs nothing beyond the clone and what it installs. A test
-that asks for the `corpus` fixture measures on the real public data of ../shared/corpus (or
+The default tier (`python -m pytest`) needs nothing beyond the clone and what it installs: it runs
+on the bundled sample (jobs/sample/), text it generates and small fixtures it writes. A test that
+asks for the `corpus` fixture measures on the real public data of ../shared/corpus (or
 $TOKENMILL_CORPUS): it is marked `corpus` and runs only in that tier (`python -m pytest -m corpus`),
 where a missing corpus is a failure, not a skip.
 """
+import gzip
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "jobs" / "sample"
+SAMPLE_STEPS = 30
 CORPUS = Path(os.environ.get("TOKENMILL_CORPUS") or REPO.parent / "shared" / "corpus").resolve()
 
 
@@ -21,8 +28,55 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
+def sample_texts() -> list[str]:
+    """Real prose of the default tier: the bundled sample's documents (Python's documentation as
+    articles, and as web pages read by our WARC reader), each once, of 200 words or more, and no two
+    alike (5-word shingle Jaccard at most 0.3), in file order."""
+    from tokenmill.filters.document import Document
+    from tokenmill.filters.minhash import shingles
+    from tokenmill.transforms.formats import READERS, ReadOptions
+
+    with gzip.open(SAMPLE / "docs.jsonl.gz", "rt", encoding="utf-8") as lines:
+        texts = [json.loads(line)["text"] for line in lines]
+    texts += [doc.text for doc in READERS["warc"](str(SAMPLE / "web.warc.gz"), "web", ReadOptions())
+              if isinstance(doc, Document)]
+    chosen, seen = [], []
+    for text in dict.fromkeys(texts):
+        grams = set(shingles(text))
+        if len(text.split()) >= 200 and all(len(grams & other) <= 0.3 * len(grams | other) for other in seen):
+            chosen.append(text)
+            seen.append(grams)
+    return chosen
+
+
+@pytest.fixture(scope="session", params=["sample", pytest.param("corpus", marks=pytest.mark.corpus)])
+def text_sources(request):
+    """Books, articles, web pages and several scripts (tests/text_sources.py): made from the sample
+    and generated in the default tier, cut from ../shared/corpus in the corpus tier."""
+    from tests.text_sources import CorpusTexts, SampleTexts
+
+    return SampleTexts() if request.param == "sample" else CorpusTexts(request.getfixturevalue("corpus"))
+
+
+@pytest.fixture(scope="session")
 def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.fail(f"the shared corpus is expected at {CORPUS} (set TOKENMILL_CORPUS, or place "
                     f"shared/corpus beside the repository)")
     return CORPUS
+
+
+def tokenmill(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.CompletedProcess:
+    """The `tokenmill` command in a fresh process; it must succeed."""
+    result = subprocess.run([sys.executable, "-m", "tokenmill", *args], capture_output=True, text=True, cwd=cwd,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """`tokenmill run --sample` once for the session (curate with rejects kept, tokenizer, pack, a
+    short training run and the report): the output folder and the finished command."""
+    out = tmp_path_factory.mktemp("sample") / "out"
+    return out, tokenmill("run", "--sample", "--output", str(out), "--steps", str(SAMPLE_STEPS), "--device", "cpu")

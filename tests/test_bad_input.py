@@ -5,6 +5,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import SAMPLE
 from tokenmill.jobs.curate import curate
 from tokenmill.pipeline.config import Config, SourceConfig
 
@@ -23,10 +24,12 @@ def run(tmp_path, fmt, path, stages=None, **curate_settings):
     return ledger
 
 
-@pytest.fixture(scope="module")
-def warc_members(corpus):
-    """The gzip members of a real Common Crawl WARC, one record each."""
-    raw = (corpus / "web" / "cc-main-2020-34_resiliparse_part1.warc.gz").read_bytes()
+@pytest.fixture(scope="module", params=["sample", pytest.param("corpus", marks=pytest.mark.corpus)])
+def warc_members(request):
+    """The gzip members of a WARC, one record each: the bundled sample's, or a real Common Crawl one."""
+    path = SAMPLE / "web.warc.gz" if request.param == "sample" else (
+        request.getfixturevalue("corpus") / "web" / "cc-main-2020-34_resiliparse_part1.warc.gz")
+    raw = path.read_bytes()
     starts = [i for i in range(len(raw) - 2) if raw[i:i + 3] == b"\x1f\x8b\x08"]
     members = []
     for begin, end in zip(starts, starts[1:] + [len(raw)]):
@@ -38,7 +41,12 @@ def warc_members(corpus):
     return members
 
 
-def test_corrupt_gzip_member_costs_one_record_not_the_shard(tmp_path, warc_members):
+def test_corrupt_gzip_member_costs_one_record_not_the_shard(tmp_path, warc_members, request):
+    if "sample" in request.node.callspec.id:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "KNOWN BUG (transforms/formats/warc.py): on the sample's WARC, 64 zeroed bytes inside one member "
+            "cost 2 failures and 25 of 75 records, with no count for the lost ones; on the Common Crawl WARC "
+            "the same damage costs one record")))
     clean = run(tmp_path / "clean", "warc", _write(tmp_path / "clean.warc.gz", b"".join(warc_members)), stages=[])
     victim = max(range(len(warc_members)), key=lambda i: len(warc_members[i]) if b"response" in gzip.decompress(
         warc_members[i])[:200] else 0)
@@ -52,8 +60,10 @@ def test_corrupt_gzip_member_costs_one_record_not_the_shard(tmp_path, warc_membe
 
 def test_truncated_warc_record(tmp_path, warc_members):
     whole = gzip.decompress(b"".join(warc_members))
-    last_response = whole.rfind(b"WARC-Type: response")
-    cut = whole[: last_response + 3000]
+    starts = [i for i in range(len(whole)) if whole.startswith(b"WARC/1.0", i)] + [len(whole)]
+    # the last response record long enough to be cut 3,000 bytes in (the sample ends with short pages)
+    last_long = max(a for a, b in zip(starts, starts[1:]) if b - a > 6000 and b"WARC-Type: response" in whole[a:a + 200])
+    cut = whole[: last_long + 3000]
     ledger = run(tmp_path, "warc", _write(tmp_path / "cut.warc.gz", gzip.compress(cut, mtime=0)), stages=[])
     assert ledger["errors"]["src"] == {"read/truncated_record": 1}
     assert ledger["kept"]["src"] >= 5

@@ -87,7 +87,7 @@ def test_same_input_gives_byte_identical_outputs_with_one_or_two_workers(corpus,
     for workers in (1, 1, 2):
         out = tmp_path / f"w{workers}-{len(outputs)}"
         curate(config(), str(out), workers=workers)
-        files = sorted(p for p in out.rglob("*") if p.is_file())
+        files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "run.json")  # times differ
         outputs.append({str(p.relative_to(out)): p.read_bytes() for p in files})
     assert outputs[0].keys() == outputs[1].keys() == outputs[2].keys()
     assert any(name.endswith(".parquet") for name in outputs[0])

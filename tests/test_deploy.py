@@ -10,7 +10,6 @@ import sys
 import tomllib
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from tokenmill.jobs.curate import curate_command
@@ -85,11 +84,8 @@ def test_the_worker_package_installs_into_a_clean_venv_and_curates_the_same_docu
     assert checkout.returncode == 0, checkout.stderr[-3000:]
     installed_files, checkout_files = tree(tmp_path / "installed"), tree(tmp_path / "checkout")
     assert installed_files.keys() == checkout_files.keys()
-    assert installed_files["ledger.json"] == checkout_files["ledger.json"]
-    for name in (n for n in installed_files if n.endswith(".parquet")):  # `meta` holds each copy's own file path
-        installed_rows, checkout_rows = (pq.read_table(root / name).drop_columns(["meta"])
-                                         for root in (tmp_path / "installed", tmp_path / "checkout"))
-        assert installed_rows.equals(checkout_rows), name
+    del installed_files["run.json"], checkout_files["run.json"]  # each copy's own command line and times
+    assert installed_files == checkout_files  # `meta` names each file relative to its source, not its copy
 
 
 def test_the_entry_point_turns_template_parameters_into_curate_flags():
@@ -105,11 +101,11 @@ def test_the_entry_point_turns_template_parameters_into_curate_flags():
     assert main.curate_argv(["--output=o", "--runner=FnApiRunner"])[-2:] == ["--runner", "FnApiRunner"]
 
 
-def test_the_entry_point_runs_curate(corpus, tmp_path):
+def test_the_entry_point_runs_curate(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = subprocess.run(
         [sys.executable, str(DATAFLOW / "main.py"), f"--output={tmp_path / 'out'}",
-         f"--sources=bulk=jsonl:{corpus}/web-bulk/olmo_c4-sample.01.jsonl.gz;web=warc:{corpus}/web/cc-main-2024-22_whirlwind.warc.gz",
+         f"--sources=bulk=jsonl:{REPO}/jobs/sample/docs.jsonl.gz;web=warc:{REPO}/jobs/sample/web.warc.gz",
          "--keep_rejected=true", "--runner=FnApiRunner"],
         capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

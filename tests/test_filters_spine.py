@@ -28,6 +28,30 @@ def test_langid_names_the_language_of_real_sentences(corpus, lang):
     assert accuracy >= 0.9, f"{lang}: {accuracy:.2f}"
 
 
+# Faker's generated sentences in their own scripts, and the sample's pages in German, French and Spanish.
+GENERATED = {"ru": "ru_RU", "zh": "zh_CN", "ar": "ar_AA", "el": "el_GR", "he": "he_IL", "ja": "ja_JP"}
+
+
+@pytest.mark.parametrize("lang", ["en", "de", "fr", "es", *GENERATED])
+def test_langid_names_the_language_of_sentences_the_clone_holds(lang, sample_texts):
+    from faker import Faker
+
+    from tokenmill.jobs.sample.build import OTHER_LANGUAGES
+
+    if lang == "en":
+        texts = [" ".join(text.split()[:40]) for text in sample_texts[:30]]
+    elif lang in OTHER_LANGUAGES:
+        texts = [sentence + "." for sentence in OTHER_LANGUAGES[lang].split(". ")]
+    else:
+        fake = Faker(GENERATED[lang])
+        fake.seed_instance(0)
+        texts = [" ".join(fake.sentences(3)) for _ in range(20)]
+    docs = [doc(text) for text in texts]
+    LanguageFilter(None, 0.0).filter_batch(docs)
+    accuracy = sum(d.lang == lang for d in docs) / len(docs)
+    assert accuracy >= 0.9, f"{lang}: {accuracy:.2f}"
+
+
 def test_langid_keeps_wanted_language_and_names_the_reason_otherwise(english_only):
     en = doc("The committee will publish its final report on the proposed railway line next spring.")
     de = doc("Der Ausschuss wird seinen Abschlussbericht über die geplante Bahnstrecke im Frühjahr veröffentlichen.")
@@ -87,6 +111,14 @@ def test_the_chapters_printed_word_ratio_would_drop_real_prose(corpus):
     ratio = len(book.split()) / len(book)
     assert 0.12 < ratio < 0.2 < 0.3
     assert SanityFilter()(doc(book, lang="en")) is None
+
+
+def test_the_chapters_printed_word_ratio_would_drop_the_samples_prose(sample_texts):
+    """The same on the bundled sample's articles (Python's docstrings): prose, not lists of words."""
+    articles = sample_texts[:10]
+    for text in articles:
+        assert len(text.split()) / len(text) < 0.3
+    assert all(SanityFilter()(doc(text, lang="en")) is None for text in articles)
 
 
 def test_normalisation_and_content_hash():

@@ -18,8 +18,12 @@ from tokenmill.pipeline.config import Config, SourceConfig
 from tokenmill.transforms.near_dedup import NearDedup
 
 
-@pytest.fixture(scope="module")
-def web_texts(corpus):
+@pytest.fixture(scope="module", params=["sample", pytest.param("corpus", marks=pytest.mark.corpus)])
+def web_texts(request, sample_texts):
+    """Distinct real texts: the bundled sample's in the default tier, OpenWebText's in the corpus tier."""
+    if request.param == "sample":
+        return sample_texts
+    corpus = request.getfixturevalue("corpus")
     with gzip.open(corpus / "web-bulk" / "openwebtext_megatron-ds-testset_part-shared.jsonl.gz", "rt") as lines:
         return [json.loads(line)["text"] for line in lines][:120]
 

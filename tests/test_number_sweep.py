@@ -11,6 +11,7 @@ import pytest
 from tokenmill.filters.document import Document
 from tokenmill.filters.number_sweep import NumberSweep, card_shaped, luhn_valid, phone_shaped
 from tokenmill.filters.pii import PiiFilter
+from test_pii import pii_texts  # noqa: F401  (the fixture: generated texts, or the corpus's)
 
 TEMPLATES = ("Call me at {} tomorrow.", "Phone: {}, ask for Bob.", "You can reach her on {} after 5pm.", "{}",
              "Our office {} is open on weekdays.")
@@ -104,13 +105,12 @@ def test_card_shapes_pass_the_luhn_check():
     assert {e for e, _, _ in NumberSweep().find(cards)} == {"CREDIT_CARD"}
 
 
-def test_sweep_in_phone_windows_equals_its_own_runs(corpus):
+def test_sweep_in_phone_windows_equals_its_own_runs(pii_texts):
     """Looking only in the phone scanner's windows finds what the sweep's own runs find."""
     from tokenmill.filters.pii_scan import PiiScanner
-    from test_pii import gold_documents, web_sample
 
     scanner = PiiScanner()
-    texts = [d["full_text"] for d in gold_documents(corpus)] + web_sample(corpus, per_file=6)
+    texts = [d["full_text"] for d in pii_texts.gold()] + pii_texts.web(per_file=6)
     found = 0
     for text in texts:
         own = NumberSweep().find(text)

@@ -38,6 +38,61 @@ def web_sample(corpus, per_file=12):
     return texts
 
 
+# Sentences around Faker's values of each covered type (en_US), as presidio-research's generator writes
+# its gold set: the text, and each value's type and place.
+GOLD_TEMPLATES = [
+    ("Please write to {EMAIL_ADDRESS} about the invoice.", "EMAIL_ADDRESS"),
+    ("My card number is {CREDIT_CARD}, expiring next year.", "CREDIT_CARD"),
+    ("The server at {IP_ADDRESS} stopped answering last night.", "IP_ADDRESS"),
+    ("Transfer the deposit to account {IBAN_CODE} before Friday.", "IBAN_CODE"),
+    ("Her social security number is {US_SSN} on the form.", "US_SSN"),
+    ("Call me at {PHONE_NUMBER} after six.", "PHONE_NUMBER"),
+    ("Our new site is {URL} and it loads fast.", "URL"),
+]
+
+
+def generated_gold(count: int = 60) -> list[dict]:
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(11)
+    values = {"EMAIL_ADDRESS": fake.email, "CREDIT_CARD": lambda: fake.credit_card_number("visa16"),
+              "IP_ADDRESS": fake.ipv4_public, "IBAN_CODE": fake.iban, "US_SSN": fake.ssn,
+              "PHONE_NUMBER": lambda: fake.numerify("(###) 555-0###").replace("(0", "(2").replace("(1", "(3"),
+              "URL": fake.url}
+    records = []
+    for i in range(count):
+        template, entity = GOLD_TEMPLATES[i % len(GOLD_TEMPLATES)]
+        value = values[entity]()
+        text = template.format(**{entity: value})
+        start = text.index(value)
+        records.append({"full_text": text, "spans": [{"entity_type": entity, "entity_value": value,
+                                                      "start_position": start, "end_position": start + len(value)}]})
+    return records
+
+
+class PiiTexts:
+    """Gold documents (text and spans) and web text: Faker's values in sentences and the bundled
+    sample in the default tier; presidio's generated set and the web-bulk pages in the corpus tier."""
+
+    def __init__(self, corpus=None, sample_texts=()):
+        self.corpus, self.sample_texts = corpus, list(sample_texts)
+        self.covered_gold_spans = 30 if corpus else 60
+
+    def gold(self) -> list[dict]:
+        return gold_documents(self.corpus) if self.corpus else generated_gold(self.covered_gold_spans)
+
+    def web(self, per_file=12) -> list[str]:
+        return web_sample(self.corpus, per_file) if self.corpus else self.sample_texts[:per_file * 8]
+
+
+@pytest.fixture(scope="module", params=["generated", pytest.param("corpus", marks=pytest.mark.corpus)])
+def pii_texts(request, sample_texts):
+    if request.param == "generated":
+        return PiiTexts(sample_texts=sample_texts)
+    return PiiTexts(request.getfixturevalue("corpus"))
+
+
 @pytest.fixture(scope="module")
 def scanner():
     return PiiScanner(COVERED)
@@ -47,13 +102,13 @@ def key(results):
     return sorted((r.entity_type, r.start, r.end, round(r.score, 6)) for r in results)
 
 
-def test_fast_path_finds_what_presidio_finds_on_every_document(corpus, scanner):
+def test_fast_path_finds_what_presidio_finds_on_every_document(pii_texts, scanner):
     """The same spans as presidio with the stage's recognizers, and as presidio as usually called
     (every predefined recognizer) reports for the types the stage covers."""
     from tokenmill.filters.presidio_engine import LANGUAGE, build_default_analyzer
 
     usual = build_default_analyzer()
-    texts = [d["full_text"] for d in gold_documents(corpus)] + web_sample(corpus)
+    texts = [d["full_text"] for d in pii_texts.gold()] + pii_texts.web()
     found = 0
     for text in texts:
         fast = scanner.analyze(text)
@@ -63,13 +118,13 @@ def test_fast_path_finds_what_presidio_finds_on_every_document(corpus, scanner):
     assert found > 50
 
 
-def test_every_presidio_span_passes_its_prescan(corpus, scanner):
+def test_every_presidio_span_passes_its_prescan(pii_texts, scanner):
     import regex
 
     flags = {r.supported_entities[0]: int(r.global_regex_flags) for r in scanner.engine.registry.recognizers
              if r.supported_entities[0] in PRESCANS}
     scans = {e: regex.compile(p, flags[e]) for e, p in PRESCANS.items()}
-    texts = [d["full_text"] for d in gold_documents(corpus)] + web_sample(corpus, per_file=4)
+    texts = [d["full_text"] for d in pii_texts.gold()] + pii_texts.web(per_file=4)
     seen = set()
     for text in texts:
         for r in scanner.analyze_plainly(text):
@@ -102,7 +157,7 @@ def test_windows_hold_every_match_and_its_context():
     assert runs.around(text, 1) == (1, 1)  # "d" is not in the alphabet
 
 
-def test_prescans_without_ignorecase_match_as_presidio_flags_them(corpus):
+def test_prescans_without_ignorecase_match_as_presidio_flags_them(pii_texts):
     """`case_free` spells IGNORECASE out in the classes (the dotless i, long s and Kelvin sign
     included) and drops the flag: the same matches, found several times faster."""
     import random
@@ -114,7 +169,7 @@ def test_prescans_without_ignorecase_match_as_presidio_flags_them(corpus):
     flags = regex.IGNORECASE | regex.MULTILINE | regex.DOTALL
     rng = random.Random(0)
     alphabet = "0123456789" * 4 + " -.:@" + "abcfxzABCFXZ" + "\u0131\u0130\u017f\u212a\u00e9"
-    texts = ["".join(rng.choice(alphabet) for _ in range(20_000))] + web_sample(corpus, per_file=2)
+    texts = ["".join(rng.choice(alphabet) for _ in range(20_000))] + pii_texts.web(per_file=2)
     for entity, prescan in PRESCANS.items():
         pattern, free_flags = case_free(prescan, flags, regex)
         assert not free_flags & regex.IGNORECASE
@@ -147,7 +202,7 @@ def test_digit_led_prescans_open_with_a_digit(scanner):
         assert not regex.compile(f"[{body}]", flags[entity]).search(not_digits), entity
 
 
-def test_region_rules_never_rule_out_a_valid_number(corpus):
+def test_region_rules_never_rule_out_a_valid_number(pii_texts):
     """The compiled condition is necessary: every digit string phonenumbers' matcher accepts at
     VALID in a region passes it. Checked on every region's example numbers written nationally,
     with the calling code and after the international prefix, on the digit strings of the web
@@ -169,7 +224,7 @@ def test_region_rules_never_rule_out_a_valid_number(corpus):
                             "00" + code + national, "011" + code + national,
                             "015" + national, code + "015" + national):  # Brazil's prefix with a carrier code
                 examples.add(written)
-    examples |= {d for text in web_sample(corpus, per_file=6) for d in re.findall(r"\d{4,17}", text)}
+    examples |= {d for text in pii_texts.web(per_file=6) for d in re.findall(r"\d{4,17}", text)}
     rng = random.Random(7)
     examples |= {str(rng.randrange(10 ** 3, 10 ** rng.randrange(4, 14))) for _ in range(3000)}
     valid = numbers = 0
@@ -213,7 +268,7 @@ def test_phone_windows_rest_on_phonenumbers_own_pattern():
     assert [text[s:e] for s, e, _ in spans] == ["030 1234567", "+1 (202) 555-0143 ext. 12"]
 
 
-def test_region_matcher_finds_what_phonenumbers_matcher_finds(corpus):
+def test_region_matcher_finds_what_phonenumbers_matcher_finds(pii_texts):
     """Each region's matcher, taking its numbers from the shared verdicts and checking the
     neighbouring characters itself, reports exactly phonenumbers' matches; the walk that assumes
     no number makes the attempts each region makes up to its first match."""
@@ -224,7 +279,7 @@ def test_region_matcher_finds_what_phonenumbers_matcher_finds(corpus):
 
     regions = PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS
     verdicts = _Verdicts(regions, Leniency.VALID)
-    texts = [d["full_text"] for d in gold_documents(corpus)] + web_sample(corpus, per_file=2) + [
+    texts = [d["full_text"] for d in pii_texts.gold()] + pii_texts.web(per_file=2) + [
         "tel.+49 30 1234567x12, 0049 30 1234567 or 01511912345678", "abc2025550143 and 2025550143def",
         "%2025550143, $2025550143, (202) 555-0143, [202] 555 0143, 202-555-0143 (1999)",
         "12(3): 211-227 (2003); 2019-05-12 10:30; 1/2/2003; 202-555-0143/202-555-0144",
@@ -242,10 +297,10 @@ def test_region_matcher_finds_what_phonenumbers_matcher_finds(corpus):
     assert found > 40
 
 
-def test_gold_spans_of_covered_types_leave_nothing_behind(corpus):
+def test_gold_spans_of_covered_types_leave_nothing_behind(pii_texts):
     pii = PiiFilter(COVERED)
     leaks, covered = [], 0
-    for record in gold_documents(corpus):
+    for record in pii_texts.gold():
         doc = Document("d", "s", record["full_text"])
         assert pii(doc) is None
         for span in record["spans"]:
@@ -253,7 +308,7 @@ def test_gold_spans_of_covered_types_leave_nothing_behind(corpus):
                 covered += 1
                 if span["entity_value"] in doc.text:
                     leaks.append(span["entity_value"])
-    assert covered == 30 and leaks == []
+    assert covered == pii_texts.covered_gold_spans and leaks == []
 
 
 def test_placeholders_counts_and_dolma_rule():
@@ -270,7 +325,7 @@ def test_placeholders_counts_and_dolma_rule():
     assert dolma.thresholds() == {"pii_spans": (None, 3)}
 
 
-def test_scrub_rewrites_as_presidio_anonymizer_does(corpus):
+def test_scrub_rewrites_as_presidio_anonymizer_does(pii_texts):
     """One pass over the text gives `AnonymizerEngine.anonymize`'s text: on real documents, and on
     overlaps of one type and of several, neighbours split by spaces and an empty placeholder."""
     from presidio_analyzer import RecognizerResult as Span
@@ -279,7 +334,7 @@ def test_scrub_rewrites_as_presidio_anonymizer_does(corpus):
     pii = PiiFilter(placeholders={"EMAIL_ADDRESS": "[email]", "US_SSN": ""})
     pii.setup()
     operators = {e: OperatorConfig("replace", {"new_value": p}) for e, p in pii.placeholders.items()}
-    texts = [d["full_text"] for d in gold_documents(corpus)] + web_sample(corpus, per_file=4)
+    texts = [d["full_text"] for d in pii_texts.gold()] + pii_texts.web(per_file=4)
     cases = [(text, pii.find(text)) for text in texts]
     crafted = "call 212-555-0143 212-555-0144 or 123-45-6789, 4111 1111 1111 1111 x"
     cases.append((crafted, [Span("PHONE_NUMBER", 5, 17, 0.4), Span("PHONE_NUMBER", 18, 30, 0.4),

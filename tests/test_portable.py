@@ -13,19 +13,13 @@ from apache_beam.options.pipeline_options import FlinkRunnerOptions, GoogleCloud
 from apache_beam.runners.portability.flink_runner import FlinkJarJobServer
 from apache_beam.runners.portability.spark_runner import SparkJarJobServer
 
+from conftest import REPO, SAMPLE, tokenmill
 from tokenmill.jobs.curate import curation_pipeline
+from tokenmill.jobs.run_card import CARD_FILE
 from tokenmill.pipeline.config import Config, SourceConfig
 from tokenmill.pipeline.schema import ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def tokenmill(*args, cwd=REPO):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-m", "tokenmill", *args], capture_output=True, text=True, env=env,
-                            cwd=cwd, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
+SAMPLE_CONFIG = SAMPLE / "sample.yaml"
 
 
 def free_port() -> int:
@@ -62,35 +56,21 @@ def job_service():
         process.wait(timeout=30)
 
 
-def source_flags(corpus):
-    return ["--source", f"web=warc:{corpus}/web/cc-main-2024-22_whirlwind.warc.gz",
-            "--source", f"wet=wet:{corpus}/web/cc-main-2024-22_whirlwind.warc.wet.gz",
-            "--source", f"bulk=jsonl:{corpus}/web-bulk/olmo_c4-sample.0*.jsonl.gz",
-            "--source", f"c4=jsonl:{corpus}/web-bulk/datajuicer_redpajama-c4-refined.jsonl"]
-
-
 def tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file under `root` but the run cards (their times and runner differ by design)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != CARD_FILE}
 
 
-@pytest.fixture(scope="module")
-def local_run(corpus, tmp_path_factory):
-    """The reference: curate on the local runner, and a tokenizer trained on its output."""
-    out = tmp_path_factory.mktemp("local") / "out"
-    tokenmill("curate", "--output", str(out), "--keep-rejected", *source_flags(corpus))
-    tokenmill("tokenizer", "train", "--input", str(out / "curated"), "--output", str(out / "tokenizer.json"),
-              "--vocab-size", "600", "--sample-bytes", "200000")
-    return out
-
-
-def test_curate_on_the_portable_runner_gives_the_local_runners_bytes(local_run, corpus, tmp_path, job_service):
+def test_curate_on_the_portable_runner_gives_the_local_runners_bytes(sample_run, tmp_path, job_service):
+    local, _ = sample_run
     portable = tmp_path / "portable"
-    result = tokenmill("curate", "--output", str(portable), "--keep-rejected", *source_flags(corpus),
-                       "--runner", "PortableRunner", "--job_endpoint", job_service, "--environment_type", "LOOPBACK")
+    result = tokenmill("curate", "--sample", "--output", str(portable), "--runner", "PortableRunner",
+                       "--job_endpoint", job_service, "--environment_type", "LOOPBACK")
     assert "ledger balanced" in result.stdout
-    local_files = {k: v for k, v in tree(local_run).items() if k.startswith(("curated/", "rejected/", "ledger"))}
+    local_files = {k: v for k, v in tree(local).items() if k.startswith(("curated/", "rejected/", "ledger"))}
     portable_files = tree(portable)
-    assert any(name.startswith("curated/bulk/") for name in local_files)
+    assert any(name.startswith("curated/docs/") for name in local_files)
     assert any(name.startswith("rejected/") for name in local_files)
     assert portable_files.keys() == local_files.keys()
     for name in local_files:
@@ -99,19 +79,18 @@ def test_curate_on_the_portable_runner_gives_the_local_runners_bytes(local_run, 
     assert sum(ledger["input"].values()) > sum(ledger["kept"].values()) > 0
 
 
-def test_pack_on_the_portable_runner_gives_the_local_runners_bytes(local_run, tmp_path, job_service):
-    args = ["pack", "--curated", str(local_run / "curated"), "--tokenizer", str(local_run / "tokenizer.json"),
-            "--seq-len", "63", "--mixture", "bulk=0.6,c4=0.4"]
-    tokenmill(*args, "--output", str(tmp_path / "local"))
-    tokenmill(*args, "--output", str(tmp_path / "portable"), "--runner", "PortableRunner",
-              "--job_endpoint", job_service, "--environment_type", "LOOPBACK")
-    local_files, portable_files = tree(tmp_path / "local"), tree(tmp_path / "portable")
+def test_pack_on_the_portable_runner_gives_the_local_runners_bytes(sample_run, tmp_path, job_service):
+    local, _ = sample_run  # packed by `tokenmill run --sample` with the sample's config
+    tokenmill("pack", "--config", str(SAMPLE_CONFIG), "--curated", str(local / "curated"),
+              "--tokenizer", str(local / "tokenizer.json"), "--output", str(tmp_path / "portable"),
+              "--runner", "PortableRunner", "--job_endpoint", job_service, "--environment_type", "LOOPBACK")
+    local_files, portable_files = tree(local / "tokens"), tree(tmp_path / "portable")
     assert "manifest.json" in local_files and len(local_files) > 1
     assert portable_files == local_files
 
 
-def small_config(corpus) -> Config:
-    return Config(sources={"bulk": SourceConfig("jsonl", [f"{corpus}/web-bulk/olmo_c4-sample.01.jsonl.gz"])})
+def small_config() -> Config:
+    return Config(sources={"docs": SourceConfig("jsonl", [str(SAMPLE / "docs.jsonl.gz")])})
 
 
 def stage_names(proto) -> set[str]:
@@ -124,11 +103,11 @@ def stage_names(proto) -> set[str]:
     ("SparkRunner", ["--spark_master_url=spark://spark-master:7077",
                      "--environment_type=PROCESS", "--environment_config={\"command\": \"/opt/apache/beam/boot\"}"]),
 ])
-def test_flink_and_spark_options_are_accepted_and_the_graph_serialises(corpus, tmp_path, runner, args):
+def test_flink_and_spark_options_are_accepted_and_the_graph_serialises(tmp_path, runner, args):
     jar = tmp_path / f"beam-{runner}-job-server.jar"
     jar.write_bytes(b"")  # only its path matters here: given by path, it is used as given
     jar_flag = "--flink_job_server_jar" if runner == "FlinkRunner" else "--spark_job_server_jar"
-    pipeline, plan = curation_pipeline(small_config(corpus), str(tmp_path / "out"), runner=runner,
+    pipeline, plan = curation_pipeline(small_config(), str(tmp_path / "out"), runner=runner,
                                        beam_args=[*args, f"{jar_flag}={jar}"])
     proto = pipeline.to_runner_api()
     names = stage_names(proto)
@@ -152,8 +131,8 @@ DATAFLOW = ["--project=tokenmill-demo", "--region=europe-west4", "--temp_locatio
             "--sdk_container_image=europe-west4-docker.pkg.dev/tokenmill-demo/tokenmill/curate:0.1.0"]
 
 
-def test_dataflow_options_are_validated_locally_and_the_graph_serialises(corpus, tmp_path):
-    pipeline, _ = curation_pipeline(small_config(corpus), "gs://tokenmill-demo-out/run1", runner="DataflowRunner",
+def test_dataflow_options_are_validated_locally_and_the_graph_serialises(tmp_path):
+    pipeline, _ = curation_pipeline(small_config(), "gs://tokenmill-demo-out/run1", runner="DataflowRunner",
                                     beam_args=DATAFLOW)
     cloud = pipeline.options.view_as(GoogleCloudOptions)
     assert (cloud.project, cloud.region) == ("tokenmill-demo", "europe-west4")
@@ -165,17 +144,17 @@ def test_dataflow_options_are_validated_locally_and_the_graph_serialises(corpus,
     ("--region=europe-west4", "Missing required option: region"),
     ("--project=tokenmill-demo", "Missing required option: project"),
 ])
-def test_dataflow_without_a_required_option_is_one_clear_error(corpus, tmp_path, drop, message):
+def test_dataflow_without_a_required_option_is_one_clear_error(tmp_path, drop, message):
     with pytest.raises(ConfigError, match=f"--runner DataflowRunner: .*{message}"):
-        curation_pipeline(small_config(corpus), str(tmp_path / "out"), runner="DataflowRunner",
+        curation_pipeline(small_config(), str(tmp_path / "out"), runner="DataflowRunner",
                           beam_args=[a for a in DATAFLOW if a != drop])
 
 
-def test_dataflow_temp_location_must_be_on_gcs_and_the_cli_says_so(corpus, tmp_path):
+def test_dataflow_temp_location_must_be_on_gcs_and_the_cli_says_so(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = subprocess.run(
         [sys.executable, "-m", "tokenmill", "curate", "--output", str(tmp_path / "out"),
-         "--source", f"bulk=jsonl:{corpus}/web-bulk/olmo_c4-sample.01.jsonl.gz", "--runner", "DataflowRunner",
+         "--source", f"docs=jsonl:{SAMPLE / 'docs.jsonl.gz'}", "--runner", "DataflowRunner",
          "--project=tokenmill-demo", "--region=europe-west4", f"--temp_location={tmp_path}"],
         capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode != 0
@@ -184,6 +163,6 @@ def test_dataflow_temp_location_must_be_on_gcs_and_the_cli_says_so(corpus, tmp_p
     assert not (tmp_path / "out").exists()
 
 
-def test_an_unknown_runner_is_one_clear_error(corpus, tmp_path):
+def test_an_unknown_runner_is_one_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="--runner NoSuchRunner: "):
-        curation_pipeline(small_config(corpus), str(tmp_path / "out"), runner="NoSuchRunner")
+        curation_pipeline(small_config(), str(tmp_path / "out"), runner="NoSuchRunner")

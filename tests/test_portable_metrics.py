@@ -4,8 +4,9 @@ from collections import Counter
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
 
+from conftest import SAMPLE
 from tokenmill.jobs.curate import curation_pipeline
-from tokenmill.pipeline.config import Config, SourceConfig
+from tokenmill.pipeline.config import load_config
 from tokenmill.pipeline.curate import clear_outputs
 from tokenmill.pipeline.ledger import read_ledger
 from tokenmill.pipeline.stages import STAGES
@@ -25,12 +26,8 @@ def by_stage(ledger: dict, section: str) -> Counter:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_stage_counters_agree_with_the_ledger(corpus, tmp_path, workers):
-    config = Config(sources={
-        "bulk": SourceConfig("jsonl", [f"{corpus}/web-bulk/olmo_c4-sample.0*.jsonl.gz",
-                                       f"{corpus}/web-bulk/datajuicer_redpajama-cc-2023-06-refined.jsonl"]),
-        "web": SourceConfig("warc", [f"{corpus}/web/cc-main-2020-34_resiliparse_part1.warc.gz"]),
-    })
+def test_stage_counters_agree_with_the_ledger(tmp_path, workers):
+    config = load_config(str(SAMPLE / "sample.yaml"))
     pipeline, plan = curation_pipeline(config, str(tmp_path / "out"), workers=workers)
     clear_outputs(plan.output)
     result = pipeline.run()

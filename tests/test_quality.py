@@ -221,3 +221,27 @@ def test_dclm_high_quality_pages_are_kept_more_often(corpus, tmp_path):
              for label in ("0", "1")}
     assert share["1"] > share["0"] + 0.15, share    # measured: 0.82 against 0.61
     assert kept.column("word_count").null_count == 0
+
+
+def test_curated_prose_is_kept_more_often_than_boilerplate(sample_texts, tmp_path):
+    """The quality stage through `curate`, on the sample's prose against generated boilerplate (menus,
+    word lists, link farms): the prose is kept, the boilerplate removed, every signal measured
+    (the DCLM test above measures the same on pages people labelled, in the corpus tier)."""
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(3)
+    boilerplate = ["\n".join(fake.words(4)) for _ in range(3)] + \
+                  ["\n".join(f"Home | {fake.word()} | Login" for _ in range(60)) for _ in range(3)] + \
+                  [" ".join(fake.words(300)) for _ in range(3)] + ["\n".join(fake.url() for _ in range(80)) for _ in range(3)]
+    rows = [("1", text) for text in sample_texts[:12]] + [("0", text) for text in boilerplate]
+    path = tmp_path / "pages.jsonl"
+    path.write_text("".join(json.dumps({"id": f"{label}-{i}", "text": text}) + "\n" for i, (label, text) in enumerate(rows)))
+    curate(Config(sources={"pages": SourceConfig("jsonl", [str(path)])}), str(tmp_path / "out"), ["quality"])
+    import pyarrow.parquet as pq
+
+    kept = pq.read_table(tmp_path / "out" / "curated" / "pages", columns=["id", "word_count", "short_lines"])
+    ids = kept.column("id").to_pylist()
+    share = {label: sum(i.startswith(f"{label}-") for i in ids) / sum(r[0] == label for r in rows) for label in "01"}
+    assert share["0"] == 0 and share["1"] > 0.3, share  # API docs are not all web prose (measured: 0.42)
+    assert kept.column("word_count").null_count == 0

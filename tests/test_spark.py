@@ -1,15 +1,9 @@
 """Spark as a consumer: PySpark reads the curated, rejected and token Parquet shards and counts what
 the ledger and the manifest count."""
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -23,22 +17,9 @@ def spark():
 
 
 @pytest.fixture(scope="module")
-def curated(corpus, tmp_path_factory):
-    out = tmp_path_factory.mktemp("spark") / "out"
-    result = subprocess.run(
-        [sys.executable, "-m", "tokenmill", "curate", "--output", str(out), "--keep-rejected",
-         "--source", f"web=warc:{corpus}/web/allenai-crawl_dolma_sample-0000.warc.gz",
-         "--source", f"bulk=jsonl:{corpus}/web-bulk/olmo_c4-sample.0*.jsonl.gz",
-         "--source", f"cc=jsonl:{corpus}/web-bulk/datajuicer_redpajama-cc-2023-06-refined.jsonl"],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    for args in (["tokenizer", "train", "--input", str(out / "curated"), "--output", str(out / "tokenizer.json"),
-                  "--vocab-size", "1000", "--sample-bytes", "500000"],
-                 ["pack", "--curated", str(out / "curated"), "--tokenizer", str(out / "tokenizer.json"),
-                  "--output", str(out / "tokens"), "--seq-len", "127", "--mixture", "web=0.3,bulk=0.3,cc=0.4"]):
-        result = subprocess.run([sys.executable, "-m", "tokenmill", *args], capture_output=True, text=True,
-                                env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
-        assert result.returncode == 0, result.stderr[-3000:]
+def curated(sample_run):
+    """The bundled sample, curated with its rejects kept, tokenized and packed."""
+    out, _ = sample_run
     return out
 
 

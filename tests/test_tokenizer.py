@@ -68,8 +68,8 @@ def apply_bpe(word: str, merges: list[tuple[str, str]]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def texts(corpus):
-    return pack_corpus.books(corpus, 60_000) + pack_corpus.wiki(corpus, 60_000) + pack_corpus.multilingual(corpus)
+def texts(text_sources):
+    return text_sources.books(60_000) + text_sources.wiki(60_000) + text_sources.multilingual()
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +77,8 @@ def trained(texts):
     return train_bpe(texts, vocab_size=1500)
 
 
-def test_production_merges_equal_the_chapters_learner(corpus):
-    texts = pack_corpus.books(corpus, 30_000) + pack_corpus.multilingual(corpus)[:20]
+def test_production_merges_equal_the_chapters_learner(text_sources):
+    texts = text_sources.books(30_000) + text_sources.multilingual()[:20]
     vocab_size, min_frequency = 700, 2
     tokenizer = train_bpe(texts, vocab_size, min_frequency)
     words = Counter(piece for text in texts for piece, _ in new_tokenizer().pre_tokenizer.pre_tokenize_str(text))
@@ -91,8 +91,8 @@ def test_production_merges_equal_the_chapters_learner(corpus):
         assert apply_bpe(word, reference) == tokenizer.encode(texts[0][start:end]).tokens
 
 
-def test_decode_of_encode_is_the_text_in_every_script(trained, corpus):
-    samples = pack_corpus.multilingual(corpus) + [
+def test_decode_of_encode_is_the_text_in_every_script(trained, text_sources):
+    samples = text_sources.multilingual() + [
         "  leading spaces,\ttabs\r\nand CRLF  ", "emoji 🎉👍🏽, zero\u200bwidth, combining é", f"a literal {EOT} in text",
     ]
     for text in samples:
@@ -100,17 +100,17 @@ def test_decode_of_encode_is_the_text_in_every_script(trained, corpus):
         assert trained.decode(ids) == text
 
 
-def test_tiktoken_and_tokenizers_give_identical_ids(trained, texts, corpus):
-    docs = texts + pack_corpus.web(corpus, 100_000) + [f"ends with {EOT}", "'s 'S 'll n't \u00a0nbsp"]
+def test_tiktoken_and_tokenizers_give_identical_ids(trained, texts, text_sources):
+    docs = texts + text_sources.web(100_000) + [f"ends with {EOT}", "'s 'S 'll n't \u00a0nbsp"]
     hf = Encoder(trained.to_str(), "hf").encode_batch(docs)
     fast = Encoder(trained.to_str(), "tiktoken", threads=2).encode_batch(docs)
     assert fast == hf
     assert trained.token_to_id(EOT) == 0 and all(0 not in ids for ids in fast)
 
 
-def test_train_tokenizer_is_deterministic_and_weighted(tmp_path, corpus):
+def test_train_tokenizer_is_deterministic_and_weighted(tmp_path, text_sources):
     curated = pack_corpus.write_curated(tmp_path / "curated", {
-        "books": pack_corpus.books(corpus, 200_000), "web": pack_corpus.web(corpus, 200_000)})
+        "books": text_sources.books(200_000), "web": text_sources.web(200_000)})
     first = train_tokenizer(str(curated), str(tmp_path / "a.json"), vocab_size=600, sample_bytes=120_000,
                             mixture={"books": 0.75, "web": 0.25})
     train_tokenizer(str(curated), str(tmp_path / "b.json"), vocab_size=600, sample_bytes=120_000,
@@ -123,8 +123,8 @@ def test_train_tokenizer_is_deterministic_and_weighted(tmp_path, corpus):
     assert tokenizer.get_vocab_size() == 600 and tokenizer.token_to_id(EOT) == 0
 
 
-def test_cli_train_encode_decode(tmp_path, corpus):
-    curated = pack_corpus.write_curated(tmp_path / "curated", {"wiki": pack_corpus.wiki(corpus, 100_000)})
+def test_cli_train_encode_decode(tmp_path, text_sources):
+    curated = pack_corpus.write_curated(tmp_path / "curated", {"wiki": text_sources.wiki(100_000)})
     runner = CliRunner()
     out = tmp_path / "tokenizer.json"
     result = runner.invoke(cli, ["tokenizer", "train", "--input", str(curated), "--vocab-size", "500",

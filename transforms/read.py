@@ -18,6 +18,7 @@ from apache_beam.pvalue import TaggedOutput
 
 from tokenmill.filters.document import Document, Failed, Rejected
 from tokenmill.transforms.formats import READERS, ReadOptions
+from tokenmill.transforms.formats.common import with_relative_paths
 
 LOG = logging.getLogger("tokenmill.read")
 PROGRESS_EVERY_S = 10.0
@@ -46,11 +47,15 @@ class _ReadShardFn(beam.DoFn):
 
     def process(self, shard: tuple[str, str, str]):
         source, fmt, path = shard
+        roots = self.options[source].extra.get("roots", ())
         produced = False
         try:
             for result in READERS[fmt](path, source, self.options[source]):
                 produced = True
+                if isinstance(result, Rejected):
+                    with_relative_paths(result.doc, path, roots)
                 if isinstance(result, Document):
+                    with_relative_paths(result, path, roots)
                     self.docs.inc()
                     self.bytes.inc(len(result.text))
                     self._count += 1

@@ -1,11 +1,12 @@
 """`tokenmill report DIR`: one self-contained HTML page about a run, DIR/report.html.
 
 It reads what the jobs wrote and nothing else: DIR/ledger.json (the funnel and the removal reasons),
-the curated and rejected Parquet shards (languages, signal histograms, duplicate clusters; only the
-columns needed, batch by batch, so memory stays flat), DIR/tokens/manifest.json and the token shards
-(tokens per source, the mixture along the training order) and a training run's metrics.jsonl. A
-section whose inputs are absent is left out. Charts are inline SVG (jobs/report/charts.py): the page needs
-no network and no script.
+the curated and rejected Parquet shards (languages, signal histograms of kept and removed documents,
+duplicate clusters, example documents per removal reason; only the columns needed, batch by batch, so
+memory stays flat), DIR/tokens/manifest.json and the token shards (tokens per source, the mixture
+along the training order), a training run's metrics.jsonl (DIR/run by default) and DIR/run.json for
+the config the thresholds come from. A section whose inputs are absent is left out. Charts are
+inline SVG (jobs/report/charts.py): the page needs no network and no script.
 """
 from __future__ import annotations
 
@@ -23,15 +24,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tokenmill.jobs.report.charts import Line, fmt, hbars, histogram, lines
+from tokenmill.jobs.report.charts import PALETTE, Bars, Line, fmt, hbars, histogram, lines
+from tokenmill.jobs.run_card import CARD_FILE, read_cards
 from tokenmill.pipeline.config import Config, SourceConfig, load_config
 from tokenmill.pipeline.ledger import LEDGER_FILE
-from tokenmill.pipeline.schema import ConfigError
+from tokenmill.pipeline.schema import ConfigError, from_mapping
 from tokenmill.pipeline.stages import STAGES, settings_for
 from tokenmill.transforms.write import BASE_COLUMNS, REJECT_COLUMNS
 
 REPORT_FILE = "report.html"
 HISTOGRAM_BINS = 40
+EXAMPLES_PER_REASON = 3
+EXAMPLE_CHARS = 300
 MIXTURE_POINTS = 60
 METRICS_FILE = "metrics.jsonl"
 
@@ -71,15 +75,21 @@ def numeric_columns(files: list[Path]) -> list[str]:
 @dataclass(frozen=True)
 class Histogram:
     edges: list[float]
-    counts: list[int]
+    parts: dict[str, list[int]]  # group (kept, removed) -> count per bin
     log_x: bool
     n: int
     constant: bool  # every value the same: nothing to draw
 
+    @property
+    def counts(self) -> list[int]:
+        return [sum(column) for column in zip(*self.parts.values())]
 
-def stream_histogram(files: list[Path], column: str, bins: int = HISTOGRAM_BINS) -> Optional[Histogram]:
-    """Two passes over the column (range, then counts); log bins when the values span more than three
-    decades and are all positive. None when the column holds no value."""
+
+def stream_histogram(groups: dict[str, list[Path]], column: str, bins: int = HISTOGRAM_BINS) -> Optional[Histogram]:
+    """Two passes over the column in every group's files (range, then counts per group on shared
+    bins); log bins when the values span more than three decades and are all positive. None when
+    the column holds no value."""
+    files = [path for paths in groups.values() for path in paths]
     low, high, n = math.inf, -math.inf, 0
     for values in column_batches(files, column):
         if len(values):
@@ -92,10 +102,13 @@ def stream_histogram(files: list[Path], column: str, bins: int = HISTOGRAM_BINS)
     if constant:
         low, high = low - 0.5, high + 0.5
     edges = np.geomspace(low, high, bins + 1) if log_x else np.linspace(low, high, bins + 1)
-    counts = np.zeros(bins, dtype=np.int64)
-    for values in column_batches(files, column):
-        counts += np.histogram(values.to_numpy(zero_copy_only=False), bins=edges)[0]
-    return Histogram(edges.tolist(), counts.tolist(), log_x, n, constant)
+    parts = {}
+    for group, paths in groups.items():
+        counts = np.zeros(bins, dtype=np.int64)
+        for values in column_batches(paths, column):
+            counts += np.histogram(values.to_numpy(zero_copy_only=False), bins=edges)[0]
+        parts[group] = counts.tolist()
+    return Histogram(edges.tolist(), parts, log_x, n, constant)
 
 
 def value_counts(files: list[Path], column: str) -> Counter:
@@ -180,17 +193,22 @@ def stage_thresholds(config: Config, sources: list[str]) -> dict[str, dict[tuple
     return found
 
 
+KEPT_COLOR, REMOVED_COLOR = PALETTE[0], PALETTE[1]
+
+
 def signals_section(curated: list[Path], rejected: list[Path], config: Config, sources: list[str],
                     origin: str) -> Optional[Section]:
-    files = curated + rejected
-    columns = ["lang_score", *numeric_columns(files)]
+    groups = {"kept": curated, "removed": rejected} if rejected else {"kept": curated}
+    colors = {"kept": KEPT_COLOR, "removed": REMOVED_COLOR}
+    columns = ["lang_score", *numeric_columns(curated + rejected)]
     thresholds = stage_thresholds(config, sources)
-    parts = [f"<p>Every measured value over the kept{' and removed' if rejected else ''} documents; the red "
-             f"lines are the thresholds a document must clear (from {escape(origin)}). A signal is measured "
-             "only on the documents that reach its stage.</p>"]
+    legend = " and ".join(f'<span style="color:{colors[group]}">{group}</span>' for group in groups)
+    parts = [f"<p>Every measured value over the {legend} documents{' (stacked)' if rejected else ''}; "
+             f"the red lines are the thresholds a document must clear (from {escape(origin)}). A signal is "
+             "measured only on the documents that reach its stage.</p>"]
     constant = []
     for column in columns:
-        result = stream_histogram(files, column)
+        result = stream_histogram(groups, column)
         if result is None:
             continue
         if result.constant and column not in thresholds:
@@ -202,11 +220,46 @@ def signals_section(curated: list[Path], rejected: list[Path], config: Config, s
             marks += [(low, f"min {fmt(low)}{scope}")] if low is not None else []
             marks += [(high, f"max {fmt(high)}{scope}")] if high is not None else []
         scale = ", log scale" if result.log_x else ""
+        bars = [Bars(group, counts, colors[group]) for group, counts in result.parts.items()]
         parts.append(f"<h3><code>{escape(column)}</code> <small>{fmt(result.n)} documents{scale}</small></h3>"
-                     + histogram(result.edges, result.counts, f"histogram of {column}", result.log_x, marks))
+                     + histogram(result.edges, bars, f"histogram of {column}", result.log_x, marks))
     if constant:
         parts.append(f"<p>The same on every document: {', '.join(constant)}.</p>")
     return Section("signals", "Quality signals", "".join(parts)) if len(parts) > 1 else None
+
+
+def examples_section(ledger: dict, rejected: list[Path], per_reason: int = EXAMPLES_PER_REASON) -> Optional[Section]:
+    """The first documents removed for each reason (in shard order), their first characters: what a
+    rule actually catches. Reads the rejected shards batch by batch and stops once every reason the
+    ledger names has its examples."""
+    wanted = {(source, key) for source, reasons in ledger["removed"].items() for key in reasons}
+    found: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for path in rejected:
+        if all(len(found[key]) >= per_reason for key in wanted):
+            break
+        for batch in pq.ParquetFile(path).iter_batches(columns=["source", "stage", "reason", "id", "text"],
+                                                       batch_size=1024):
+            for source, stage, reason, doc_id, text in zip(*(batch.column(i).to_pylist() for i in range(5))):
+                examples = found[(source, f"{stage}/{reason}")]
+                if len(examples) < per_reason:
+                    examples.append((doc_id, (text or "")[:EXAMPLE_CHARS]))
+    if not any(found.values()):
+        return None
+    parts = [f"<p>The first {per_reason} documents removed for each reason, cut to their first "
+             f"{EXAMPLE_CHARS} characters.</p>"]
+    for source in sorted(ledger["removed"]):
+        reasons = sorted(ledger["removed"][source].items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = [(key, found[(source, key)]) for key, _ in reasons if found.get((source, key))]
+        if not shown:
+            continue
+        parts.append(f"<h3>{escape(source)}</h3>")
+        for key, examples in shown:
+            items = "".join(f'<li><code>{escape(str(doc_id))}</code><blockquote>{escape(text) or "<i>no text</i>"}'
+                            f'{"…" if len(text) == EXAMPLE_CHARS else ""}</blockquote></li>'
+                            for doc_id, text in examples)
+            parts.append(f'<h4>{escape(key)} <small>{fmt(ledger["removed"][source][key])} removed</small></h4>'
+                         f'<ul class="examples">{items}</ul>')
+    return Section("examples", "Examples of removed documents", "".join(parts))
 
 
 def duplicates_section(rejected: list[Path]) -> Optional[Section]:
@@ -303,7 +356,7 @@ def training_section(run: Path) -> Optional[Section]:
         return [p[0] for p in points], [float(p[1]) for p in points]
 
     parts = [f"<p>{len({r['step'] for r in rows})} logged steps from {escape(str(path))}.</p>"]
-    charts = (("training loss", "loss", ["loss", "val_loss"]), ("learning rate", "learning rate", ["lr"]),
+    charts = (("training loss", "loss", ["loss", "eval_loss"]), ("learning rate", "learning rate", ["lr"]),
               ("gradient norm", "norm", ["grad_norm"]), ("throughput", "tokens/s", ["tokens_per_s"]))
     for title, label, keys in charts:
         drawn = [Line(key, *series(key)) for key in keys if series(key)[0]]
@@ -320,6 +373,9 @@ h1 { font-size: 1.6em } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em
 h3 { font-size: 1.05em; margin: 1.4em 0 .3em } small { color: #666; font-weight: normal }
 table { border-collapse: collapse } td, th { padding: .2em .8em; text-align: right; border-bottom: 1px solid #eee }
 td:first-child, th:first-child { text-align: left } nav a { margin-right: 1em } svg.chart { display: block }
+h4 { font-size: .95em; margin: 1em 0 .2em } ul.examples { padding-left: 1.2em }
+blockquote { margin: .2em 0 .6em; padding: .3em .6em; background: #f6f6f6; white-space: pre-wrap;
+             overflow-wrap: anywhere; font-size: .9em }
 """
 
 
@@ -345,20 +401,40 @@ def render(output: Path, ledger: dict, sections: list[Section]) -> str:
             f"{totals_table(ledger)}<nav>{nav}</nav>{body}</body></html>")
 
 
+def card_config(output: Path) -> tuple[Optional[Config], str]:
+    """The config the curation of `output` ran with, from its run card (jobs/run_card.py), and where
+    it came from; (None, "") when the folder has no card."""
+    for job in ("curate", "run"):
+        card = read_cards(str(output)).get(job)
+        if card and isinstance(card.get("config"), dict):
+            mapping = {key: value for key, value in card["config"].items() if key != "origin"}
+            config = from_mapping(Config, mapping, f"{output / CARD_FILE}: {job}.config")
+            config.origin = f"{card['config'].get('origin', CARD_FILE)}, as {output / CARD_FILE} records it"
+            return config, config.origin
+    return None, ""
+
+
 def build_report(output: Path, run: Optional[Path] = None, config_path: Optional[str] = None) -> Path:
-    """Write OUTPUT/report.html; returns its path."""
+    """Write OUTPUT/report.html; returns its path. Without `run` and `config_path`, the training run
+    is OUTPUT/run when it holds metrics (as `tokenmill run` lays it out) and the config is the one
+    OUTPUT/run.json records."""
     ledger_path = output / LEDGER_FILE
     if not ledger_path.is_file():
         raise ConfigError(f"{output}: no {LEDGER_FILE} here (run `tokenmill curate --output {output}` first)")
     ledger = json.loads(ledger_path.read_text())
-    config = load_config(config_path)
+    config, origin = (load_config(config_path), config_path) if config_path else card_config(output)
+    if config is None:
+        config, origin = Config(), "the default settings"
+    if run is None and (output / "run" / METRICS_FILE).is_file():
+        run = output / "run"
     curated, rejected = shard_files(output / "curated"), shard_files(output / "rejected")
     sources = sorted(ledger["input"])
     candidates = [
         funnel_section(ledger),
         reasons_section(ledger),
+        examples_section(ledger, rejected),
         languages_section(curated, rejected),
-        signals_section(curated, rejected, config, sources, config_path or "the default settings"),
+        signals_section(curated, rejected, config, sources, origin),
         duplicates_section(rejected),
         tokens_section(output / "tokens"),
         training_section(run) if run else None,
@@ -371,12 +447,14 @@ def build_report(output: Path, run: Optional[Path] = None, config_path: Optional
 @click.command()
 @click.argument("output", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--run", type=click.Path(file_okay=False, path_type=Path),
-              help="A training run folder (its metrics.jsonl gives the loss and learning-rate curves).")
+              help="A training run folder (its metrics.jsonl gives the loss and learning-rate curves; "
+                   "default: OUTPUT/run when it has one).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="The config the run used, for the thresholds drawn on the histograms (default: the defaults).")
+              help="The config the run used, for the thresholds drawn on the histograms (default: the one "
+                   "OUTPUT/run.json records, else the defaults).")
 def report_command(output, run, config_path):
-    """Write OUTPUT/report.html about the run in OUTPUT: funnel, reasons, languages, signals, duplicates,
-    tokens and mixture, and training curves with --run."""
+    """Write OUTPUT/report.html about the run in OUTPUT: funnel, reasons and examples, languages, signals,
+    duplicates, tokens and mixture, and training curves."""
     try:
         page = build_report(output, run, config_path)
     except ConfigError as err:

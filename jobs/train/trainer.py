@@ -24,6 +24,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from tokenmill.jobs.hardware import device_peak
+from tokenmill.jobs.run_card import run_card
 from tokenmill.jobs.train import distributed
 from tokenmill.jobs.train.checkpoint import (latest_checkpoint, load_checkpoint, rng_state, save_checkpoint,
                                    set_rng_state)
@@ -67,8 +68,10 @@ def train(tokens_dir: str | Path, run_dir: str | Path, cfg: TrainConfig,
     rank calls this.
     """
     ctx = distributed.start(cfg.device)
+    card = run_card("train", str(run_dir), cfg, [str(tokens_dir)],
+                    {"device": str(ctx.device), "world_size": ctx.world_size})
     try:
-        with _StopSignals() as signals:
+        with card if ctx.is_main else contextlib.nullcontext(), _StopSignals() as signals:
             trainer = Trainer(str(tokens_dir), Path(run_dir), cfg, ctx, signals)
             try:
                 result = trainer.run(stop_at)

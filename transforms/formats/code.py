@@ -11,7 +11,7 @@ from typing import Iterator
 from tokenmill.filters.document import Document, Failed, derived_id
 from tokenmill.filters.extract.code import code_language, skip_reason
 from tokenmill.transforms.formats.common import (READ_STAGE, STREAM_ERRORS, ReadOptions, decode_text, looks_binary,
-                                       open_decompressed, reject_at_read)
+                                       open_decompressed, reject_at_read, relative_path)
 from tokenmill.transforms.formats.jsonl import jsonl_lines
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.bz2", ".jsonl.xz", ".json.gz")
@@ -29,13 +29,6 @@ def read_code(path: str, source: str, options: ReadOptions) -> Iterator:
         return
     yield _code_document(derived_id(path, 0), relative_path(path, options.extra.get("roots", ())), data, source,
                          options, {"file": path})
-
-
-def relative_path(path: str, roots) -> str:
-    """`path` inside the tree the source names (the longest root that holds it), so that folder names
-    above the tree (a `dist/` in the user's home) are not mistaken for vendored folders."""
-    holding = [root for root in roots if root and path.startswith(root)]
-    return path[len(max(holding, key=len)):].lstrip("/") if holding else path
 
 
 def _read_code_jsonl(path: str, source: str, options: ReadOptions) -> Iterator:

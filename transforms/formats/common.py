@@ -183,5 +183,25 @@ def looks_binary(data: bytes) -> bool:
     return b"\x00" in data[:8192]
 
 
+def relative_path(path: str, roots) -> str:
+    """`path` inside the tree the source names (the longest root that holds it; a file named
+    without a glob is its own root, and stays its name)."""
+    holding = [root for root in roots if root and path.startswith(root)]
+    if not holding:
+        return path
+    return path[len(max(holding, key=len)):].lstrip("/") or path.rsplit("/", 1)[-1]
+
+
+def with_relative_paths(doc: Document, path: str, roots) -> Document:
+    """`doc` with the file path its reader put in `meta` (`path`, or `file` for code) relative to the
+    source's root: a curated row says where in the source a document came from, not where one
+    machine kept it. A remote path (gs://, s3://, hdfs://) is a name everywhere and stays whole."""
+    if "://" not in path:
+        for key in ("path", "file"):
+            if doc.meta.get(key) == path:
+                doc.meta[key] = relative_path(path, roots)
+    return doc
+
+
 def reject_at_read(doc: Document, reason: str) -> Rejected:
     return Rejected(doc=doc, stage=READ_STAGE, reason=reason)
