@@ -17,7 +17,8 @@
   model it changes nothing, and windows never hold overlapping spans.
 
 With a spaCy NER model (PERSON, LOCATION), presidio's context words change scores by the words
-around a span, so the scanner then calls presidio on the whole text.
+around a span, so the scanner then calls presidio on the whole text; so it does where the private
+parts of phonenumbers, presidio or CPython it reads are not the checked ones (`filters.pii_contract`).
 """
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ from typing import Optional, Sequence
 
 import regex
 
-from tokenmill.filters.phone_scan import PhoneScanner
 from tokenmill.filters.memo import BoundedMemo
+from tokenmill.filters.pii_contract import fast_path_available
 from tokenmill.filters.presidio_engine import LANGUAGE, build_analyzer, without_contained
 from tokenmill.filters.regex_windows import Runs, Window, case_free, pattern_shape, runs_with
 
@@ -156,11 +157,14 @@ class WindowedRecognizer:
 class PiiScanner:
     """Presidio's findings for `entities`, computed on the parts of a text where they can be."""
 
-    def __init__(self, entities: Sequence[str] = PATTERN_ENTITIES, spacy_model: Optional[str] = None):
+    def __init__(self, entities: Sequence[str] = PATTERN_ENTITIES, spacy_model: Optional[str] = None,
+                 fast: Optional[bool] = None):
         self.entities = tuple(entities)
         self.spacy_model = spacy_model
         self.engine = build_analyzer(self.entities, spacy_model)
-        recognizers = [] if spacy_model else [
+        # `fast`: None decides by the installed versions; False asks presidio on the whole text, as with NER.
+        self.plain = bool(spacy_model) or not (fast_path_available() if fast is None else fast)
+        recognizers = [] if self.plain else [
             WindowedRecognizer(r, PRESCANS[r.supported_entities[0]], self.engine.default_score_threshold)
             for r in self.engine.registry.recognizers if r.supported_entities[0] in PRESCANS]
         # A text without a digit (two in five short texts) is spared the digit-led pre-scans.
@@ -168,7 +172,11 @@ class PiiScanner:
         self._digit_led = [r for r in recognizers if r.entity in DIGIT_LED]
         self._others = [r for r in recognizers if r.entity not in DIGIT_LED]
         phone = [r for r in self.engine.registry.recognizers if r.supported_entities[0] == "PHONE_NUMBER"]
-        self._phones = PhoneScanner(phone[0], self.engine.default_score_threshold) if phone and not spacy_model else None
+        self._phones = None
+        if phone and not self.plain:
+            from tokenmill.filters.phone_scan import PhoneScanner  # reads phonenumbers' private parts
+
+            self._phones = PhoneScanner(phone[0], self.engine.default_score_threshold)
 
     def analyze_plainly(self, text: str) -> list:
         """What presidio finds calling every recognizer on the whole text (the reference)."""
@@ -183,7 +191,7 @@ class PiiScanner:
         """The same spans as `analyze_plainly`, sorted by position."""
         from presidio_analyzer import RecognizerResult
 
-        if self.spacy_model:
+        if self.plain:
             return sorted(self.analyze_plainly(text), key=_position)
         recognizers = self._others + self._digit_led if self._digit.search(text) else self._others
         results = [RecognizerResult(r.entity, start, end, score) for r in recognizers
