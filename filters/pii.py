@@ -23,7 +23,9 @@ from tokenmill.filters.presidio_engine import NER_ENTITIES, no_network
 from tokenmill.filters.textguard import DEFAULT_MAX_CHARS, unfit_reason
 
 DOLMA_MAX_SPANS = 5
-CODE_ENTITIES = ("EMAIL_ADDRESS",)  # what code sources are scanned for: an address in a commit trailer is PII
+# What code sources are scanned for: e-mail addresses (commit trailers, authors) and credentials; an
+# IPv6-shaped `::`, a phone-shaped constant or a card-shaped test number in code is not PII.
+CODE_ENTITIES = ("EMAIL_ADDRESS", "SECRET_KEY")
 KNOWN_ENTITIES = PATTERN_ENTITIES + OPTIONAL_ENTITIES + NER_ENTITIES
 SWEEP_SCORE = 0.1  # below presidio's 0.4 for a valid phone number: a shape, not a checked number
 

@@ -34,7 +34,7 @@ from tokenmill.filters.presidio_engine import LANGUAGE, build_analyzer, without_
 from tokenmill.filters.regex_windows import Runs, Window, case_free, pattern_shape, runs_with
 
 PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IP_ADDRESS", "IBAN_CODE", "US_SSN", "CRYPTO")
-OPTIONAL_ENTITIES = ("URL",)
+OPTIONAL_ENTITIES = ("URL", "SECRET_KEY")
 
 # For each regex recognizer, a pattern that every match of every one of its patterns contains,
 # compiled with the recognizer's own engine and flags (presidio's IGNORECASE [a-z] also takes the
@@ -49,6 +49,7 @@ PRESCANS = {
     "US_SSN": r"[0-9]{3}[- .]?[0-9]{2}[- .]?[0-9]{4}",  # covers 5-4, 3-6, 3-2-4, 9 and 3.2.4 digits
     "CRYPTO": r"[13][a-z0-9]{25}",  # "1", "3" or "bc1", then at least 25 address characters
     "URL": r"\.[a-z]{2}",  # the dot before the TLD and its first two letters
+    "SECRET_KEY": r"AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|AIza|k_live_|PRIVATE KEY",  # each pattern's prefix
 }
 SEPARATOR = "\n"  # between the windows of one document asked in one call
 DIGIT_LED = ("CREDIT_CARD", "IBAN_CODE", "US_SSN", "CRYPTO")  # pre-scans that open with a digit
@@ -82,7 +83,7 @@ class WindowedRecognizer:
             self._runs = Runs(tuple(item for s in shapes for item in s.alphabet), flags)
             self._reach = max(s.reach for s in shapes)
             if self._runs.around(SEPARATOR, 0) != (0, 0):
-                raise ValueError(f"{self.entity}: the window separator {SEPARATOR!r} is in the patterns' alphabet")
+                self._runs = None  # matches may span lines (a PEM key block): the whole text is the window
         self._cache = BoundedMemo()
 
     def find(self, text: str) -> list[tuple[int, int, float]]:

@@ -113,8 +113,9 @@ class ToxicitySettings:
 @dataclass
 class PiiSettings:
     """`max_spans`: drop a document with more spans (Dolma: 5); None scrubs every document. Code
-    sources look only for `code_entities` (an IPv6-shaped `::` or a phone-shaped constant in code is
-    not PII). `min_score` and `in_context`: see `filters/pii_context.py`."""
+    sources look for `code_entities` instead of `entities` (e-mail addresses and credentials: an
+    IPv6-shaped `::` or a phone-shaped constant in code is not PII). `min_score` and `in_context`:
+    see `filters/pii_context.py`."""
 
     entities: list[str] = field(default_factory=lambda: list(PATTERN_ENTITIES))
     code_entities: list[str] = field(default_factory=lambda: list(CODE_ENTITIES))
@@ -168,9 +169,8 @@ def _toxicity(s: ToxicitySettings, source: SourceConfig) -> DocumentFilter:
 
 
 def _pii(s: PiiSettings, source: SourceConfig) -> DocumentFilter:
-    entities = list(s.entities) + (["URL"] if s.urls and "URL" not in s.entities else [])
-    if source.format == "code":
-        entities = [e for e in entities if e in s.code_entities]
+    entities = list(s.code_entities if source.format == "code" else s.entities)
+    entities += ["URL"] if s.urls and "URL" not in entities else []
     if s.spacy_model:
         entities += [e for e in ("PERSON", "LOCATION") if e not in entities]
     return PiiFilter(entities, s.spacy_model, s.placeholders, s.max_spans, s.number_sweep, s.max_chars, s.min_score,

@@ -69,8 +69,9 @@ def pii_section(texts: list[str], mb: float) -> list[str]:
     lines = ["| PII | spans | characters replaced | per MB | docs/s |", "| --- | ---: | ---: | ---: | ---: |"]
     for name, stage in (("before (every presidio span, no context rules)", before), ("after (defaults)", after)):
         stage.find("warm up 650-253-0000")
-        start = time.perf_counter()
         spans = [stage.find(t) for t in texts]
+        stage.setup()  # empty caches: the timed pass finds, checks and masks from scratch
+        start = time.perf_counter()
         for t in texts:
             stage(Document("d", "s", t))
         seconds = time.perf_counter() - start
@@ -86,8 +87,8 @@ def pii_section(texts: list[str], mb: float) -> list[str]:
     rows = labels()
     texts_by_page = pages(CORPUS, {r["page"] for r in rows})
     by_place = {(r["page"], r["start"], r["end"], r["entity"]): r for r in rows}
-    lines += ["", "| precision on labelled spans | " + " | ".join(PATTERN_ENTITIES[:5]) + " |",
-              "| --- |" + " ---: |" * 5]
+    shown = ("EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS", "CREDIT_CARD", "US_SSN")
+    lines += ["", "| precision on labelled spans | " + " | ".join(shown) + " |", "| --- |" + " ---: |" * len(shown)]
     for name, stage in (("before", before), ("after", after)):
         verdicts, unlabelled = [], 0
         for page, text in texts_by_page.items():
@@ -99,37 +100,35 @@ def pii_section(texts: list[str], mb: float) -> list[str]:
                     verdicts.append((row, True))
         result = precision(verdicts)
         cells = [f"{result[e][0] / result[e][1]:.2f} ({result[e][0]}/{result[e][1]})" if e in result else "none found"
-                 for e in PATTERN_ENTITIES[:5]]
+                 for e in shown]
         lines.append(f"| {name} ({unlabelled} spans on unsampled 4chan numbers) | " + " | ".join(cells) + " |")
     return lines
 
 
 def quality_section(pages_: list[tuple[str, str]]) -> list[str]:
     settings = QualitySettings()
-    chains = {}
-    for name, bad_words in (("before: C4 bad-word rule on", True), ("after: off (default)", False)):
-        sets = [getattr(settings, n) if n != "c4" else C4(bad_words=bad_words) for n in WEB_RULE_SETS]
-        chains[name] = QualityFilter(sets)
+    chains = {bad_words: QualityFilter([getattr(settings, n) if n != "c4" else C4(bad_words=bad_words)
+                                        for n in WEB_RULE_SETS]) for bad_words in (True, False)}
     toxicity = ToxicityFilter()
-    lines = ["| web chain on real pages | pages | removed by quality | of them `c4_bad_words` | toxicity ratio removes (of the pages quality kept) |",
-             "| --- | ---: | ---: | ---: | ---: |"]
-    for name, chain in chains.items():
-        removed, bad, toxic, kept = Counter(), Counter(), Counter(), Counter()
-        for collection, text in pages_:
+    removed, bad, toxic, total = Counter(), Counter(), Counter(), Counter()
+    for collection, text in pages_:
+        total[collection] += 1
+        for bad_words, chain in chains.items():
             doc = Document("d", collection, text, lang="en")
             reason = chain(doc)
-            if reason:
-                removed[collection] += 1
-                bad[collection] += reason == "c4_bad_words"
-            else:
-                kept[collection] += 1
+            removed[collection, bad_words] += reason is not None
+            bad[collection] += reason == "c4_bad_words"
+            if reason is None and not bad_words:
                 toxic[collection] += toxicity(doc) is not None
-        n = len(pages_)
-        lines.append(f"| {name} | {n:,} | {sum(removed.values()):,} ({sum(removed.values()) / n:.1%}) | "
-                     f"{sum(bad.values())} | {sum(toxic.values())} |")
-        owt = sum(1 for c, _ in pages_ if c == "openwebtext")
-        lines.append(f"| … OpenWebText only | {owt} | {removed['openwebtext']} ({removed['openwebtext'] / owt:.1%}) | "
-                     f"{bad['openwebtext']} | {toxic['openwebtext']} |")
+    lines = ["| pages (web chain, English) | pages | quality removes, C4 bad words on (before) | of them `c4_bad_words` "
+             "| quality removes, bad words off (default) | then the toxicity ratio removes |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for collection in sorted(total, key=lambda c: (c == "paloma", c)):
+        n = total[collection]
+        name = "4chan /pol/ (Paloma; toxic by design)" if collection == "paloma" else collection
+        lines.append(f"| {name} | {n} | {removed[collection, True]} ({removed[collection, True] / n:.0%}) | "
+                     f"{bad[collection]} | {removed[collection, False]} ({removed[collection, False] / n:.0%}) | "
+                     f"{toxic[collection]} |")
     with open(CORPUS / "toxicity" / "jigsaw_test_examples_ibm-max.csv", encoding="utf-8") as f:
         comments = list(csv.DictReader(f))
     truth = [r["toxic"] == "1" for r in comments]
