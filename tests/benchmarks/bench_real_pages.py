@@ -133,12 +133,12 @@ def quality_section(pages_: list[tuple[str, str]]) -> list[str]:
         comments = list(csv.DictReader(f))
     truth = [r["toxic"] == "1" for r in comments]
     any_word = ToxicityFilter(mode="any")
-    lines += ["", "| labelled Jigsaw comments | flagged | toxic among them | toxic found (of "
-              f"{sum(truth)}) |", "| --- | ---: | ---: | ---: |"]
+    lines += ["", f"| labelled Jigsaw comments ({len(comments)}, {sum(truth)} toxic) | removed | toxic among them "
+              "| clean among them |", "| --- | ---: | ---: | ---: |"]
     for name, stage in (("C4 rule (one listed word)", any_word), ("toxicity ratio > 0.02 (default)", toxicity)):
         flagged = [stage(Document("d", "s", r["comment_text"], lang="en")) is not None for r in comments]
         tp = sum(f and t for f, t in zip(flagged, truth))
-        lines.append(f"| {name} | {sum(flagged)} of {len(comments)} | {tp} | {tp} |")
+        lines.append(f"| {name} | {sum(flagged)} ({sum(flagged) / len(comments):.0%}) | {tp} | {sum(flagged) - tp} |")
     return lines
 
 
