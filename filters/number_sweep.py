@@ -59,10 +59,11 @@ _AMOUNT = re.compile(r"[1-9]\d{0,2}(?:([ .,])\d{3})(?:\1\d{3})*")
 # Words that announce a phone number, before it or just after ("69 987 88 37 office"); "number" only
 # where no other kind of number is named ("company number 2297344" is a registry entry).
 _CUE = re.compile(r"\b(?:tel|t[ée]l[ée]phone|telefon|tel[ée]fono|telefone|phone|call|cell|mobile|mob|fax|office"
-                  r"|contact(?:ed)?|reach(?:ed)?|dial|whatsapp|sms|text|messages?|handy|portable|desk|hotline|toll[- ]free"
-                  r"|(?:my|your|our|his|her|their) registered"
+                  r"|contact(?:ed)?|reach(?:ed)?|dial|whatsapp|sms|text|messages?|handy|portable|desk|hotline"
+                  r"|toll[- ]free|(?:my|your|our|his|her|their) registered"
                   r"|(?<!company )(?<!account )(?<!case )(?<!order )(?<!serial )(?<!model )(?<!part )(?<!item )"
-                  r"(?<!invoice )(?<!tracking )(?<!reference )(?<!registration )(?<!registered )number)\b|[☎📞]|電話|行動|手機", re.I)
+                  r"(?<!invoice )(?<!tracking )(?<!reference )(?<!registration )(?<!registered )number)\b"
+                  r"|[☎📞]|電話|行動|手機", re.I)
 CUE_BEFORE, CUE_AFTER = 40, 10
 _LONGEST_CUE = 12
 # The characters both shapes consume, and seven digits joined by at most three marks (every shape holds such a chain).

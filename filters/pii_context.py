@@ -42,7 +42,6 @@ _STRONG_PHONE = re.compile(
     r"|^\(?(?:1[ .-])?(?:\(?\d{3}\)\s?|\d{3}([ .-]))\d{3}(?(1)\1|[ .-])\d{4}\)?$")  # (617) 573-5591, 617-573-5591
 
 
-
 def credible(text: str, entity: str, start: int, end: int) -> bool:
     """Whether text[start:end], found as `entity`, is that entity in its context."""
     if entity == IP:  # "the 11.2.0.3 patch set", "version 1.2.3.4": a version, not an address
@@ -53,8 +52,8 @@ def credible(text: str, entity: str, start: int, end: int) -> bool:
     if _in_url(text, start) or _OTHER_NUMBER.search(text, max(0, start - _OTHER_NUMBER_REACH), start):
         return False
     if entity == PHONE:  # a country code or trunk prefix before it is part of it, not a neighbour
-        return (bool(_STRONG_PHONE.search(text[start:end])) or bool(_COUNTRY_CODE_BEFORE.search(text, max(0, start - 7), start))
-                or cue_near(text, start, end))
+        return (bool(_STRONG_PHONE.search(text[start:end]))
+                or bool(_COUNTRY_CODE_BEFORE.search(text, max(0, start - 7), start)) or cue_near(text, start, end))
     return not (_NUMBER_BEFORE.search(text, max(0, start - 4), start) or _NUMBER_AFTER.match(text, end))
 
 

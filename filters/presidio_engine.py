@@ -16,7 +16,8 @@ SECRET_KEY_PATTERNS = {
     "Slack token": r"\bxox[abprs]-[A-Za-z0-9-]{10,72}\b",
     "Google API key": r"\bAIza[0-9A-Za-z_-]{35}\b",
     "Stripe live key": r"\b[rs]k_live_[0-9A-Za-z]{24,99}\b",
-    "PEM private key": r"-----BEGIN[A-Z ]{0,30} PRIVATE KEY-----[A-Za-z0-9+/=\s:,-]{1,8000}?-----END[A-Z ]{0,30} PRIVATE KEY-----",
+    "PEM private key": (r"-----BEGIN[A-Z ]{0,30} PRIVATE KEY-----[A-Za-z0-9+/=\s:,-]{1,8000}?"
+                        r"-----END[A-Z ]{0,30} PRIVATE KEY-----"),
 }
 
 

@@ -173,8 +173,8 @@ def _pii(s: PiiSettings, source: SourceConfig) -> DocumentFilter:
     entities += ["URL"] if s.urls and "URL" not in entities else []
     if s.spacy_model:
         entities += [e for e in ("PERSON", "LOCATION") if e not in entities]
-    return PiiFilter(entities, s.spacy_model, s.placeholders, s.max_spans, s.number_sweep, s.max_chars, s.min_score,
-                     s.in_context)
+    return PiiFilter(entities, s.spacy_model, s.placeholders, s.max_spans, s.number_sweep, s.max_chars,
+                     s.min_score, s.in_context)
 
 
 STAGES: dict[str, Stage] = {

@@ -84,13 +84,14 @@ def test_code_sources_look_only_for_email_addresses_and_keys():
     code = STAGES["pii"].build(PiiSettings(), SourceConfig("code", ["x"]))
     web = STAGES["pii"].build(PiiSettings(), SourceConfig("warc", ["x"]))
     assert code.entities == ("EMAIL_ADDRESS", "SECRET_KEY") and "PHONE_NUMBER" in web.entities
-    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi\nZ1BjP5CE/Wm/Rr500P\n-----END RSA PRIVATE KEY-----"
+    pem = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi\nZ1BjP5CE/Wm/Rr500P\n"
+           "-----END RSA PRIVATE KEY-----")
     text = (f'HOST = "10.0.0.1"  # ask dev@example.org\nAWS_KEY = "AKIAIOSFODNN7EXAMPLE"\n{pem}\n'
             f'for (auto& x : std::vector<int>{{}}) {{}}\nPORT = 5415550143; CARD = "4111111111111111"')
     doc = Document("d", "code", text)
     code(doc)
-    assert doc.text == (text.replace("dev@example.org", "<EMAIL_ADDRESS>").replace("AKIAIOSFODNN7EXAMPLE", "<SECRET_KEY>")
-                        .replace(pem, "<SECRET_KEY>"))
+    assert doc.text == (text.replace("dev@example.org", "<EMAIL_ADDRESS>")
+                        .replace("AKIAIOSFODNN7EXAMPLE", "<SECRET_KEY>").replace(pem, "<SECRET_KEY>"))
     assert doc.signals["pii_secret_key"] == 2
 
 
