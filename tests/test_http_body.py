@@ -114,3 +114,9 @@ def test_the_crawlers_chunked_records_read_without_their_chunk_sizes(corpus):
     for record_id, hex_sizes in sizes.items():
         words = set(texts[record_id].split())
         assert not {s.decode() for s in hex_sizes} & words
+
+
+def test_codings_are_undone_in_the_reverse_of_the_order_they_were_applied():
+    twice = gzip.compress(brotli.compress(PAGE))      # content: br then gzip
+    sent = chunked(zlib.compress(twice))              # transfer: deflate then chunked
+    assert decode_body(sent, "deflate, chunked", "br, gzip", LIMIT) == PAGE
