@@ -10,9 +10,9 @@ runs of years and table cells. The rules here keep what the labels show to be PI
 - a span scoring under `MIN_SCORE` is dropped: presidio's own weak patterns (`::` at 0.1, nine bare
   digits as an SSN at 0.05) are guesses, not findings;
 - a number (phone, card, SSN) is dropped when it sits in a URL or path, or after a marker naming
-  another kind of number (ISBN, ISSN, DOI, PMC, PMID, bug, post "No."); a card or SSN also when it
-  sits in a run of numbers (a table row, a list of years, a numbered list) or a decimal; a dotted
-  quad named as a version or patch set is not an IP address;
+  another kind of number (ISBN, ISSN, DOI, PMC, PMID, bug, post "No.", a Zoom or other ID); a card
+  or SSN also when it sits in a run of numbers (a table row, a list of years, a numbered list) or a
+  decimal; a dotted quad named as a version or patch set is not an IP address;
 - a phone number needs the context that makes it one: a `+` country code, an extension, the
   North-American shape `(617) 573-5591` / `617-573-5591` / `617.573.5591`, or a word that
   announces a phone number near it (`tel`, `call`, `fax`, `mobile`...; `number_sweep.cue_near`).
@@ -27,7 +27,8 @@ MIN_SCORE = 0.4  # presidio's score for a phone number phonenumbers accepts; its
 NUMBER_ENTITIES = (PHONE, CARD, "US_SSN")
 IP = "IP_ADDRESS"
 
-_OTHER_NUMBER = re.compile(r"(?:\b(?:isbn(?:-1[03])?|issn|doi|pmc|pmid|bug|arxiv)\s*[:.]?\s*|\bno\.\s?|>>)\Z", re.I)
+_OTHER_NUMBER = re.compile(r"(?:\b(?:isbn(?:-1[03])?|issn|doi|pmc|pmid|bug|arxiv|zoom|webinar|meeting|passcode|id)"
+                           r"\s*(?:id)?\s*[:.#]?\s*|\bno\.\s?|>>)\Z", re.I)
 _OTHER_NUMBER_REACH = 16
 _VERSION = re.compile(r"\b(?:version|ver|v|patch(?:set)?|release|build|firmware|update)\W{0,3}(?:set\s)?\Z", re.I)
 _VERSION_AFTER = re.compile(r"\s*(?:patch|release|update|build)\b", re.I)
