@@ -56,9 +56,14 @@ _DATE = re.compile(r"(?<!\d)(?:(?:1[89]|20)\d\d([-./ ])[01]?\d\1[0-3]?\d"
                    r"|[0-3]?\d([-./])[0-3]?\d\2(?:(?:1[89]|20)\d\d|\d\d))(?!\d)")
 _YEAR = re.compile(r"(?:1\d|20)\d\d")
 _AMOUNT = re.compile(r"[1-9]\d{0,2}(?:([ .,])\d{3})(?:\1\d{3})*")
-# Words that announce a phone number, before it or just after ("69 987 88 37 office").
+# Words that announce a phone number, before it or just after ("69 987 88 37 office"); "number" only
+# where no other kind of number is named ("company number 2297344" is a registry entry).
 _CUE = re.compile(r"\b(?:tel|t[ée]l[ée]phone|telefon|tel[ée]fono|telefone|phone|call|cell|mobile|mob|fax|office"
-                  r"|contact|reach|dial|whatsapp|sms|text|number|handy|portable)\b|[☎📞]", re.I)
+                  r"|contact(?:ed)?|reach(?:ed)?|dial|whatsapp|sms|text|messages?|handy|portable|desk|hotline"
+                  r"|toll[- ]free|(?:my|your|our|his|her|their) registered"
+                  r"|(?<!company )(?<!account )(?<!case )(?<!order )(?<!serial )(?<!model )(?<!part )(?<!item )"
+                  r"(?<!invoice )(?<!tracking )(?<!reference )(?<!registration )(?<!registered )number)\b"
+                  r"|[☎📞]|電話|行動|手機", re.I)
 CUE_BEFORE, CUE_AFTER = 40, 10
 _LONGEST_CUE = 12
 # The characters both shapes consume, and seven digits joined by at most three marks (every shape holds such a chain).
@@ -152,7 +157,7 @@ class NumberSweep:
             for entity, s, e, sure in spans:
                 s, e = begin + s, begin + e
                 before = bisect.bisect_left(starts, e)  # the covered spans that start before this one ends
-                if (before == 0 or reach[before - 1] <= s) and (sure or _cue_near(text, s, e)):
+                if (before == 0 or reach[before - 1] <= s) and (sure or cue_near(text, s, e)):
                     found.append((entity, s, e))
         return found
 
@@ -172,7 +177,7 @@ class NumberSweep:
         return tuple(sorted(cards + phones, key=lambda span: span[1]))
 
 
-def _cue_near(text: str, start: int, end: int) -> bool:
+def cue_near(text: str, start: int, end: int) -> bool:
     """A cue word in the `CUE_BEFORE` characters before the number or starting in the `CUE_AFTER` after it."""
     if _CUE.search(text, max(start - CUE_BEFORE, 0), start):
         return True

@@ -1,8 +1,9 @@
 """PII scrubbing: presidio finds e-mail addresses, phone numbers, credit cards, IP addresses, IBANs,
 US SSNs and crypto wallets (URLs when asked; PERSON and LOCATION with a spaCy NER model named by
 the user), a sweep adds phone- and card-shaped numbers that presidio passes over
-(`filters.number_sweep`), and presidio-anonymizer's rules replace each span with a typed
-placeholder (`<EMAIL_ADDRESS>`).
+(`filters.number_sweep`), only the spans that read as PII where they stand are kept
+(`filters.pii_context`: presidio's weak guesses, ISBNs, years, table cells and post numbers are
+not), and presidio-anonymizer's rules replace each span with a typed placeholder (`<EMAIL_ADDRESS>`).
 
 Per-entity span counts become document columns. Dolma (Soldaini et al. 2024) drops a
 document with more than 5 PII spans instead of masking it; `max_spans` turns that rule on.
@@ -15,11 +16,16 @@ from typing import Mapping, Optional, Sequence
 from tokenmill.filters.base import Bounds, DocumentFilter, SignalTypes
 from tokenmill.filters.document import Document
 from tokenmill.filters.number_sweep import CARD, PHONE, NumberSweep
+from tokenmill.filters.pii_context import MIN_SCORE, credible
+from tokenmill.filters.pii_contract import fast_path_available
 from tokenmill.filters.pii_scan import OPTIONAL_ENTITIES, PATTERN_ENTITIES, PiiScanner
 from tokenmill.filters.presidio_engine import NER_ENTITIES, no_network
 from tokenmill.filters.textguard import DEFAULT_MAX_CHARS, unfit_reason
 
 DOLMA_MAX_SPANS = 5
+# What code sources are scanned for: e-mail addresses (commit trailers, authors) and credentials; an
+# IPv6-shaped `::`, a phone-shaped constant or a card-shaped test number in code is not PII.
+CODE_ENTITIES = ("EMAIL_ADDRESS", "SECRET_KEY")
 KNOWN_ENTITIES = PATTERN_ENTITIES + OPTIONAL_ENTITIES + NER_ENTITIES
 SWEEP_SCORE = 0.1  # below presidio's 0.4 for a valid phone number: a shape, not a checked number
 
@@ -29,13 +35,17 @@ def signal_name(entity: str) -> str:
 
 
 class PiiFilter(DocumentFilter):
-    """Replace PII spans by placeholders; drop a document with more than `max_spans` spans (None: never)."""
+    """Replace PII spans by placeholders; drop a document with more than `max_spans` spans (None: never).
+
+    `min_score`: presidio's findings scoring lower are not PII (its weak patterns); `in_context`: a
+    number must read as the entity where it stands (`filters.pii_context`)."""
 
     stage = "pii"
 
     def __init__(self, entities: Sequence[str] = PATTERN_ENTITIES, spacy_model: Optional[str] = None,
                  placeholders: Optional[Mapping[str, str]] = None, max_spans: Optional[int] = None,
-                 number_sweep: bool = True, max_chars: int = DEFAULT_MAX_CHARS):
+                 number_sweep: bool = True, max_chars: int = DEFAULT_MAX_CHARS, min_score: float = MIN_SCORE,
+                 in_context: bool = True, fast: Optional[bool] = None):
         unknown = sorted(set(entities) - set(KNOWN_ENTITIES))
         if unknown:
             raise ValueError(f"entities: unknown {unknown}; known: {', '.join(KNOWN_ENTITIES)}")
@@ -48,7 +58,11 @@ class PiiFilter(DocumentFilter):
         self.swept = tuple(e for e in (PHONE, CARD) if e in self.entities) if number_sweep else ()
         self._signals = {e: signal_name(e) for e in self.entities}
         self.max_chars = max_chars
+        self.min_score = min_score
+        self.in_context = in_context
+        self.fast = fast  # None: the fast path where its dependencies are the checked versions (filters.pii_contract)
         self._scanner = None
+        self._fast_scrub = None
         self._sweep = None
         self._anonymizer = None
         self._replacements = None
@@ -64,7 +78,8 @@ class PiiFilter(DocumentFilter):
         from presidio_anonymizer import AnonymizerEngine
         from presidio_anonymizer.operators import OperatorType
 
-        self._scanner = PiiScanner(self.entities, self.spacy_model)
+        self._scanner = PiiScanner(self.entities, self.spacy_model, self.fast)
+        self._fast_scrub = fast_path_available() if self.fast is None else self.fast
         self._sweep = NumberSweep(self.swept) if self.swept else None
         self._anonymizer = AnonymizerEngine()
         replace = self._anonymizer.operators_factory.create_operator_class("replace", OperatorType.Anonymize)
@@ -89,9 +104,10 @@ class PiiFilter(DocumentFilter):
         return None
 
     def find(self, text: str) -> list:
-        """Presidio's spans, and the swept numbers that overlap none of them (when `number_sweep`)."""
+        """Presidio's spans scoring at least `min_score`, and the swept numbers that overlap none of
+        them (when `number_sweep`); with `in_context`, those that read as their entity where they stand."""
         windows = self._scanner.phone_windows(text)
-        spans = self._scanner.analyze(text, windows)
+        spans = [s for s in self._scanner.analyze(text, windows) if s.score >= self.min_score]
         if self._sweep:
             from presidio_analyzer import RecognizerResult
 
@@ -99,6 +115,8 @@ class PiiFilter(DocumentFilter):
                      for entity, start, end in self._sweep.find(text, windows, [(s.start, s.end) for s in spans])]
             if swept:
                 spans = sorted(spans + swept, key=lambda s: (s.start, s.end, s.entity_type))
+        if self.in_context:
+            spans = [s for s in spans if credible(text, s.entity_type, s.start, s.end)]
         return spans
 
     def scrub(self, text: str, spans: list) -> str:
@@ -108,8 +126,12 @@ class PiiFilter(DocumentFilter):
         split only by spaces joined); the text is then rebuilt in one pass, as `anonymize` rebuilds
         it span by span from the end (a span reaching into the next replaced one stops at it) but
         without copying the whole text for every span."""
-        from presidio_anonymizer.entities import ConflictResolutionStrategy, RecognizerResult
+        from presidio_anonymizer.entities import ConflictResolutionStrategy, OperatorConfig, RecognizerResult
 
+        if not self._fast_scrub:  # presidio-anonymizer's public call: the same text, one copy of it per span
+            operators = {e: OperatorConfig("replace", {"new_value": p}) for e, p in self.placeholders.items()}
+            results = [RecognizerResult(s.entity_type, s.start, s.end, s.score) for s in spans]
+            return self._anonymizer.anonymize(text, results, operators).text
         results = sorted((RecognizerResult(s.entity_type, s.start, s.end, s.score) for s in spans),
                          key=lambda r: (r.start, r.end))
         results = self._anonymizer._remove_conflicts_and_get_text_manipulation_data(

@@ -17,7 +17,8 @@
   model it changes nothing, and windows never hold overlapping spans.
 
 With a spaCy NER model (PERSON, LOCATION), presidio's context words change scores by the words
-around a span, so the scanner then calls presidio on the whole text.
+around a span, so the scanner then calls presidio on the whole text; so it does where the private
+parts of phonenumbers, presidio or CPython it reads are not the checked ones (`filters.pii_contract`).
 """
 from __future__ import annotations
 
@@ -27,13 +28,13 @@ from typing import Optional, Sequence
 
 import regex
 
-from tokenmill.filters.phone_scan import PhoneScanner
 from tokenmill.filters.memo import BoundedMemo
+from tokenmill.filters.pii_contract import fast_path_available
 from tokenmill.filters.presidio_engine import LANGUAGE, build_analyzer, without_contained
 from tokenmill.filters.regex_windows import Runs, Window, case_free, pattern_shape, runs_with
 
 PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IP_ADDRESS", "IBAN_CODE", "US_SSN", "CRYPTO")
-OPTIONAL_ENTITIES = ("URL",)
+OPTIONAL_ENTITIES = ("URL", "SECRET_KEY")
 
 # For each regex recognizer, a pattern that every match of every one of its patterns contains,
 # compiled with the recognizer's own engine and flags (presidio's IGNORECASE [a-z] also takes the
@@ -48,6 +49,7 @@ PRESCANS = {
     "US_SSN": r"[0-9]{3}[- .]?[0-9]{2}[- .]?[0-9]{4}",  # covers 5-4, 3-6, 3-2-4, 9 and 3.2.4 digits
     "CRYPTO": r"[13][a-z0-9]{25}",  # "1", "3" or "bc1", then at least 25 address characters
     "URL": r"\.[a-z]{2}",  # the dot before the TLD and its first two letters
+    "SECRET_KEY": r"AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|AIza|k_live_|PRIVATE KEY",  # each pattern's prefix
 }
 SEPARATOR = "\n"  # between the windows of one document asked in one call
 DIGIT_LED = ("CREDIT_CARD", "IBAN_CODE", "US_SSN", "CRYPTO")  # pre-scans that open with a digit
@@ -81,7 +83,7 @@ class WindowedRecognizer:
             self._runs = Runs(tuple(item for s in shapes for item in s.alphabet), flags)
             self._reach = max(s.reach for s in shapes)
             if self._runs.around(SEPARATOR, 0) != (0, 0):
-                raise ValueError(f"{self.entity}: the window separator {SEPARATOR!r} is in the patterns' alphabet")
+                self._runs = None  # matches may span lines (a PEM key block): the whole text is the window
         self._cache = BoundedMemo()
 
     def find(self, text: str) -> list[tuple[int, int, float]]:
@@ -156,11 +158,14 @@ class WindowedRecognizer:
 class PiiScanner:
     """Presidio's findings for `entities`, computed on the parts of a text where they can be."""
 
-    def __init__(self, entities: Sequence[str] = PATTERN_ENTITIES, spacy_model: Optional[str] = None):
+    def __init__(self, entities: Sequence[str] = PATTERN_ENTITIES, spacy_model: Optional[str] = None,
+                 fast: Optional[bool] = None):
         self.entities = tuple(entities)
         self.spacy_model = spacy_model
         self.engine = build_analyzer(self.entities, spacy_model)
-        recognizers = [] if spacy_model else [
+        # `fast`: None decides by the installed versions; False asks presidio on the whole text, as with NER.
+        self.plain = bool(spacy_model) or not (fast_path_available() if fast is None else fast)
+        recognizers = [] if self.plain else [
             WindowedRecognizer(r, PRESCANS[r.supported_entities[0]], self.engine.default_score_threshold)
             for r in self.engine.registry.recognizers if r.supported_entities[0] in PRESCANS]
         # A text without a digit (two in five short texts) is spared the digit-led pre-scans.
@@ -168,7 +173,11 @@ class PiiScanner:
         self._digit_led = [r for r in recognizers if r.entity in DIGIT_LED]
         self._others = [r for r in recognizers if r.entity not in DIGIT_LED]
         phone = [r for r in self.engine.registry.recognizers if r.supported_entities[0] == "PHONE_NUMBER"]
-        self._phones = PhoneScanner(phone[0], self.engine.default_score_threshold) if phone and not spacy_model else None
+        self._phones = None
+        if phone and not self.plain:
+            from tokenmill.filters.phone_scan import PhoneScanner  # reads phonenumbers' private parts
+
+            self._phones = PhoneScanner(phone[0], self.engine.default_score_threshold)
 
     def analyze_plainly(self, text: str) -> list:
         """What presidio finds calling every recognizer on the whole text (the reference)."""
@@ -183,7 +192,7 @@ class PiiScanner:
         """The same spans as `analyze_plainly`, sorted by position."""
         from presidio_analyzer import RecognizerResult
 
-        if self.spacy_model:
+        if self.plain:
             return sorted(self.analyze_plainly(text), key=_position)
         recognizers = self._others + self._digit_led if self._digit.search(text) else self._others
         results = [RecognizerResult(r.entity, start, end, score) for r in recognizers

@@ -7,6 +7,27 @@ from typing import Optional, Sequence
 
 LANGUAGE = "en"  # presidio files recognizers under a language; the patterns themselves are language-neutral
 NER_ENTITIES = ("PERSON", "LOCATION")
+SECRET_KEY = "SECRET_KEY"
+# Credentials whose issuers give them a fixed, documented shape (prefix and length), so a match is a
+# key and not a word: what a code corpus should not teach a model (StarCoder masked keys in The Stack).
+SECRET_KEY_PATTERNS = {
+    "AWS access key id": r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+    "GitHub token": r"\bgh[pousr]_[A-Za-z0-9]{36,255}\b|\bgithub_pat_[A-Za-z0-9_]{82}\b",
+    "Slack token": r"\bxox[abprs]-[A-Za-z0-9-]{10,72}\b",
+    "Google API key": r"\bAIza[0-9A-Za-z_-]{35}\b",
+    "Stripe live key": r"\b[rs]k_live_[0-9A-Za-z]{24,99}\b",
+    "PEM private key": (r"-----BEGIN[A-Z ]{0,30} PRIVATE KEY-----[A-Za-z0-9+/=\s:,-]{1,8000}?"
+                        r"-----END[A-Z ]{0,30} PRIVATE KEY-----"),
+}
+
+
+def secret_key_recognizer():
+    """A presidio pattern recognizer for `SECRET_KEY_PATTERNS` (case-sensitive: the prefixes are)."""
+    import regex
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    return PatternRecognizer(supported_entity=SECRET_KEY, name="SecretKeyRecognizer", global_regex_flags=regex.M,
+                             patterns=[Pattern(name, pattern, 1.0) for name, pattern in SECRET_KEY_PATTERNS.items()])
 
 
 def no_network() -> None:
@@ -32,7 +53,7 @@ def build_analyzer(entities: Sequence[str], spacy_model: Optional[str] = None,
         "EMAIL_ADDRESS": pr.EmailRecognizer, "PHONE_NUMBER": pr.PhoneRecognizer,
         "CREDIT_CARD": pr.CreditCardRecognizer, "IP_ADDRESS": pr.IpRecognizer,
         "IBAN_CODE": pr.IbanRecognizer, "US_SSN": pr.UsSsnRecognizer, "CRYPTO": pr.CryptoRecognizer,
-        "URL": pr.UrlRecognizer,
+        "URL": pr.UrlRecognizer, SECRET_KEY: secret_key_recognizer,
     }
     recognizers = [by_entity[e]() for e in entities if e in by_entity and e != "PHONE_NUMBER"]
     if "PHONE_NUMBER" in entities:

@@ -12,11 +12,9 @@ import re
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
-from re import _constants as _c, _parser
 from typing import Iterator
 
 _PARSED_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE  # the `regex` module's values too
-_CATEGORIES = {_c.CATEGORY_DIGIT: r"\d", _c.CATEGORY_WORD: r"\w", _c.CATEGORY_SPACE: r"\s"}
 
 
 @dataclass(frozen=True)
@@ -30,7 +28,11 @@ class Shape:
 
 def pattern_shape(pattern: str, flags: int = 0) -> Shape:
     """The alphabet and reach of `pattern`; ValueError for a construct with no such bound (`.`, a
-    negated class, an unbounded lookaround, a back-reference)."""
+    negated class, an unbounded lookaround, a back-reference). Reads CPython's private parser
+    (`re._parser`; `filters.pii_contract` keeps it to checked Python versions)."""
+    from re import _constants as _c, _parser
+
+    categories = {_c.CATEGORY_DIGIT: r"\d", _c.CATEGORY_WORD: r"\w", _c.CATEGORY_SPACE: r"\s"}
     items: list[str] = []
     reach = 0
 
@@ -40,7 +42,7 @@ def pattern_shape(pattern: str, flags: int = 0) -> Shape:
             if op is _c.LITERAL:
                 items.append(re.escape(chr(av)))
             elif op is _c.IN:
-                items.extend(_class_item(item_op, item, pattern) for item_op, item in av)
+                items.extend(_class_item(item_op, item, pattern, _c, categories) for item_op, item in av)
             elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
                 walk(av[2])
             elif op is _c.SUBPATTERN:
@@ -64,13 +66,13 @@ def pattern_shape(pattern: str, flags: int = 0) -> Shape:
     return Shape(tuple(dict.fromkeys(items)), reach)
 
 
-def _class_item(item_op, item, pattern: str) -> str:
+def _class_item(item_op, item, pattern: str, _c, categories) -> str:
     if item_op is _c.LITERAL:
         return re.escape(chr(item))
     if item_op is _c.RANGE:
         return f"{re.escape(chr(item[0]))}-{re.escape(chr(item[1]))}"
-    if item_op is _c.CATEGORY and item in _CATEGORIES:
-        return _CATEGORIES[item]
+    if item_op is _c.CATEGORY and item in categories:
+        return categories[item]
     raise ValueError(f"no alphabet for {item_op} {item} in {pattern!r}")
 
 

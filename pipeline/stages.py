@@ -14,7 +14,8 @@ import apache_beam as beam
 
 from tokenmill.filters.base import DocumentFilter
 from tokenmill.filters.langid import DEFAULT_THRESHOLD, LanguageFilter
-from tokenmill.filters.pii import PiiFilter
+from tokenmill.filters.pii import CODE_ENTITIES, PiiFilter
+from tokenmill.filters.pii_context import MIN_SCORE
 from tokenmill.filters.pii_scan import PATTERN_ENTITIES
 from tokenmill.filters.textguard import DEFAULT_MAX_CHARS
 from tokenmill.filters import toxicity
@@ -112,14 +113,20 @@ class ToxicitySettings:
 
 @dataclass
 class PiiSettings:
-    """`max_spans`: drop a document with more spans (Dolma: 5); None scrubs every document."""
+    """`max_spans`: drop a document with more spans (Dolma: 5); None scrubs every document. Code
+    sources look for `code_entities` instead of `entities` (e-mail addresses and credentials: an
+    IPv6-shaped `::` or a phone-shaped constant in code is not PII). `min_score` and `in_context`:
+    see `filters/pii_context.py`."""
 
     entities: list[str] = field(default_factory=lambda: list(PATTERN_ENTITIES))
+    code_entities: list[str] = field(default_factory=lambda: list(CODE_ENTITIES))
     urls: bool = False
     spacy_model: Optional[str] = None  # an installed spaCy NER model: adds PERSON and LOCATION
     placeholders: dict[str, str] = field(default_factory=dict)  # entity -> replacement; default <ENTITY>
     max_spans: Optional[int] = None
     number_sweep: bool = True  # also mask phone- and card-shaped numbers presidio passes over
+    min_score: float = MIN_SCORE  # presidio's findings scoring lower are its weak guesses
+    in_context: bool = True    # numbers must read as their entity where they stand
     max_chars: int = DEFAULT_MAX_CHARS
 
 
@@ -163,10 +170,12 @@ def _toxicity(s: ToxicitySettings, source: SourceConfig) -> DocumentFilter:
 
 
 def _pii(s: PiiSettings, source: SourceConfig) -> DocumentFilter:
-    entities = list(s.entities) + (["URL"] if s.urls and "URL" not in s.entities else [])
+    entities = list(s.code_entities if source.format == "code" else s.entities)
+    entities += ["URL"] if s.urls and "URL" not in entities else []
     if s.spacy_model:
         entities += [e for e in ("PERSON", "LOCATION") if e not in entities]
-    return PiiFilter(entities, s.spacy_model, s.placeholders, s.max_spans, s.number_sweep, s.max_chars)
+    return PiiFilter(entities, s.spacy_model, s.placeholders, s.max_spans, s.number_sweep, s.max_chars,
+                     s.min_score, s.in_context)
 
 
 STAGES: dict[str, Stage] = {

@@ -92,3 +92,31 @@ def test_the_warc_reader_extracts_decoded_bodies_and_counts_the_undecodable(tmp_
     assert len(set(texts.values())) == 1 and texts["plain"].startswith("CC Joins Civil Society")
     (failure,) = [r for r in results if not hasattr(r, "text")]
     assert failure.kind == "undecodable_body"
+
+
+def test_the_crawlers_chunked_records_read_without_their_chunk_sizes(corpus):
+    """The AllenAI crawl WARC stores two responses with their chunks as sent: the chunk sizes
+    (hex, e.g. `6a43`) must not reach the text."""
+    import re
+
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    path = corpus / "web" / "allenai-crawl_dolma_sample-0000.warc.gz"
+    sizes = {}
+    with open(path, "rb") as stream:
+        for record in ArchiveIterator(stream, record_types=WarcRecordType.response, parse_http=True):
+            if record.http_headers.get("Transfer-Encoding") == "chunked":
+                body = record.reader.read()
+                sizes[record.record_id.strip("<>")] = {m for m in re.findall(rb"(?m)^([0-9a-f]+)\r$", body)
+                                                       if re.search(rb"[a-f]", m)}
+    assert len(sizes) == 2 and all(sizes.values())
+    texts = {r.id: r.text for r in read_warc(str(path), "web", ReadOptions()) if hasattr(r, "text")}
+    for record_id, hex_sizes in sizes.items():
+        words = set(texts[record_id].split())
+        assert not {s.decode() for s in hex_sizes} & words
+
+
+def test_codings_are_undone_in_the_reverse_of_the_order_they_were_applied():
+    twice = gzip.compress(brotli.compress(PAGE))      # content: br then gzip
+    sent = chunked(zlib.compress(twice))              # transfer: deflate then chunked
+    assert decode_body(sent, "deflate, chunked", "br, gzip", LIMIT) == PAGE

@@ -63,14 +63,21 @@ def stages():
 
 
 def test_phone_numbers_of_every_locale_leave_little_behind(stages):
-    """Presidio alone leaves one Faker phone number in five (21%: numbers valid in none of its eight
-    regions, or written in a way phonenumbers' matcher does not take); with the sweep 1.6% remain:
-    numbers under seven digits (service numbers) and ambiguous shapes with no cue word near them."""
+    """Around a word that announces a phone number ("Call me at", "Phone:", "reach her on", "Our
+    office"), presidio alone leaves one Faker phone number in five (numbers valid in none of its
+    eight regions, or written in a way phonenumbers' matcher does not take); with the sweep 1.1%
+    remain (numbers under seven digits and space-grouped ones too short to be sure of). A number
+    standing alone is masked only in a shape that makes it a phone number (a `+` country code, an
+    extension, North-American grouping): on real pages bare digit shapes are mostly other numbers
+    (`filters/pii_context.py`), so a bare national number is left."""
     swept, alone = stages
     numbers = list(faker_values("phone_number", 20))
     assert len(numbers) > 2000
-    assert leak_rate(alone, numbers) > 0.15
-    assert leak_rate(swept, numbers) < 0.025
+    cued = [(locale, i, v) for locale, i, v in numbers if TEMPLATES[i % len(TEMPLATES)] != "{}"]
+    assert leak_rate(alone, cued) > 0.15
+    assert leak_rate(swept, cued) < 0.015
+    bare = [(locale, i, v) for locale, i, v in numbers if TEMPLATES[i % len(TEMPLATES)] == "{}"]
+    assert leak_rate(swept, [(locale, i, v) for locale, i, v in bare if v.startswith("+")]) < 0.02
 
 
 def test_cards_of_every_kind_are_masked(stages):
@@ -126,5 +133,5 @@ def test_sweep_can_be_turned_off():
     assert doc.text == text
     doc = Document("d", "s", text)
     PiiFilter()(doc)
-    assert doc.text == "Call <PHONE_NUMBER> or <CREDIT_CARD>."
+    assert doc.text == "Call <PHONE_NUMBER> or <CREDIT_CARD>."  # "Call" makes the first a phone number
     assert Counter(k for k, v in doc.signals.items() if v) == Counter(["pii_spans", "pii_phone_number", "pii_credit_card"])

@@ -219,7 +219,7 @@ def test_dclm_high_quality_pages_are_kept_more_often(corpus, tmp_path):
     ids = kept.column("id").to_pylist()
     share = {label: sum(i.startswith(f"{label}-") for i in ids) / sum(str(r["label"]) == label for r in rows)
              for label in ("0", "1")}
-    assert share["1"] > share["0"] + 0.15, share    # measured: 0.82 against 0.61
+    assert share["1"] > share["0"] + 0.15, share    # measured: 0.88 against 0.64
     assert kept.column("word_count").null_count == 0
 
 

@@ -28,7 +28,7 @@ from corpus_texts import web_bulk_texts
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-CORPUS = REPO.parent / "shared" / "corpus"
+CORPUS = Path(os.environ.get("TOKENMILL_CORPUS", REPO.parent / "shared" / "corpus"))
 
 from tokenmill.filters.document import Document  # noqa: E402
 from tokenmill.filters.pii import SWEEP_SCORE, PiiFilter  # noqa: E402
@@ -104,10 +104,16 @@ def faker_leaks() -> str:
     sys.path.insert(0, str(REPO / "tests"))
     from test_number_sweep import faker_cards, faker_values, leak_rate
 
+    from test_number_sweep import TEMPLATES
+
     swept, alone = PiiFilter(), PiiFilter(number_sweep=False)
     phones, cards = list(faker_values("phone_number", 20)), faker_cards(40)
+    bare = [v for v in phones if TEMPLATES[v[1] % len(TEMPLATES)] == "{}"]
+    cued = [v for v in phones if TEMPLATES[v[1] % len(TEMPLATES)] != "{}"]
+    locales = len({v[0] for v in phones})
     lines = ["| numbers | count | left by presidio alone | left with the sweep |", "| --- | ---: | ---: | ---: |"]
-    for label, values in ((f"Faker phone numbers, {len({v[0] for v in phones})} locales", phones),
+    for label, values in ((f"Faker phone numbers, {locales} locales, after a cue word", cued),
+                          (f"Faker phone numbers, {locales} locales, standing alone", bare),
                           (f"Faker cards, {len({v[0] for v in cards})} kinds", cards)):
         lines.append(f"| {label} | {len(values):,} | {leak_rate(alone, values):.1%} | {leak_rate(swept, values):.1%} |")
     return "\n".join(lines)

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import gzip
+import os
 import json
 from pathlib import Path
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+CORPUS = Path(os.environ.get("TOKENMILL_CORPUS", Path(__file__).resolve().parents[2].parent / "shared" / "corpus"))
 
 
 def web_bulk_texts() -> list[str]:

@@ -24,11 +24,12 @@ class UndecodableBody(ValueError):
 def decode_body(body: bytes, transfer_encoding: str | None, content_encoding: str | None, limit: int) -> bytes:
     """`body` with its transfer and content codings undone, at most `limit` bytes decoded (more is
     `UndecodableBody`: a compression bomb is not a page)."""
-    codings = _codings(transfer_encoding)
-    if codings[-1:] == ["chunked"]:
+    transfer = _codings(transfer_encoding)
+    if transfer[-1:] == ["chunked"]:
         body = dechunk(body)
-        codings.pop()
-    for coding in reversed(codings + _codings(content_encoding)):  # applied in the order listed
+        transfer.pop()
+    # Codings are applied in the order listed, content codings before transfer codings: undone backwards.
+    for coding in list(reversed(transfer)) + list(reversed(_codings(content_encoding))):
         body = _decompress(body, coding, limit)
     return body
 
