@@ -152,6 +152,11 @@ class TokenStream(IterableDataset):
         self._position = int(state["position"])
 
     @property
+    def rows_read(self) -> int:
+        """Rows taken since the first pass began."""
+        return self._pass * len(self) + self._position
+
+    @property
     def passes(self) -> int:
         """Completed passes over this partition."""
         return self._pass
