@@ -358,7 +358,7 @@ class Trainer:
             "world_size": self.ctx.world_size,
             "config": dataclasses.asdict(self.cfg),
             "model_config": dataclasses.asdict(self.model_cfg),
-            "tokenizer_sha256": self.data.manifest["tokenizer"].get("sha256"),
+            "tokenizer": self.data.manifest["tokenizer"],
         }
         if self.cfg.parallel == "fsdp":
             save_sharded_checkpoint(self.checkpoints, self.step,
