@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 
 _NAME = re.compile(r"^step-(\d{8})(\.pt)?$")
@@ -68,7 +69,7 @@ def save_sharded_checkpoint(directory: Path, step: int, shards: dict[str, Any], 
         shutil.rmtree(temp, ignore_errors=True)
         temp.mkdir(parents=True)
     barrier()
-    dcp.save(shards, checkpoint_id=str(temp))
+    dcp.save(shards, checkpoint_id=str(temp), no_dist=not dist.is_initialized())
     if is_main:
         with open(temp / META, "wb") as handle:
             torch.save(meta, handle)
@@ -91,7 +92,7 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
 def load_shards(path: Path, templates: dict[str, Any]) -> None:
     """Fill `templates` (DCP state dicts of this process's model and optimiser) in place from a
     checkpoint folder, resharded to however many processes read it."""
-    dcp.load(templates, checkpoint_id=str(path))
+    dcp.load(templates, checkpoint_id=str(path), no_dist=not dist.is_initialized())
 
 
 def load_model_state(path: Path, template: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
