@@ -219,6 +219,15 @@ def test_a_spike_rolls_back_to_the_last_checkpoint_and_skips_the_window(tmp_path
     assert without_speed(records(tmp_path / "run")) == without_speed(records(tmp_path / "clean-run"))
 
 
+def test_rails_that_look_every_few_steps_roll_back_as_if_they_looked_every_step(tmp_path):
+    write_token_shards(tmp_path / "spiky", spiky_rows(), VOCAB, rows_per_shard=240)
+    train(tmp_path / "spiky", tmp_path / "every", SPIKY)
+    train(tmp_path / "spiky", tmp_path / "fourth", replace(SPIKY, log_every=4))  # one host sync a 4 steps
+    assert events(tmp_path / "fourth") == events(tmp_path / "every")
+    assert without_speed(records(tmp_path / "fourth")) == [
+        r for r in without_speed(records(tmp_path / "every")) if r["step"] % 4 == 0]
+
+
 def test_too_many_anomalies_stop_the_run_with_a_clear_error(tmp_path):
     write_token_shards(tmp_path / "spiky", spiky_rows(), VOCAB, rows_per_shard=240)
     with pytest.raises(TrainingDiverged, match="after 0 rollbacks"):

@@ -86,7 +86,8 @@ def save_sharded_checkpoint(directory: Path, step: int, shards: dict[str, Any], 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
     """A checkpoint file, or the meta part of a checkpoint folder."""
     path = Path(path)
-    return torch.load(path / META if path.is_dir() else path, map_location=device, weights_only=True)
+    return torch.load(path / META if path.is_dir() else path, map_location=device, weights_only=True,
+                      mmap=True)  # tensors paged in when used, so reading the meta part is cheap
 
 
 def load_shards(path: Path, templates: dict[str, Any]) -> None:

@@ -117,6 +117,8 @@ class Trainer:
         self.checkpoints = run_dir / "checkpoints"
         resume = latest_checkpoint(self.checkpoints)
         saved_data = load_checkpoint(resume)["data"] if resume is not None else {}
+        if not isinstance(saved_data, dict):
+            raise ValueError(f"{resume}: written by an earlier version of the trainer; use a new run folder")
         self.data = TrainingData(tokens_dir, cfg.eval_fraction, ctx.rank, ctx.world_size,
                                  lanes=saved_data.get("lanes", cfg.data_lanes), span=saved_data.get("span"))
         torch.manual_seed(cfg.seed)
@@ -373,6 +375,9 @@ class Trainer:
         distributed.barrier(self.ctx)
 
     def _restore(self, path: Path, start: bool = True) -> None:
+        if self._batches is not None:  # its thread must not read while the position is reset
+            self._batches.close()
+            self._batches = None
         state = load_checkpoint(path)
         self._check_compatible(state, path)
         model_state, optimizer_state = get_state_dict(self.model, self.optimizer)

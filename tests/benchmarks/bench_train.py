@@ -12,8 +12,9 @@ The bare loop is what the trainer does minus everything it adds: streaming Parqu
 background thread, the rails (the losses checked every `log_every` steps), metrics lines and
 checkpoints. Both run the same model, loss, optimiser, batch and precision; the table gives
 tokens/s for each, their ratio (the trainer's overhead), peak memory, and on CUDA the MFU
-(FLOPs per token 6N + 12·L·H·Q·T over the device's dense bf16 peak). On CUDA a second bare loop
-computes the loss from the full logits (what a plain loop writes), and with `--nanogpt PATH`
+(FLOPs per token 6N + 12·L·H·Q·T over the device's dense bf16 peak). A second bare loop computes
+the loss from the full logits (what a plain loop writes, and the trainer did before its chunked
+loss), and on CUDA with `--nanogpt PATH`
 (a checkout of karpathy/nanoGPT) its model and optimiser run the same loop for comparison.
 On CPU the step is timed by its median; on CUDA by the wall time of the steps after warm-up
 (one synchronisation at each end, none in between).
@@ -163,10 +164,10 @@ def main() -> None:
         write_token_shards(tokens, rows, vocab, rows_per_shard=max(1, len(rows) // 4))
         best: dict[str, float] = {}
         for repeat in range(args.repeats):  # alternated, so load on a shared machine hits every loop
-            loops = {"bare PyTorch loop": lambda: bare_loop(cfg, rows, vocab, device, warmup)}
+            loops = {"bare PyTorch loop": lambda: bare_loop(cfg, rows, vocab, device, warmup),
+                     "bare loop, full fp32 logits": lambda: bare_loop(cfg, rows, vocab, device, warmup,
+                                                                      full_logits_loss)}
             if cuda:
-                loops["bare loop, full fp32 logits"] = lambda: bare_loop(cfg, rows, vocab, device, warmup,
-                                                                         full_logits_loss)
                 if args.nanogpt:
                     loops["nanoGPT model.py, same loop"] = lambda: nanogpt_loop(args.nanogpt, cfg, rows, vocab,
                                                                                 device, warmup)
