@@ -2,7 +2,6 @@
 writes a folder that transformers loads as GPT2LMHeadModel with the same logits."""
 import hashlib
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np

@@ -12,9 +12,11 @@ of the state in `meta.pt`. Either is read back on any number of processes.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -69,7 +71,8 @@ def save_sharded_checkpoint(directory: Path, step: int, shards: dict[str, Any], 
         shutil.rmtree(temp, ignore_errors=True)
         temp.mkdir(parents=True)
     barrier()
-    dcp.save(shards, checkpoint_id=str(temp), no_dist=not dist.is_initialized())
+    with _one_process_ok():
+        dcp.save(shards, checkpoint_id=str(temp), no_dist=not dist.is_initialized())
     if is_main:
         with open(temp / META, "wb") as handle:
             torch.save(meta, handle)
@@ -93,7 +96,8 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
 def load_shards(path: Path, templates: dict[str, Any]) -> None:
     """Fill `templates` (DCP state dicts of this process's model and optimiser) in place from a
     checkpoint folder, resharded to however many processes read it."""
-    dcp.load(templates, checkpoint_id=str(path), no_dist=not dist.is_initialized())
+    with _one_process_ok():
+        dcp.load(templates, checkpoint_id=str(path), no_dist=not dist.is_initialized())
 
 
 def load_model_state(path: Path, template: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -105,6 +109,14 @@ def load_model_state(path: Path, template: dict[str, torch.Tensor]) -> dict[str,
         load_shards(path, state)
         return state["model"]
     return load_checkpoint(path)["model"]
+
+
+@contextlib.contextmanager
+def _one_process_ok():
+    """DCP warns on every call without a process group; one process is a use we mean."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        yield
 
 
 def _prune(directory: Path, keep: int) -> None:
