@@ -307,7 +307,8 @@ def test_fsdp_resumes_exactly_and_on_one_process(tokens, two_ranks, tmp_path):
             if step > 2:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
         parallel = "fsdp" if name == "fsdp" else "ddp"
-        resumed = train(tokens, run, replace(SINGLE, parallel=parallel))
+        # ddp: batch 4 on one process, so grad_accum becomes 4 to keep 16 rows a step
+        resumed = train(tokens, run, replace(SINGLE, parallel=parallel, batch_size=8 if name == "fsdp" else 4))
         assert resumed.step == 4 and [r["step"] for r in records(run)] == [1, 2, 3, 4]
         assert losses(run) == pytest.approx(losses(two_ranks / name), rel=1e-5)
         assert losses(run)[:2] == losses(two_ranks / name)[:2]

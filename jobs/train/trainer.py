@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import os
 import shutil
 import signal
 import sys
@@ -113,12 +114,15 @@ class _StopSignals:
 class Trainer:
     def __init__(self, tokens_dir: str, run_dir: Path, cfg: TrainConfig, ctx: Context,
                  signals: _StopSignals):
-        self.cfg, self.ctx, self.run_dir, self.signals = cfg, ctx, run_dir, signals
         self.checkpoints = run_dir / "checkpoints"
         resume = latest_checkpoint(self.checkpoints)
-        saved_data = load_checkpoint(resume)["data"] if resume is not None else {}
+        saved = load_checkpoint(resume) if resume is not None else {}
+        saved_data = saved.get("data", {})
         if not isinstance(saved_data, dict):
             raise ValueError(f"{resume}: written by an earlier version of the trainer; use a new run folder")
+        if resume is not None:
+            cfg = _keep_global_batch(cfg, saved, ctx.world_size, resume)
+        self.cfg, self.ctx, self.run_dir, self.signals = cfg, ctx, run_dir, signals
         self.data = TrainingData(tokens_dir, cfg.eval_fraction, ctx.rank, ctx.world_size,
                                  lanes=saved_data.get("lanes", cfg.data_lanes), span=saved_data.get("span"))
         torch.manual_seed(cfg.seed)
@@ -408,12 +412,25 @@ class Trainer:
             if saved.get(key, "ddp") != now[key]:
                 raise ValueError(f"{path}: train.{key} was {saved.get(key, 'ddp')!r} in this run, now "
                                  f"{now[key]!r}; use a new run folder or the old setting")
-        rows = saved["batch_size"] * saved["grad_accum"] * state["world_size"]
-        if rows != self.rows_per_step * self.ctx.world_size:
-            raise ValueError(
-                f"{path}: the run took {rows} rows a step (batch_size {saved['batch_size']} × "
-                f"grad_accum {saved['grad_accum']} × {state['world_size']} processes), now "
-                f"{self.rows_per_step * self.ctx.world_size}; keep batch_size × grad_accum × processes")
+
+
+def _keep_global_batch(cfg: TrainConfig, saved: dict, world_size: int, path: Path) -> TrainConfig:
+    """`cfg`, with `grad_accum` set so that a run resumed on another number of processes keeps
+    the rows a step it was started with (the data then continues exactly where it stopped)."""
+    before = saved["config"]
+    rows = before["batch_size"] * before["grad_accum"] * saved["world_size"]
+    if cfg.batch_size * cfg.grad_accum * world_size == rows:
+        return cfg
+    accum, rest = divmod(rows, cfg.batch_size * world_size)
+    if rest or accum < 1 or saved["world_size"] == world_size:
+        raise ValueError(
+            f"{path}: the run took {rows} rows a step (batch_size {before['batch_size']} × grad_accum "
+            f"{before['grad_accum']} × {saved['world_size']} processes), now "
+            f"{cfg.batch_size * cfg.grad_accum * world_size}; keep batch_size × grad_accum × processes")
+    if int(os.environ.get("RANK", 0)) == 0:
+        print(f"[train] resumed on {world_size} process(es) instead of {saved['world_size']}: grad_accum "
+              f"{accum} keeps the {rows} rows a step", file=sys.stderr, flush=True)
+    return dataclasses.replace(cfg, grad_accum=accum)
 
 
 def _keep_tokenizer(tokens_dir: str, manifest: dict, run_dir: Path) -> None:
