@@ -15,6 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tokenizer": ("tokenmill.jobs.tokenizer:tokenizer_group", "Train a BPE tokenizer; encode and decode."),
     "pack": ("tokenmill.jobs.pack:pack_command", "Tokenize, pack and mix curated text into token shards."),
     "train": ("tokenmill.jobs.train.command:train_command", "Train the GPT on packed token shards."),
+    "generate": ("tokenmill.jobs.train.generate:generate_command", "Sample text from a trained run."),
+    "export": ("tokenmill.jobs.train.export:export_command", "Export a trained run for Hugging Face transformers."),
     "plan": ("tokenmill.jobs.plan:plan_command", "Size a model and its data for a compute budget."),
     "report": ("tokenmill.jobs.report.page:report_command", "Write OUT/report.html for a run."),
     "run": ("tokenmill.jobs.run:run_command", "Run every stage, curate to train, from one config."),

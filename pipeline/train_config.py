@@ -44,7 +44,10 @@ class TrainConfig:
     """How to train: batch, optimiser, schedule, checkpoints, safety rails and metrics.
 
     `batch_size` is rows per micro-batch per process; one optimiser step sees
-    `batch_size × grad_accum × world_size` rows of `seq_len` tokens.
+    `batch_size × grad_accum × world_size` rows of `seq_len` tokens. `parallel: fsdp` shards
+    parameters, gradients and optimiser state over the processes (FSDP2, Zhao et al. 2023);
+    `activation_checkpointing` recomputes each block's activations in the backward pass.
+    `data_lanes` bounds how many processes the run can later resume on.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -61,7 +64,10 @@ class TrainConfig:
     grad_clip: float = 1.0
     seed: int = 1337
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    compile: bool = False
+    compile: Optional[bool] = None  # None: on for CUDA, off on CPU
+    parallel: Literal["ddp", "fsdp"] = "ddp"
+    activation_checkpointing: bool = False
+    data_lanes: Optional[int] = None  # None: the number of processes the run starts with
     checkpoint_every: int = 100
     keep_checkpoints: int = 3
     eval_every: int = 100
@@ -90,6 +96,8 @@ class TrainConfig:
             raise ValueError(f"min_lr_ratio: must be in [0, 1], got {self.min_lr_ratio}")
         if not 0.0 < self.eval_fraction < 1.0:
             raise ValueError(f"eval_fraction: must be in (0, 1), got {self.eval_fraction}")
+        if self.data_lanes is not None and self.data_lanes < 1:
+            raise ValueError(f"data_lanes: must be at least 1, got {self.data_lanes}")
         if self.spike_window < 3:
             raise ValueError(f"spike_window: must be at least 3, got {self.spike_window}")
 

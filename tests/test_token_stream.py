@@ -190,3 +190,15 @@ def test_a_dataloader_with_workers_reads_every_row_once_a_pass(folder):
     assert rows[:4] == [1, 3, 5, 7]  # the workers take turns: 1, 5, 9... and 3, 7, 11...
     batches = list(itertools.islice(DataLoader(stream, batch_size=4, num_workers=2), 2))
     assert all(b.shape == (4, SEQ_LEN + 1) and b.dtype == torch.int64 for b in batches)
+
+
+def test_the_state_after_a_partitions_last_row_resumes_at_the_next_pass(folder):
+    stream = TokenStream(str(folder), rank=1, world_size=3)
+    reading = iter(stream)
+    for _ in range(len(stream)):
+        next(reading)
+    state = stream.state_dict()
+    assert (state["pass"], state["position"]) == (1, 0)
+    resumed = TokenStream(str(folder), rank=1, world_size=3)
+    resumed.load_state_dict(state)
+    assert int(next(iter(resumed))[0]) == 1 and resumed.passes == 1

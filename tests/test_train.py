@@ -1,6 +1,7 @@
 """The trainer end to end on CPU: metrics, exact resume, rollback on a loss spike, two gloo ranks."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,8 +96,9 @@ def test_eval_rows_are_held_out_from_training(tmp_path):
     data = TrainingData(str(tmp_path / "tokens"), eval_fraction=0.01, rank=1, world_size=2)
     held = [int(r[0]) for b in data.eval_batches(4, 100) for r in b]
     assert held == list(range(301, 400, 2))  # rank 1's half of the last of four shards
-    trained = {int(r[0]) for _ in range(3) for r in next(data.batches(50))}
-    assert trained == set(range(1, 300, 2))
+    batches = data.batches(50)
+    trained = {int(r[0]) for _ in range(3) for r in next(batches)[0]}
+    assert trained == set(range(150, 300))  # rank 1's lane: the second span of the 300 training rows
 
 
 def test_held_out_shards_come_from_the_end_at_least_one_never_all():
@@ -217,6 +219,15 @@ def test_a_spike_rolls_back_to_the_last_checkpoint_and_skips_the_window(tmp_path
     assert without_speed(records(tmp_path / "run")) == without_speed(records(tmp_path / "clean-run"))
 
 
+def test_rails_that_look_every_few_steps_roll_back_as_if_they_looked_every_step(tmp_path):
+    write_token_shards(tmp_path / "spiky", spiky_rows(), VOCAB, rows_per_shard=240)
+    train(tmp_path / "spiky", tmp_path / "every", SPIKY)
+    train(tmp_path / "spiky", tmp_path / "fourth", replace(SPIKY, log_every=4))  # one host sync a 4 steps
+    assert events(tmp_path / "fourth") == events(tmp_path / "every")
+    assert without_speed(records(tmp_path / "fourth")) == [
+        r for r in without_speed(records(tmp_path / "every")) if r["step"] % 4 == 0]
+
+
 def test_too_many_anomalies_stop_the_run_with_a_clear_error(tmp_path):
     write_token_shards(tmp_path / "spiky", spiky_rows(), VOCAB, rows_per_shard=240)
     with pytest.raises(TrainingDiverged, match="after 0 rollbacks"):
@@ -248,26 +259,61 @@ def test_ids_outside_the_vocabulary_are_a_clear_cli_error(tmp_path):
     assert "outside the manifest's vocabulary of 32" in result.output
 
 
-def test_two_gloo_ranks_match_one_process_with_the_combined_batch(tokens, tmp_path):
-    config = tmp_path / "ddp.yaml"
-    config.write_text("train:\n  batch_size: 4\n  grad_accum: 2\n  warmup_steps: 2\n  lr: 0.01\n  steps: 4\n"
-                      "  eval_every: 2\n  eval_batches: 2\n  checkpoint_every: 2\n  tensorboard: false\n  device: cpu\n")
+@pytest.fixture(scope="module")
+def two_ranks(tokens, tmp_path_factory) -> Path:
+    """DDP and FSDP runs of two gloo ranks (batch 4 each), FSDP also stopped at 2 and resumed."""
+    out = tmp_path_factory.mktemp("ranks")
+    base = {"batch_size": 4, "grad_accum": 2, "warmup_steps": 2, "lr": 0.01, "steps": 4,
+            "eval_every": 2, "eval_batches": 2, "checkpoint_every": 2, "tensorboard": False,
+            "device": "cpu"}
+    runs = {"ddp": {"config": base},
+            "fsdp": {"config": {**base, "parallel": "fsdp", "activation_checkpointing": True}},
+            "fsdp-parts": {"config": {**base, "parallel": "fsdp", "activation_checkpointing": True},
+                           "stop_at": [2, None]}}
+    (out / "runs.json").write_text(json.dumps(runs))
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "tokenmill", "train", "--data", str(tokens), "--out", str(tmp_path / "ddp"),
-               "--config", str(config)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+               str(REPO / "tests" / "train_ranks.py"), str(tokens), str(out), str(out / "runs.json")]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    single = train(tokens, tmp_path / "single", replace(CPU, steps=4, batch_size=8, grad_accum=2,
-                                                        eval_every=2, checkpoint_every=2))
-    ddp_losses = [r["loss"] for r in records(tmp_path / "ddp")]
-    single_losses = [r["loss"] for r in records(tmp_path / "single")]
-    assert ddp_losses == pytest.approx(single_losses, rel=1e-5)
-    assert [r["eval_loss"] for r in records(tmp_path / "ddp", "eval_loss")] == pytest.approx(
-        [r["eval_loss"] for r in records(tmp_path / "single", "eval_loss")], rel=1e-5)
-    assert load_checkpoint(tmp_path / "ddp" / "checkpoints" / "step-00000004.pt")["world_size"] == 2
+    return out
+
+
+SINGLE = replace(CPU, steps=4, batch_size=8, grad_accum=2, eval_every=2, checkpoint_every=2, data_lanes=2)
+
+
+def losses(run: Path, key: str = "loss") -> list[float]:
+    return [r[key] for r in records(run, key)]
+
+
+def test_two_gloo_ranks_match_one_process_with_the_combined_batch(tokens, two_ranks, tmp_path):
+    single = train(tokens, tmp_path / "single", SINGLE)
+    for name in ("ddp", "fsdp"):  # each step sees the same rows whatever the number of processes
+        assert losses(two_ranks / name) == pytest.approx(losses(tmp_path / "single"), rel=1e-5)
+        assert losses(two_ranks / name, "eval_loss") == pytest.approx(
+            losses(tmp_path / "single", "eval_loss"), rel=1e-5)
+    assert load_checkpoint(two_ranks / "ddp" / "checkpoints" / "step-00000004.pt")["world_size"] == 2
+    assert (two_ranks / "fsdp" / "checkpoints" / "step-00000004" / "meta.pt").is_file()
     assert single.tokens_per_step == 16 * SEQ
+
+
+def test_fsdp_resumes_exactly_and_on_one_process(tokens, two_ranks, tmp_path):
+    assert without_speed(records(two_ranks / "fsdp-parts")) == without_speed(records(two_ranks / "fsdp"))
+    for name in ("ddp", "fsdp"):  # 2 → 1: the step-2 checkpoint of each, resumed by one process
+        run = tmp_path / name
+        shutil.copytree(two_ranks / name, run)
+        for step, path in list_checkpoints(run / "checkpoints"):
+            if step > 2:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        parallel = "fsdp" if name == "fsdp" else "ddp"
+        # ddp: batch 4 on one process, so grad_accum becomes 4 to keep 16 rows a step
+        resumed = train(tokens, run, replace(SINGLE, parallel=parallel, batch_size=8 if name == "fsdp" else 4))
+        assert resumed.step == 4 and [r["step"] for r in records(run)] == [1, 2, 3, 4]
+        assert losses(run) == pytest.approx(losses(two_ranks / name), rel=1e-5)
+        assert losses(run)[:2] == losses(two_ranks / name)[:2]
+    with pytest.raises(ValueError, match="rows a step"):
+        train(tokens, tmp_path / "fsdp", replace(SINGLE, parallel="fsdp", batch_size=4, steps=6))
 
 
 def test_kubernetes_job_runs_this_cli_under_torchrun():

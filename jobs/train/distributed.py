@@ -13,6 +13,7 @@ class Context:
     rank: int
     world_size: int
     device: torch.device
+    owns_group: bool = False  # made by `start`, so `stop` tears it down
 
     @property
     def is_main(self) -> bool:
@@ -39,13 +40,15 @@ def start(preference: str) -> Context:
         return Context(0, 1, device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    if not dist.is_initialized():
+    owns = not dist.is_initialized()
+    if owns:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Context(dist.get_rank(), dist.get_world_size(), device)
+    return Context(dist.get_rank(), dist.get_world_size(), device, owns)
 
 
 def stop(ctx: Context) -> None:
-    if ctx.distributed and dist.is_initialized():
+    """Leave the process group, if `start` joined it (a caller's own group stays)."""
+    if ctx.owns_group and dist.is_initialized():
         dist.destroy_process_group()
 
 

@@ -20,6 +20,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 # (n_layer, n_head, n_embd). The GPT-2 family (Radford et al. 2019, table 2), plus two small
 # ones that train on a CPU in seconds.
@@ -111,9 +112,12 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, cfg: GPTConfig):
+    def __init__(self, cfg: GPTConfig, checkpoint_blocks: bool = False):
+        """`checkpoint_blocks`: activation checkpointing, each block recomputed in the backward pass
+        (Chen et al. 2016), trading a second forward pass for the blocks' activations."""
         super().__init__()
         self.cfg = cfg
+        self.checkpoint_blocks = checkpoint_blocks
         self.token_embedding = nn.Embedding(cfg.padded_vocab_size, cfg.n_embd)
         self.position_embedding = nn.Embedding(cfg.block_size, cfg.n_embd)
         self.dropout = nn.Dropout(cfg.dropout)
@@ -143,7 +147,10 @@ class GPT(nn.Module):
         positions = torch.arange(time, device=idx.device)
         x = self.dropout(self.token_embedding(idx) + self.position_embedding(positions))
         for block in self.blocks:
-            x = block(x)
+            if self.checkpoint_blocks and self.training:  # keep the block's input, recompute the rest
+                x = checkpoint(block, x, use_reentrant=False)
+            else:
+                x = block(x)
         return self.ln_final(x)
 
     def forward(self, idx: torch.Tensor, targets: Optional[torch.Tensor] = None) -> torch.Tensor:

@@ -132,9 +132,10 @@ class TokenStream(IterableDataset):
 
     def state_dict(self) -> dict:
         """The position, plus what identifies the folder and the partition (plain ints and strs)."""
+        passes, position = (self._pass + 1, 0) if self._position == len(self) else (self._pass, self._position)
         return {"version": STATE_VERSION, "manifest_sha256": self._manifest_sha256,
                 "partition": self.partition, "partitions": self.partitions,
-                "pass": self._pass, "position": self._position}
+                "pass": passes, "position": position}
 
     def load_state_dict(self, state: dict) -> None:
         """Resume at a saved position; the folder and the partitioning must be the saved ones."""
@@ -150,6 +151,11 @@ class TokenStream(IterableDataset):
                              f"{len(self)} rows")
         self._pass = int(state["pass"])
         self._position = int(state["position"])
+
+    @property
+    def rows_read(self) -> int:
+        """Rows taken since the first pass began."""
+        return self._pass * len(self) + self._position
 
     @property
     def passes(self) -> int:
