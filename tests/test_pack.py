@@ -158,7 +158,8 @@ def test_bos_bestfit_rows_start_with_a_document(curated, tokenizer, tmp_path):
     manifest = pack(str(curated), str(tokenizer), str(tmp_path), seq_len=SEQ_LEN, packing="bos-bestfit",
                     mixture={"wiki": 1.0})
     rows, _, _ = read_rows(tmp_path)
-    assert manifest["packing"] == {"bestfit_buffer": 1000, "mode": "bos-bestfit"}
+    assert manifest["packing"] == {"bestfit_buffer": 1000, "mode": "bos-bestfit",
+                                   "group": "one curated shard, its documents in id order"}
     tok = Tokenizer.from_file(str(tokenizer))
     tok.encode_special_tokens = True
     texts = pq.read_table(curated / "wiki").column("text").to_pylist()
