@@ -7,6 +7,10 @@
 
 Every section of the config is validated before the first stage starts, so a mistake in `train:`
 is reported at once rather than after the curation.
+
+Every Beam stage (curate, the tokenizer's sample, pack) runs on `--runner` with its folders under
+OUT, which may be remote (gs://, s3://, hdfs://); training reads a local folder, so a remote OUT
+runs with `--skip-train` and `tokenmill train` runs where the tokens are copied.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import click
+from apache_beam.io.filesystems import FileSystems
 
 from tokenmill.jobs.curate import curate
 from tokenmill.jobs.pack import pack
@@ -45,10 +50,13 @@ def validated_train_config(config: Config, steps: Optional[int], device: Optiona
 
 def run_all(config: Config, output: str, steps: Optional[int] = None, device: Optional[str] = None,
             runner: Optional[str] = None, workers: Optional[int] = None, beam_args: Sequence[str] = (),
-            echo=print) -> dict:
-    """Run the four stages; returns what each produced."""
+            echo=print, skip_train: bool = False) -> dict:
+    """Run the four stages (three with `skip_train`); returns what each produced."""
     cfg = validated_train_config(config, steps, device)
     out = output.rstrip("/")
+    if FileSystems.get_scheme(out) and not skip_train:
+        raise ConfigError(f"--output {output}: training reads a local folder; add --skip-train to run the Beam "
+                          f"stages there, then `tokenmill train` on a copy of {output}/tokens")
     timings = {}
 
     started = time.monotonic()
@@ -58,7 +66,8 @@ def run_all(config: Config, output: str, steps: Optional[int] = None, device: Op
         echo(f"curate   {line}")
 
     started = time.monotonic()
-    tokenizer = train_tokenizer(f"{out}/curated", f"{out}/tokenizer.json", config)
+    tokenizer = train_tokenizer(f"{out}/curated", f"{out}/tokenizer.json", config, runner=runner, workers=workers,
+                                beam_args=beam_args)
     timings["tokenizer"] = time.monotonic() - started
     echo(f"tokenizer  vocabulary {tokenizer['vocab_size']:,} → {out}/tokenizer.json")
 
@@ -67,6 +76,9 @@ def run_all(config: Config, output: str, steps: Optional[int] = None, device: Op
                     workers=workers, beam_args=beam_args)
     timings["pack"] = time.monotonic() - started
     echo(f"pack     {manifest['total_rows']:,} rows of {manifest['seq_len'] + 1} ids → {out}/tokens")
+    if skip_train:
+        echo("seconds  " + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in timings.items()))
+        return {"ledger": ledger, "tokenizer": tokenizer, "manifest": manifest, "train": None, "seconds": timings}
 
     started = time.monotonic()
     result = train(f"{out}/tokens", f"{out}/run", cfg)
@@ -90,19 +102,24 @@ def run_all(config: Config, output: str, steps: Optional[int] = None, device: Op
 @click.option("--output", "-o", required=True, help="Output folder for every stage.")
 @click.option("--steps", type=click.IntRange(min=1), help="Training steps (overrides train.steps).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train.")
-@click.option("--runner", help="Beam runner for curate and pack (default FnApiRunner, local).")
+@click.option("--runner", help="Beam runner for curate, the tokenizer's sample and pack (default FnApiRunner, local).")
 @click.option("--workers", type=int, help="Local Beam worker processes.")
+@click.option("--skip-train", is_flag=True, help="Stop after pack (e.g. for a remote OUTPUT on a remote runner).")
 @click.pass_context
-def run_command(ctx, config_path, sample, output, steps, device, runner, workers):
-    """Run curate → tokenizer → pack → train into OUTPUT."""
+def run_command(ctx, config_path, sample, output, steps, device, runner, workers, skip_train):
+    """Run curate → tokenizer → pack → train into OUTPUT.
+
+    Extra arguments are passed to Beam as pipeline options (e.g. --project, --temp_location).
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     if not (config_path or sample):
         raise click.UsageError("give --config FILE or --sample")
     try:
         config = load_config(sample_config_path() if sample else config_path)
-        result = run_all(config, output, steps, device, runner, workers, ctx.args, echo=click.echo)
+        result = run_all(config, output, steps, device, runner, workers, ctx.args, echo=click.echo,
+                         skip_train=skip_train)
     except (ConfigError, TrainingDiverged) as err:
         raise click.ClickException(str(err)) from None
-    if result["train"].interrupted:
+    if result["train"] is not None and result["train"].interrupted:
         ctx.exit(143)  # as `tokenmill train` does on SIGTERM: stopped cleanly, resumable

@@ -11,10 +11,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 from tokenizers import Tokenizer
 
 from tests import pack_corpus
 from tests.memfs import MemoryFileSystem
+from tokenmill.jobs.cli import cli
 from tokenmill.jobs.pack import pack
 from tokenmill.pipeline.config import Config
 from tokenmill.pipeline.schema import ConfigError
@@ -162,3 +164,28 @@ def test_a_bad_shard_is_named_and_the_last_output_stays(curated, tokenizer, tmp_
         pack(str(curated), str(tokenizer), str(tmp_path / "tokens"), seq_len=SEQ_LEN, total_tokens=10**9,
              mixture={"wiki": 1.0})
     assert tree(tmp_path / "tokens") == before, "a failed run leaves the last output alone, and no work folder"
+
+
+def test_run_every_beam_stage_into_a_remote_folder(tmp_path):
+    """`tokenmill run --skip-train` with OUT on an object store: curate, the tokenizer's sample and
+    pack all read and write there through FileSystems; training, which needs a local folder, is refused."""
+    raw = tmp_path / "docs.jsonl"
+    raw.write_text("".join(json.dumps({"id": f"d{i}", "text": text}) + "\n"
+                           for i, text in enumerate(pack_corpus.generated(150, seed=4))))
+    config = tmp_path / "run.yaml"
+    config.write_text(f"sources:\n  web: {{format: jsonl, paths: ['{raw}'], stages: [exact-dedup]}}\n"
+                      "tokenizer: {vocab_size: 300}\npack: {seq_len: 31, rows_per_shard: 400}\n")
+    try:
+        result = CliRunner().invoke(cli, ["run", "--config", str(config), "--output", "memfs://bucket/out",
+                                          "--skip-train"])
+        assert result.exit_code == 0, result.output
+        files = MemoryFileSystem.files("memfs://bucket/out")
+        assert {"ledger.json", "tokenizer.json", "tokenizer_config.json", "tokens/manifest.json"} <= set(files)
+        assert any(name.startswith("curated/web/") for name in files)
+        manifest = json.loads(files["tokens/manifest.json"])
+        assert manifest["sources"]["web"]["documents"] == json.loads(files["ledger.json"])["kept"]["web"] > 100
+        assert [s["path"] for s in manifest["shards"]] == sorted(n[7:] for n in files if n.startswith("tokens/shard-"))
+    finally:
+        MemoryFileSystem.objects.clear()
+    refused = CliRunner().invoke(cli, ["run", "--config", str(config), "--output", "memfs://bucket/out"])
+    assert refused.exit_code != 0 and "training reads a local folder; add --skip-train" in refused.output
