@@ -14,6 +14,7 @@ from tests import pack_corpus
 from tests.test_deploy import DATAFLOW, PYPROJECT, REPO, load_entry_point
 from tokenmill.jobs.pack import pack_command
 from tokenmill.jobs.tokenizer import train_command
+from tokenmill.transforms.tokenize import train_bpe
 
 
 def test_the_entry_point_turns_template_parameters_into_pack_and_tokenizer_flags():
@@ -56,16 +57,14 @@ def test_the_template_specs_declare_what_the_entry_point_accepts(job, command, r
     assert not re.fullmatch(params["output"]["regexes"][0], "/local/out")
 
 
-def test_the_entry_point_trains_the_tokenizer_and_packs(tmp_path):
+def test_the_entry_point_packs(tmp_path):
     curated = pack_corpus.write_curated(tmp_path / "curated", {"web": pack_corpus.generated(120, seed=6)}, parts=2)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    for args in (["--job=tokenizer", f"--input={curated}", f"--output={tmp_path / 'tokenizer.json'}",
-                  "--vocab_size=300"],
-                 ["--job=pack", f"--curated={curated}", f"--tokenizer={tmp_path / 'tokenizer.json'}",
-                  f"--output={tmp_path / 'tokens'}", "--seq_len=31"]):
-        result = subprocess.run([sys.executable, str(DATAFLOW / "main.py"), *args, "--runner=FnApiRunner"],
-                                capture_output=True, text=True, env=env, timeout=300)
-        assert result.returncode == 0, result.stderr[-3000:]
+    train_bpe(pack_corpus.generated(50, seed=7), vocab_size=300).save(str(tmp_path / "tokenizer.json"))
+    result = subprocess.run([sys.executable, str(DATAFLOW / "main.py"), "--job=pack", f"--curated={curated}",
+                             f"--tokenizer={tmp_path / 'tokenizer.json'}", f"--output={tmp_path / 'tokens'}",
+                             "--seq_len=31", "--runner=FnApiRunner"],
+                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
     manifest = json.loads((tmp_path / "tokens" / "manifest.json").read_text())
     assert manifest["seq_len"] == 31 and manifest["sources"]["web"]["documents"] == 120
 

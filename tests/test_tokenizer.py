@@ -147,26 +147,32 @@ def generated_curated(tmp_path_factory):
         "web": pack_corpus.generated(400, seed=1), "books": pack_corpus.generated(200, seed=2)}, parts=3)
 
 
-def test_the_sample_is_drawn_in_beam_the_same_with_two_workers(generated_curated, tmp_path):
-    one = train_tokenizer(str(generated_curated), str(tmp_path / "one" / "tokenizer.json"), vocab_size=500,
-                          sample_bytes=60_000, mixture={"web": 0.75, "books": 0.25})
-    two = train_tokenizer(str(generated_curated), str(tmp_path / "two" / "tokenizer.json"), vocab_size=500,
-                          sample_bytes=60_000, mixture={"web": 0.75, "books": 0.25}, workers=2)
-    assert one == two
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
-    taken = one["sample_bytes"]
+@pytest.fixture(scope="module")
+def trained_once(generated_curated, tmp_path_factory):
+    """A tokenizer folder from the sample drawn by one worker, with seq_len 24 in the pack section."""
+    folder = tmp_path_factory.mktemp("one")
+    summary = train_tokenizer(str(generated_curated), str(folder / "tokenizer.json"), Config(pack={"seq_len": 24}),
+                              vocab_size=500, sample_bytes=60_000, mixture={"web": 0.75, "books": 0.25})
+    return folder, summary
+
+
+def test_the_sample_is_drawn_in_beam_the_same_with_two_workers(generated_curated, trained_once, tmp_path):
+    one, summary = trained_once
+    two = train_tokenizer(str(generated_curated), str(tmp_path / "tokenizer.json"), Config(pack={"seq_len": 24}),
+                          vocab_size=500, sample_bytes=60_000, mixture={"web": 0.75, "books": 0.25}, workers=2)
+    assert two == summary
+    names = ["special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]
+    assert sorted(p.name for p in one.iterdir()) == names, "no sample left behind"
+    assert all((one / name).read_bytes() == (tmp_path / name).read_bytes() for name in names)
+    taken = summary["sample_bytes"]
     assert 2 * taken["books"] < taken["web"] and 0.6 * 60_000 < sum(taken.values()) < 1.6 * 60_000
-    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == [
-        "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"], "no sample left behind"
 
 
-def test_transformers_autotokenizer_pads_and_stops_with_end_of_text(generated_curated, tmp_path):
+def test_transformers_autotokenizer_pads_and_stops_with_end_of_text(trained_once):
     from transformers import AutoTokenizer
 
-    config = Config(pack={"seq_len": 24})
-    train_tokenizer(str(generated_curated), str(tmp_path / "tokenizer.json"), config, vocab_size=500)
-    auto = AutoTokenizer.from_pretrained(str(tmp_path))
+    folder, _ = trained_once
+    auto = AutoTokenizer.from_pretrained(str(folder))
     assert (auto.eos_token, auto.pad_token) == (EOT, EOT)
     assert auto.eos_token_id == auto.pad_token_id == 0 and auto.model_max_length == 24
     texts = pack_corpus.generated(3, seed=5)
@@ -174,7 +180,7 @@ def test_transformers_autotokenizer_pads_and_stops_with_end_of_text(generated_cu
     short, long = batch["input_ids"]
     assert len(long) == 24 and len(short) == 24 and short[-1] == 0
     assert batch["attention_mask"][0] == [1] * short.index(0) + [0] * (24 - short.index(0))
-    ours = Encoder((tmp_path / "tokenizer.json").read_text(), "tiktoken").encode_batch(texts)
+    ours = Encoder((folder / "tokenizer.json").read_text(), "tiktoken").encode_batch(texts)
     assert [auto(t)["input_ids"] for t in texts] == ours, "no special token added, the same ids as pack"
     assert auto.decode(ours[1] + [0], skip_special_tokens=True) == texts[1]
 
