@@ -131,8 +131,8 @@ def test_a_range_of_the_interleave_is_that_slice_of_the_whole():
 
 
 def test_ties_between_sources_are_exact_at_any_size():
-    """Keys (2j + 1) / 2n that are equal as fractions tie, and go to the lower source, even where
-    floating point could not tell them apart."""
+    """Keys (2j + 1) / 2n that are equal as fractions tie and go to the lower source, also a billion
+    rows into a phase, where a range is found by exact integer ranks without building the phase."""
     big = 2 ** 30
     sources, _ = interleave_range([big, big], big - 2, big + 2)
     assert sources.tolist() == [0, 1, 0, 1]
