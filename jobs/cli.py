@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "curate": ("tokenmill.jobs.curate:curate_command", "Curate raw shards into Parquet and a ledger."),
     "tokenizer": ("tokenmill.jobs.tokenizer:tokenizer_group", "Train a BPE tokenizer; encode and decode."),
     "pack": ("tokenmill.jobs.pack:pack_command", "Tokenize, pack and mix curated text into token shards."),
+    "export-tokens": ("tokenmill.jobs.export_tokens:export_command", "Export token shards for nanoGPT or Megatron-LM."),
     "train": ("tokenmill.jobs.train.command:train_command", "Train the GPT on packed token shards."),
     "generate": ("tokenmill.jobs.train.generate:generate_command", "Sample text from a trained run."),
     "export": ("tokenmill.jobs.train.export:export_command", "Export a trained run for Hugging Face transformers."),

@@ -1,8 +1,6 @@
 """`tokenmill curate`: raw shards → curated Parquet + ledger.json, on Apache Beam."""
 from __future__ import annotations
 
-import logging
-import sys
 import time
 from contextlib import nullcontext
 from typing import Optional, Sequence
@@ -82,8 +80,6 @@ def curate_command(ctx, config_path, sample, output, sources, stages, keep_rejec
 
     Extra arguments are passed to Beam as pipeline options (e.g. --project, --temp_location).
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr, force=True)
-    logging.getLogger("apache_beam").setLevel(logging.WARNING)
     try:
         config = apply_flags(load_config(sample_config_path() if sample else config_path), sources, langs, lang_threshold, keep_rejected)
         selected = [s.strip() for s in stages.split(",") if s.strip()] if stages else None

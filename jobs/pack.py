@@ -1,8 +1,6 @@
 """`tokenmill pack`: curated Parquet → mixture-weighted, packed token shards + manifest.json."""
 from __future__ import annotations
 
-import logging
-import sys
 import time
 from typing import Optional, Sequence
 
@@ -57,20 +55,21 @@ def pack(curated: str, tokenizer: str, output: str, config: Optional[Config] = N
 @click.option("--curated", required=True, help="The curated folder, DIR/curated.")
 @click.option("--tokenizer", "tokenizer_path", required=True, type=click.Path(dir_okay=False),
               help="tokenizer.json from `tokenmill tokenizer train`.")
-@click.option("--output", "-o", required=True, help="Token folder to write, DIR/tokens.")
+@click.option("--output", "-o", required=True, help="Token folder to write, DIR/tokens (local path or gs://, s3://...).")
 @click.option("--seq-len", type=int, help="Tokens a training sequence sees (rows hold seq_len + 1).")
 @click.option("--total-tokens", type=int, help="Tokens in all (default: the largest the epoch caps allow).")
 @click.option("--mixture", help="Weights in tokens, e.g. web=0.6,books=0.15,wiki=0.25.")
 @click.option("--packing", type=click.Choice(["concat", "bos-bestfit"]), help="Packing mode (default concat).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (pack:, tokenizer:, sources:).")
-@click.option("--runner", help="Beam runner for tokenizing (default FnApiRunner, local).")
+@click.option("--runner", help="Beam runner for tokenizing, packing and writing (default FnApiRunner, local).")
 @click.option("--workers", type=int, help="Local worker processes.")
 @click.pass_context
 def pack_command(ctx, curated, tokenizer_path, output, seq_len, total_tokens, mixture, packing, config_path,
                  runner, workers):
-    """Tokenize, pack and mix curated shards into OUTPUT/shard-NNNNN.parquet and OUTPUT/manifest.json."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    """Tokenize, pack and mix curated shards into OUTPUT/shard-NNNNN.parquet and OUTPUT/manifest.json.
+
+    Extra arguments are passed to Beam as pipeline options (e.g. --project, --temp_location).
+    """
     started = time.monotonic()
     try:
         weights = parse_mixture(mixture) if mixture else None

@@ -10,6 +10,10 @@ then the report.
 
 Every section of the config is checked when it loads, so a mistake in `train:` is reported at once
 rather than after the curation.
+
+Every Beam stage (curate, the tokenizer's sample, pack) runs on `--runner` with its folders under
+OUT, which may be remote (gs://, s3://, hdfs://); training reads a local folder, so a remote OUT
+runs with `--skip-train` and `tokenmill train` runs where the tokens are copied.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import click
+from apache_beam.io.filesystems import FileSystems
 
 from tokenmill.jobs.curate import curate
 from tokenmill.jobs.pack import pack
@@ -45,10 +50,13 @@ def validated_train_config(config: Config, steps: Optional[int], device: Optiona
 
 def run_all(config: Config, output: str, steps: Optional[int] = None, device: Optional[str] = None,
             runner: Optional[str] = None, workers: Optional[int] = None, beam_args: Sequence[str] = (),
-            echo=print) -> dict:
-    """Run the four stages; returns what each produced."""
+            echo=print, skip_train: bool = False) -> dict:
+    """Run the four stages (three with `skip_train`); returns what each produced."""
     cfg = validated_train_config(config, steps, device)
     out = output.rstrip("/")
+    if FileSystems.get_scheme(out) and not skip_train:
+        raise ConfigError(f"--output {output}: training reads a local folder; add --skip-train to run the Beam "
+                          f"stages there, then `tokenmill train` on a copy of {output}/tokens")
     timings = {}
     runs_on = {"name": runner or config.runner.name, "workers": workers or config.runner.workers,
                "options": [*config.runner.options, *beam_args], "train_device": cfg.device}
@@ -61,7 +69,8 @@ def run_all(config: Config, output: str, steps: Optional[int] = None, device: Op
             echo(f"curate   {line}")
 
         started = time.monotonic()
-        tokenizer = train_tokenizer(f"{out}/curated", f"{out}/tokenizer.json", config)
+        tokenizer = train_tokenizer(f"{out}/curated", f"{out}/tokenizer.json", config, runner=runner,
+                                    workers=workers, beam_args=beam_args)
         timings["tokenizer"] = time.monotonic() - started
         echo(f"tokenizer  vocabulary {tokenizer['vocab_size']:,} → {out}/tokenizer.json")
 
@@ -71,17 +80,19 @@ def run_all(config: Config, output: str, steps: Optional[int] = None, device: Op
         timings["pack"] = time.monotonic() - started
         echo(f"pack     {manifest['total_rows']:,} rows of {manifest['seq_len'] + 1} ids → {out}/tokens")
 
-        started = time.monotonic()
-        result = train(f"{out}/tokens", f"{out}/run", cfg)
-        timings["train"] = time.monotonic() - started
-        if result.interrupted:
-            echo(f"train    interrupted at step {result.step}; run the same command again to resume")
-        losses = [json.loads(line)["loss"] for line in Path(out, "run", "metrics.jsonl").read_text().splitlines()
-                  if '"loss"' in line and json.loads(line).get("loss") is not None]
-        first, last = (losses[0], losses[-1]) if losses else (None, None)
-        if first is not None:
-            echo(f"train    {result.step} steps, {result.params:,} parameters: loss {first:.3f} → {last:.3f} "
-                 f"→ {out}/run")
+        result, first, last = None, None, None
+        if not skip_train:
+            started = time.monotonic()
+            result = train(f"{out}/tokens", f"{out}/run", cfg)
+            timings["train"] = time.monotonic() - started
+            if result.interrupted:
+                echo(f"train    interrupted at step {result.step}; run the same command again to resume")
+            losses = [json.loads(line)["loss"] for line in Path(out, "run", "metrics.jsonl").read_text().splitlines()
+                      if '"loss"' in line and json.loads(line).get("loss") is not None]
+            first, last = (losses[0], losses[-1]) if losses else (None, None)
+            if first is not None:
+                echo(f"train    {result.step} steps, {result.params:,} parameters: loss {first:.3f} → {last:.3f} "
+                     f"→ {out}/run")
 
         started = time.monotonic()
         page = None if "://" in out else build_report(Path(out))  # the report reads local folders
@@ -90,8 +101,9 @@ def run_all(config: Config, output: str, steps: Optional[int] = None, device: Op
              f"on a local copy of {out}")
         echo("seconds  " + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in timings.items()))
         card.update(parts={"curated": f"{out}/curated", "tokenizer": f"{out}/tokenizer.json",
-                           "tokens": f"{out}/tokens", "train": f"{out}/run", "report": str(page) if page else None},
-                    seconds_per_stage=timings, interrupted=result.interrupted)
+                           "tokens": f"{out}/tokens", "train": None if skip_train else f"{out}/run",
+                           "report": str(page) if page else None},
+                    seconds_per_stage=timings, interrupted=bool(result and result.interrupted))
     return {"ledger": ledger, "tokenizer": tokenizer, "manifest": manifest, "train": result,
             "first_loss": first, "last_loss": last, "seconds": timings, "report": page}
 
@@ -102,17 +114,22 @@ def run_all(config: Config, output: str, steps: Optional[int] = None, device: Op
 @click.option("--output", "-o", required=True, help="Output folder for every stage.")
 @click.option("--steps", type=click.IntRange(min=1), help="Training steps (overrides train.steps).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train.")
-@click.option("--runner", help="Beam runner for curate and pack (default FnApiRunner, local).")
+@click.option("--runner", help="Beam runner for curate, the tokenizer's sample and pack (default FnApiRunner, local).")
 @click.option("--workers", type=int, help="Local Beam worker processes.")
+@click.option("--skip-train", is_flag=True, help="Stop after pack (e.g. for a remote OUTPUT on a remote runner).")
 @click.pass_context
-def run_command(ctx, config_path, sample, output, steps, device, runner, workers):
-    """Run curate → tokenizer → pack → train into OUTPUT, then write OUTPUT/report.html."""
+def run_command(ctx, config_path, sample, output, steps, device, runner, workers, skip_train):
+    """Run curate → tokenizer → pack → train into OUTPUT, then write OUTPUT/report.html.
+
+    Extra arguments are passed to Beam as pipeline options (e.g. --project, --temp_location).
+    """
     if not (config_path or sample):
         raise click.UsageError("give --config FILE or --sample")
     try:
         config = load_config(sample_config_path() if sample else config_path)
-        result = run_all(config, output, steps, device, runner, workers, ctx.args, echo=click.echo)
+        result = run_all(config, output, steps, device, runner, workers, ctx.args, echo=click.echo,
+                         skip_train=skip_train)
     except (ConfigError, TrainingDiverged) as err:
         raise click.ClickException(str(err)) from None
-    if result["train"].interrupted:
+    if result["train"] is not None and result["train"].interrupted:
         ctx.exit(143)  # as `tokenmill train` does on SIGTERM: stopped cleanly, resumable

@@ -1,91 +1,107 @@
 """`tokenmill tokenizer train | encode | decode`: a byte-level BPE tokenizer.json from curated text.
 
-The training sample is deterministic and weighted by the mixture: source s gets
+The training sample is drawn in Beam, deterministic and weighted by the mixture: source s gets
 `sample_bytes × weight_s` bytes, taken as the documents whose stable hash of (seed, source, id)
-falls under the fraction that budget is of the source's text (measured from Parquet metadata).
+falls under the fraction that budget is of the source's text (measured from Parquet footers). Only
+the sample, about `sample_bytes`, reaches the machine that learns the merges.
+
+Beside tokenizer.json go tokenizer_config.json and special_tokens_map.json (end-of-text is the eos
+and pad token, `model_max_length` is the pack's seq_len), so `transformers.AutoTokenizer` loads the
+folder and pads and stops as the trainer does.
 """
 from __future__ import annotations
 
-import os
 import sys
-from typing import Iterator, Optional
+from typing import Optional, Sequence
 
 import click
-import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
 from tokenizers import Tokenizer
 
-from tokenmill.filters.document import stable_hash
 from tokenmill.jobs.pack import resolve_phases
 from tokenmill.jobs.run_card import run_card
 from tokenmill.pipeline.config import Config, load_config
-from tokenmill.pipeline.pack import curated_shards
+from tokenmill.pipeline.pack import absolute, curated_shards, remove_tree, run_beam
 from tokenmill.pipeline.pack_config import TokenizerConfig, pack_config, parse_mixture, tokenizer_config
 from tokenmill.pipeline.schema import ConfigError
-from tokenmill.transforms.pack import average_weights
-from tokenmill.transforms.tokenize import EOT, byte_decoder, train_bpe
+from tokenmill.transforms.mix import average_weights
+from tokenmill.transforms.tokenize import (EOT, DrawSample, SampleShard, byte_decoder, read_json, sample_texts,
+                                           train_bpe, write_json)
 
-HASH_SPACE = 2 ** 64
-
-
-def text_bytes(paths: list[str]) -> int:
-    """The uncompressed size of the `text` column of these shards, from their metadata."""
-    total = 0
-    for path in paths:
-        metadata = pq.ParquetFile(path).metadata
-        for group in range(metadata.num_row_groups):
-            row_group = metadata.row_group(group)
-            for column in range(row_group.num_columns):
-                if row_group.column(column).path_in_schema == "text":
-                    total += row_group.column(column).total_uncompressed_size
-    return total
+SAMPLE_WORK = "_tokenizer_sample"
 
 
-def sample_texts(shards: dict[str, list[str]], weights: dict[str, float], sample_bytes: int, seed: int,
-                 taken: dict[str, int]) -> Iterator[str]:
-    """Texts of the weighted sample, source by source; `taken` receives the bytes per source."""
-    total = sum(w for s, w in weights.items() if s in shards)
-    for source in sorted(s for s in shards if weights.get(s, 0) > 0):
-        size = text_bytes(shards[source])
-        keep = min(1.0, sample_bytes * weights[source] / total / size) if size else 0.0
-        threshold = int(keep * HASH_SPACE)
-        taken[source] = 0
-        for path in shards[source]:
-            for batch in pq.ParquetFile(path).iter_batches(columns=["id", "text"], batch_size=2048):
-                for doc_id, text in zip(batch.column("id").to_pylist(), batch.column("text").to_pylist()):
-                    if text and stable_hash(str(seed), source, doc_id) < threshold:
-                        taken[source] += len(text.encode("utf-8", "surrogatepass"))
-                        yield text
+def save_tokenizer(tokenizer: Tokenizer, output: str, model_max_length: int) -> None:
+    """tokenizer.json at `output`, and beside it the two files with which `transformers` knows the
+    end-of-text token as eos, bos and pad, and the context length."""
+    folder = output.rsplit("/", 1)[0]
+    special = {"bos_token": EOT, "eos_token": EOT, "pad_token": EOT}
+    with FileSystems.create(output) as sink:
+        sink.write(tokenizer.to_str(pretty=True).encode("utf-8"))
+    write_json(f"{folder}/tokenizer_config.json", {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        **special,
+        "model_max_length": model_max_length,
+        "padding_side": "right",
+        "add_bos_token": False,
+        "add_eos_token": False,
+        "clean_up_tokenization_spaces": False,
+        "added_tokens_decoder": {str(tokenizer.token_to_id(EOT)): {
+            "content": EOT, "special": True, "lstrip": False, "rstrip": False, "normalized": False,
+            "single_word": False}},
+    })
+    write_json(f"{folder}/special_tokens_map.json", special)
 
 
 def train_tokenizer(curated: str, output: str, config: Optional[Config] = None, vocab_size: Optional[int] = None,
-                    sample_bytes: Optional[int] = None, mixture: Optional[dict[str, float]] = None) -> dict:
-    """Train a tokenizer.json on a mixture-weighted sample of `curated`; returns a summary."""
+                    sample_bytes: Optional[int] = None, mixture: Optional[dict[str, float]] = None,
+                    runner: Optional[str] = None, workers: Optional[int] = None,
+                    beam_args: Sequence[str] = ()) -> dict:
+    """Train a tokenizer.json on a mixture-weighted sample of `curated`, drawn on `runner`; returns a summary."""
     config = config or Config()
     raw = dict(config.tokenizer)
     for key, value in (("vocab_size", vocab_size), ("sample_bytes", sample_bytes)):
         if value is not None:
             raw[key] = value
     settings: TokenizerConfig = tokenizer_config(raw, config.origin)
-    phases, origin = resolve_phases(config, pack_config(config.pack, config.origin), mixture)
+    packing = pack_config(config.pack, config.origin)
+    phases, origin = resolve_phases(config, packing, mixture)
     shards = curated_shards(curated)
-    if any(weights for _, weights in phases):
-        weights = average_weights(phases)
-    else:   # no weights anywhere: each source by the text it holds, as `pack` then mixes them
-        weights = {source: float(text_bytes(paths)) for source, paths in shards.items()}
+    # No weights anywhere: each source by the text it holds, as `pack` then mixes them.
+    weights = average_weights(phases) if any(weights for _, weights in phases) else {}
     unknown = sorted(s for s, w in weights.items() if w > 0 and s not in shards)
     if unknown:
         raise ConfigError(f"the mixture names {unknown[0]!r}, which has no shards under {curated} "
                           f"(sources: {', '.join(shards)})")
-    taken: dict[str, int] = {}
+    output = absolute(output)
+    folder = output.rsplit('/', 1)[0]
+    work = f"{folder}/{SAMPLE_WORK}"
+    elements = [(source, path) for source, paths in sorted(shards.items()) for path in paths
+                if not weights or weights.get(source, 0) > 0]
+    runs_on = {"name": runner or config.runner.name, "workers": workers or config.runner.workers,
+               "options": [*config.runner.options, *beam_args]}
     resolved = {"tokenizer": settings, "weights": weights, "weights_from": origin}
-    inputs = [path for paths in shards.values() for path in paths]
-    with run_card("tokenizer", os.path.dirname(os.path.abspath(output)), resolved, inputs, {"name": "local"}):
-        tokenizer = train_bpe(sample_texts(shards, weights, settings.sample_bytes, settings.seed, taken),
-                              settings.vocab_size, settings.min_frequency)
-        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-        tokenizer.save(output)
+    with run_card("tokenizer", folder, resolved, [path for _, path in elements], runs_on):
+        remove_tree(work)
+        try:
+            run_beam(lambda p: p | "DrawSample" >> DrawSample(elements, weights, settings.sample_bytes,
+                                                              settings.seed, work),
+                     runs_on["name"], runs_on["workers"], runs_on["options"])
+            summary = read_json(f"{work}/sample.json")
+            drawn = [SampleShard(**item) for item in summary["shards"]]
+            failed = [item.error for item in drawn if item.error]
+            if failed:
+                raise ConfigError(failed[0] + (f" (and {len(failed) - 1} more shards)" if len(failed) > 1 else ""))
+            tokenizer = train_bpe(sample_texts(drawn), settings.vocab_size, settings.min_frequency)
+        finally:
+            remove_tree(work)
+        save_tokenizer(tokenizer, output, packing.seq_len)
+    taken: dict[str, int] = {}
+    for item in drawn:
+        taken[item.source] = taken.get(item.source, 0) + item.taken
     return {"vocab_size": tokenizer.get_vocab_size(), "eot_id": tokenizer.token_to_id(EOT),
-            "sample_bytes": taken, "weights": weights, "weights_from": origin}
+            "sample_bytes": taken, "weights": weights or {s: float(b) for s, b in summary["text_bytes"].items()},
+            "weights_from": origin}
 
 
 @click.group()
@@ -93,18 +109,25 @@ def tokenizer_group():
     """Train a byte-level BPE tokenizer on curated text, and inspect its encodings."""
 
 
-@tokenizer_group.command("train")
+@tokenizer_group.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--input", "curated", required=True, help="The curated folder, DIR/curated.")
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="tokenizer.json to write.")
+@click.option("--output", "-o", required=True, help="tokenizer.json to write (local path or gs://, s3://...).")
 @click.option("--vocab-size", type=int, help="Vocabulary size, end-of-text and 256 bytes included (default 32768).")
 @click.option("--sample-bytes", type=int, help="Bytes of text to train on, split by the mixture (default 100 MB).")
 @click.option("--mixture", help="Weights of the sample, e.g. web=0.6,books=0.4 (default: the config's).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (tokenizer:, pack:, sources:).")
-def train_command(curated, output, vocab_size, sample_bytes, mixture, config_path):
-    """Train OUTPUT (tokenizer.json) on a deterministic, mixture-weighted sample of curated shards."""
+@click.option("--runner", help="Beam runner that draws the sample (default FnApiRunner, local).")
+@click.option("--workers", type=int, help="Local worker processes.")
+@click.pass_context
+def train_command(ctx, curated, output, vocab_size, sample_bytes, mixture, config_path, runner, workers):
+    """Train OUTPUT (tokenizer.json) on a deterministic, mixture-weighted sample of curated shards;
+    tokenizer_config.json and special_tokens_map.json are written beside it.
+
+    Extra arguments are passed to Beam as pipeline options (e.g. --project, --temp_location).
+    """
     try:
         summary = train_tokenizer(curated, output, load_config(config_path), vocab_size, sample_bytes,
-                                  parse_mixture(mixture) if mixture else None)
+                                  parse_mixture(mixture) if mixture else None, runner, workers, ctx.args)
     except ConfigError as err:
         raise click.ClickException(str(err)) from None
     sampled = ", ".join(f"{s} {b / 1e6:.2f} MB" for s, b in summary["sample_bytes"].items())

@@ -1,60 +1,56 @@
-"""curated/ → tokens/: tokenize in Beam, pack each source in id order, mix, write shards + manifest.
+"""curated/ → tokens/: tokenize and pack in Beam, mix from counts, write the shards in Beam, + manifest.
 
-1. Beam (FnApiRunner unless told otherwise) tokenizes every curated shard in parallel into a
-   raw file of int32 ids and an index of (id, tokens, bytes), under a work folder.
-2. Each source's documents are merged back into id order and packed into a file of rows.
-3. The mixture plan fixes how many rows each phase takes from each source (epoch caps checked),
-   the interleave fixes which source each row slot gets, and a seeded shuffle fixes which of the
-   source's rows fills it. Shards are cut from that order and the manifest describes the result.
-Memory holds one block of rows, the best-fit buffer or the slot arrays of the run (16 bytes a row).
+1. Beam tokenizes and packs every curated shard in a worker (a pack group: its documents in id
+   order) into a rows file under OUTPUT/_work; only counts reach the launcher (`PackGroup`).
+2. The launcher plans the mixture from those counts alone: how many rows each phase takes from
+   each source (epoch caps checked), into a small `MixPlan`.
+3. Beam writes each output shard in a worker, which computes which row of which source sits at
+   each of its positions and reads exactly those rows from the rows files.
+Every file is opened through Beam's FileSystems, so the curated, work and token folders may be
+local or gs://, s3://, hdfs://. The launcher holds counts: a few numbers per curated shard.
 """
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from typing import Sequence
 
 import apache_beam as beam
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
 
 from tokenmill.pipeline.pack_config import PackConfig, epoch_cap
 from tokenmill.pipeline.runner import check_options, make_runner, pipeline_options
 from tokenmill.pipeline.schema import ConfigError
-from tokenmill.transforms.pack import (PackStats, PhasePlan, interleave, merged_documents, pack_bestfit, pack_concat,
-                             plan_mixture, window_deviation)
-from tokenmill.transforms.tokenize import EOT, Encoder, TokenizeShards, token_paths
+from tokenmill.transforms.formats.common import open_raw
+from tokenmill.transforms.mix import (MixPlan, PhasePlan, SourceRows, WriteMixedShards, plan_mixture, read_shards,
+                                      rows_needed)
+from tokenmill.transforms.pack import PackGroup, PackGroups, TokenizePackFn, read_groups
+from tokenmill.transforms.tokenize import EOT, CuratedShardError, Encoder, curated_batches, write_json
 
 WORK = "_work"
 
 
+def absolute(path: str) -> str:
+    """A local path made absolute (workers may run elsewhere); a remote one (gs://...) as given."""
+    path = path.rstrip("/") or "/"
+    return path if FileSystems.get_scheme(path) else os.path.abspath(path)
+
+
 def curated_shards(curated: str) -> dict[str, list[str]]:
-    """{source: its part-*.parquet paths, sorted} from DIR/curated/<source>/."""
-    if not os.path.isdir(curated):
-        raise ConfigError(f"{curated}: no such curated folder (run `tokenmill curate` first)")
-    if os.path.isfile(os.path.join(curated, "ledger.json")):
-        raise ConfigError(f"{curated}: this is a curate output folder; pass its curated/ folder, "
-                          f"{os.path.join(curated, 'curated')}")
-    sources = {}
-    for folder in sorted(os.listdir(curated)):
-        paths = sorted(glob.glob(os.path.join(curated, folder, "*.parquet")))
-        if paths:
-            sources[folder] = paths
+    """{source: its part-*.parquet paths, sorted} from DIR/curated/<source>/, through FileSystems."""
+    curated = absolute(curated)
+    if FileSystems.exists(f"{curated}/ledger.json"):
+        raise ConfigError(f"{curated}: this is a curate output folder; pass its curated/ folder, {curated}/curated")
+    matched = FileSystems.match([f"{curated}/*/*.parquet"])[0].metadata_list
+    sources: dict[str, list[str]] = {}
+    for path in sorted(m.path for m in matched):
+        sources.setdefault(path.rsplit("/", 2)[-2], []).append(path)
     if not sources:
+        if not FileSystems.get_scheme(curated) and not os.path.isdir(curated):
+            raise ConfigError(f"{curated}: no such curated folder (run `tokenmill curate` first)")
         raise ConfigError(f"{curated}: no <source>/*.parquet shards in this folder")
-    for path in (p for paths in sources.values() for p in paths):
-        try:
-            columns = pq.ParquetFile(path).schema_arrow.names
-        except (OSError, pa.ArrowException) as err:
-            raise ConfigError(f"{path}: not a readable Parquet file ({err})") from None
-        missing = {"id", "text"} - set(columns)
-        if missing:
-            raise ConfigError(f"{path}: not a curated shard (no {', '.join(sorted(missing))} column)")
     return sources
 
 
@@ -71,13 +67,16 @@ def checked_encoder(tokenizer_json: str, kind: str, threads: int, shards: dict[s
         return reference, f"tokenizers: tiktoken cannot take this vocabulary ({err!r})"
     for source, paths in sorted(shards.items()):
         ids, texts, size = [], [], 0
-        for batch in pq.ParquetFile(paths[0]).iter_batches(batch_size=16, columns=["id", "text"]):
-            for doc_id, text in zip(batch.column("id").to_pylist(), batch.column("text").to_pylist()):
-                ids.append(doc_id)
-                texts.append(text or "")
-                size += len(texts[-1])
-            if size >= sample_chars:
-                break
+        try:
+            with open_raw(paths[0]) as handle:
+                for batch in curated_batches(handle, paths[0], 16):
+                    ids += batch.column("id").to_pylist()
+                    texts += [text or "" for text in batch.column("text").to_pylist()]
+                    size += sum(map(len, texts[-batch.num_rows:]))
+                    if size >= sample_chars:
+                        break
+        except CuratedShardError as err:
+            raise ConfigError(str(err)) from None
         for doc_id, a, b in zip(ids, fast.encode_batch(texts), reference.encode_batch(texts)):
             if a != b:
                 return reference, f"tokenizers: tiktoken's ids differed on {source} document {doc_id}"
@@ -94,7 +93,7 @@ class TokenizerInfo:
     @classmethod
     def load(cls, path: str) -> "TokenizerInfo":
         try:
-            with open(path, "rb") as handle:
+            with open_raw(path) as handle:
                 raw = handle.read()
             model = json.loads(raw)
         except (OSError, ValueError) as err:
@@ -108,106 +107,63 @@ class TokenizerInfo:
         return cls(raw.decode("utf-8"), hashlib.sha256(raw).hexdigest(), vocab_size, added[EOT])
 
 
-def tokenize(shards: dict[str, list[str]], encoder: Encoder, work: str, batch_docs: int,
-             runner: str = "FnApiRunner", workers: int = 1, beam_args: Sequence[str] = ()) -> None:
-    """Tokenize every curated shard into `work` on Beam."""
-    for source in shards:
-        os.makedirs(os.path.join(work, source), exist_ok=True)
+def run_beam(build, runner: str, workers: int, beam_args: Sequence[str]) -> None:
+    """Run the graph that `build(pipeline)` adds, on `runner`, to the end."""
     options = pipeline_options(runner, workers, list(beam_args))
     check_options(runner, options)
-    elements = [(source, path) for source, paths in sorted(shards.items()) for path in paths]
-    with beam.Pipeline(runner=make_runner(runner), options=options) as pipeline:
-        _ = pipeline | "TokenizeCurated" >> TokenizeShards(elements, encoder, work, batch_docs)
+    pipeline = beam.Pipeline(runner=make_runner(runner), options=options)
+    build(pipeline)
+    pipeline.run().wait_until_finish()
 
 
-@dataclass
-class PackedSource:
-    path: str            # raw int32 rows, `width` ids each
-    rows: int
-    stats: PackStats
-    read: int            # curated documents read (those with empty text get no tokens)
-    text_bytes: int      # UTF-8 bytes of the documents tokenized
-
-
-def pack_source(source: str, paths: list[str], work: str, eot: int, width: int, config: PackConfig) -> PackedSource:
-    """Merge a source's tokenized shards into id order and pack them into a rows file."""
-    pairs = [token_paths(work, source, path) for path in paths]
-    docs = (ids for _, ids in merged_documents(pairs))
-    stats = PackStats()
-    if config.packing == "bos-bestfit":
-        blocks = pack_bestfit(docs, eot, width, config.bestfit_buffer, stats)
-    else:
-        blocks = pack_concat(docs, eot, width, stats)
-    out = os.path.join(work, f"{source}.rows")
-    rows = 0
-    with open(out, "wb") as handle:
-        for block in blocks:
-            handle.write(np.ascontiguousarray(block, dtype=np.int32).tobytes())
-            rows += len(block)
-    read = sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
-    text_bytes = sum(pq.read_table(index, columns=["bytes"]).column("bytes").to_numpy().sum() for _, index in pairs)
-    return PackedSource(out, rows, stats, read, int(text_bytes))
-
-
-def row_order(plans: list[PhasePlan], available: dict[str, int], names: list[str],
-              seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(source index, row within the source's rows, phase) of every output row, in training order.
-
-    A source's rows are used in pack order, epoch after epoch; each phase takes the next ones and
-    shuffles them (seeded by seed, phase and source) over the slots the interleave gave it."""
-    used = {name: 0 for name in names}
-    sources, rows, phases = [], [], []
-    for number, plan in enumerate(plans):
-        counts = [plan.rows.get(name, 0) for name in names]
-        slots = interleave(counts)
-        picks = np.empty(len(slots), dtype=np.int64)
-        for index, name in enumerate(names):
-            if counts[index]:
-                taken = (used[name] + np.arange(counts[index])) % available[name]
-                rng = np.random.default_rng([seed, number, index])
-                picks[slots == index] = rng.permutation(taken)
-                used[name] += counts[index]
-        sources.append(slots)
-        rows.append(picks)
-        phases.append(np.full(len(slots), number, dtype=np.int32))
-    return np.concatenate(sources), np.concatenate(rows), np.concatenate(phases)
-
-
-def write_shards(output: str, packed: dict[str, PackedSource], names: list[str], order: tuple, width: int,
-                 config: PackConfig) -> list[dict]:
-    """Cut the ordered rows into zstd Parquet shards; returns [{path, rows, sha256}]."""
-    sources, rows, phases = order
-    files = {name: np.memmap(packed[name].path, dtype=np.int32, mode="r", shape=(packed[name].rows, width))
-             for name in names if packed[name].rows}
-    label = np.array(names, dtype=object)
-    shards = []
-    for number, start in enumerate(range(0, len(rows), config.rows_per_shard)):
-        end = min(start + config.rows_per_shard, len(rows))
-        block = np.empty((end - start, width), dtype=np.int32)
-        for index, name in enumerate(names):
-            mask = sources[start:end] == index
-            if mask.any():
-                block[mask] = files[name][rows[start:end][mask]]
-        offsets = np.arange(0, (end - start + 1) * width, width, dtype=np.int32)
-        table = pa.table({
-            "tokens": pa.ListArray.from_arrays(pa.array(offsets), pa.array(block.reshape(-1))),
-            "source": pa.array(label[sources[start:end]].tolist(), type=pa.string()),
-            "phase": pa.array(phases[start:end], type=pa.int32()),
-        })
-        name = f"shard-{number:05d}.parquet"
-        path = os.path.join(output, name)
-        pq.write_table(table, path, compression="zstd", row_group_size=config.row_group_rows)
-        with open(path, "rb") as handle:
-            digest = hashlib.sha256(handle.read()).hexdigest()
-        shards.append({"path": name, "rows": end - start, "sha256": digest})
-    return shards
+def remove_tree(folder: str) -> None:
+    """Delete `folder` and everything under it, on any file system (a missing folder is fine)."""
+    paths = [m.path for m in FileSystems.match([f"{folder}/**"])[0].metadata_list]
+    if paths:
+        FileSystems.delete(paths)
+    if FileSystems.exists(folder):
+        FileSystems.delete([folder])
 
 
 def clear_tokens(output: str) -> None:
     """Remove a previous run's shards and manifest, so no stale shard survives; called only once
     the new run is sure to write its own."""
-    for path in glob.glob(os.path.join(output, "shard-*.parquet")) + glob.glob(os.path.join(output, "manifest.json")):
-        os.remove(path)
+    patterns = [f"{output}/shard-*.parquet", f"{output}/manifest.json"]
+    paths = [m.path for result in FileSystems.match(patterns) for m in result.metadata_list]
+    if paths:
+        FileSystems.delete(paths)
+
+
+@dataclass
+class SourceTotals:
+    """A source's pack groups, summed."""
+    groups: int = 0
+    rows: int = 0
+    documents: int = 0
+    empty_documents: int = 0
+    text_bytes: int = 0
+    tokens: int = 0
+    dropped: int = 0
+    dropped_at_end: int = 0
+
+    def add(self, group: PackGroup) -> None:
+        self.groups += 1
+        for name in ("rows", "documents", "empty_documents", "text_bytes", "tokens", "dropped", "dropped_at_end"):
+            setattr(self, name, getattr(self, name) + getattr(group, name))
+
+
+def source_rows(groups: list[PackGroup], names: list[str]) -> tuple[tuple[SourceRows, ...], dict[str, SourceTotals]]:
+    """Each source's rows files in (shard) order, and its totals; a failed shard is a ConfigError."""
+    failed = [g for g in groups if g.error]
+    if failed:
+        more = f" (and {len(failed) - 1} more shards)" if len(failed) > 1 else ""
+        raise ConfigError(failed[0].error + more)
+    totals = {name: SourceTotals() for name in names}
+    for group in groups:
+        totals[group.source].add(group)
+    rows = tuple(SourceRows(name, tuple(g.rows_path for g in groups if g.source == name),
+                            tuple(g.rows for g in groups if g.source == name)) for name in names)
+    return rows, totals
 
 
 def run_pack(curated: str, tokenizer_path: str, output: str, config: PackConfig,
@@ -218,8 +174,9 @@ def run_pack(curated: str, tokenizer_path: str, output: str, config: PackConfig,
 
     `phases` is [(until, {source: weight})]; an empty weight map means "each source by the tokens
     it holds". `mixture_origin` says where the weights came from, for the manifest."""
-    tokenizer = TokenizerInfo.load(tokenizer_path)
+    tokenizer = TokenizerInfo.load(absolute(tokenizer_path))
     shards = curated_shards(curated)
+    output = absolute(output)
     weighted = sorted({s for _, weights in phases for s, w in weights.items() if w > 0}) or sorted(shards)
     missing = [s for s in weighted if s not in shards]
     if missing:
@@ -228,14 +185,16 @@ def run_pack(curated: str, tokenizer_path: str, output: str, config: PackConfig,
     shards = {s: shards[s] for s in weighted}
     phases = [(until, {s: w for s, w in weights.items() if s in shards}) for until, weights in phases]
     width = config.seq_len + 1
-    os.makedirs(output, exist_ok=True)
-    work = os.path.abspath(os.path.join(output, WORK))
-    shutil.rmtree(work, ignore_errors=True)
+    work = f"{output}/{WORK}"
+    remove_tree(work)
     try:
         encoder, encoder_check = checked_encoder(tokenizer.json, encoder_kind, threads, shards)
-        tokenize(shards, encoder, work, batch_docs, runner, workers, beam_args)
-        packed = {s: pack_source(s, paths, work, tokenizer.eot_id, width, config) for s, paths in shards.items()}
-        available = {s: p.rows for s, p in packed.items()}
+        pack_fn = TokenizePackFn(encoder, work, tokenizer.eot_id, width, config.packing, config.bestfit_buffer,
+                                 batch_docs)
+        elements = [(source, path) for source, paths in sorted(shards.items()) for path in paths]
+        run_beam(lambda p: p | "PackGroups" >> PackGroups(elements, pack_fn), runner, workers, beam_args)
+        sources, totals = source_rows(read_groups(work), weighted)
+        available = {s.name: s.available for s in sources}
         if not any(weights for _, weights in phases):
             phases = [(until, {s: float(available[s]) for s in weighted}) for until, _ in phases]
         caps = {s: epoch_cap(s, config.epochs) for s in weighted}
@@ -244,37 +203,42 @@ def run_pack(curated: str, tokenizer_path: str, output: str, config: PackConfig,
             plans = plan_mixture(phases, available, caps, total_rows, width)
         except ValueError as err:
             raise ConfigError(str(err)) from None
-        order = row_order(plans, available, weighted, config.seed)
+        plan = MixPlan(sources, tuple(plans), width, config.seed, config.window_rows)
         clear_tokens(output)
-        shard_list = write_shards(output, packed, weighted, order, width, config)
+        run_beam(lambda p: p | "WriteShards" >> WriteMixedShards(plan, output, work, config.rows_per_shard,
+                                                                  config.row_group_rows),
+                 runner, workers, beam_args)
+        shard_list = read_shards(work)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-    manifest = build_manifest(tokenizer, config, encoder_check, mixture_origin, packed, caps, plans, weighted,
-                              order[0], shard_list)
-    with open(os.path.join(output, "manifest.json"), "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        remove_tree(work)
+    manifest = build_manifest(tokenizer, config, encoder_check, mixture_origin, totals, caps, plans, weighted,
+                              shard_list)
+    write_json(f"{output}/manifest.json", manifest)
     return manifest
 
 
 def build_manifest(tokenizer: TokenizerInfo, config: PackConfig, encoder: str, mixture_origin: str,
-                   packed: dict[str, PackedSource], caps: dict[str, float], plans: list[PhasePlan],
-                   names: list[str], sources: np.ndarray, shards: list[dict]) -> dict:
+                   totals: dict[str, SourceTotals], caps: dict[str, float], plans: list[PhasePlan],
+                   names: list[str], shards: list[dict]) -> dict:
+    """The manifest, from the counts, the plan and what the shard writers reported."""
     width = config.seq_len + 1
-    total = len(sources)
-    used = {name: int(np.count_nonzero(sources == index)) for index, name in enumerate(names)}
+    total = plans[-1].end
+    used = {name: rows_needed(plans).get(name, 0) for name in names}
+    windows: dict[int, float] = {}
+    for shard in shards:
+        for number, deviation in shard["window_deviation"]:
+            windows[number] = max(windows.get(number, 0.0), deviation)
     asked: dict[str, float] = {}
     phase_entries = []
     for number, plan in enumerate(plans):
         length = plan.end - plan.start
         for name, weight in plan.weights.items():
             asked[name] = asked.get(name, 0.0) + weight * length / total
-        slots = sources[plan.start:plan.end]
-        shares = np.array([plan.weights.get(name, 0.0) for name in names])
         phase_entries.append({
             "phase": number, "until": round(plan.end / total, 6), "start_row": plan.start, "end_row": plan.end,
             "weights": _rounded(plan.weights),
             "delivered": _rounded({n: plan.rows.get(n, 0) / length if length else 0.0 for n in names}),
-            "max_window_deviation": round(window_deviation(slots, shares, config.window_rows), 6),
+            "max_window_deviation": round(windows.get(number, 0.0), 6),
         })
     delivered = {name: used[name] / total for name in names}
     return {
@@ -282,8 +246,8 @@ def build_manifest(tokenizer: TokenizerInfo, config: PackConfig, encoder: str, m
                       "eot_id": tokenizer.eot_id, "encoder": encoder},
         "seq_len": config.seq_len,
         "row_tokens": width,
-        "packing": {"mode": config.packing, **({"bestfit_buffer": config.bestfit_buffer}
-                                               if config.packing == "bos-bestfit" else {})},
+        "packing": {"mode": config.packing, "group": "one curated shard, its documents in id order",
+                    **({"bestfit_buffer": config.bestfit_buffer} if config.packing == "bos-bestfit" else {})},
         "seed": config.seed,
         "mixture": {
             "origin": mixture_origin,
@@ -297,21 +261,23 @@ def build_manifest(tokenizer: TokenizerInfo, config: PackConfig, encoder: str, m
         "total_tokens_rule": ("as asked, rounded down to whole rows" if config.total_tokens is not None
                               else "largest total the epoch caps allow"),
         "sources": {name: {
-            "documents": packed[name].stats.documents,
-            "empty_documents": packed[name].read - packed[name].stats.documents,
-            "text_bytes": packed[name].text_bytes,
-            "tokens_tokenized": packed[name].stats.tokens,
-            "tokens_dropped_in_packing": packed[name].stats.dropped,
-            "rows_available": packed[name].rows,
-            "tokens_available": packed[name].rows * width,
+            "documents": totals[name].documents,
+            "empty_documents": totals[name].empty_documents,
+            "text_bytes": totals[name].text_bytes,
+            "pack_groups": totals[name].groups,
+            "tokens_tokenized": totals[name].tokens,
+            "tokens_dropped_in_packing": totals[name].dropped,
+            "tokens_dropped_at_group_ends": totals[name].dropped_at_end,
+            "rows_available": totals[name].rows,
+            "tokens_available": totals[name].rows * width,
             "rows_used": used[name],
             "tokens_used": used[name] * width,
-            "epochs": round(used[name] / packed[name].rows, 6) if packed[name].rows else 0.0,
+            "epochs": round(used[name] / totals[name].rows, 6) if totals[name].rows else 0.0,
             "epoch_cap": caps[name],
             "weight": round(asked.get(name, 0.0), 6),
         } for name in names},
         "phases": phase_entries,
-        "shards": shards,
+        "shards": [{"path": s["path"], "rows": s["rows"], "sha256": s["sha256"]} for s in shards],
         "total_rows": total,
         "total_tokens": total * width,
     }

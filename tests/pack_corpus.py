@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import re
 from pathlib import Path
 
@@ -48,6 +49,24 @@ def multilingual(corpus: Path) -> list[str]:
     for path in sorted((corpus / "lid" / "lingua_sentences_sample").glob("*.txt")):
         lines = path.read_text(encoding="utf-8").splitlines()
         docs += ["\n".join(lines[i:i + 10]) for i in range(0, len(lines), 10)]
+    return docs
+
+
+def generated(count: int, seed: int = 0, words: int = 400) -> list[str]:
+    """`count` documents of made-up words, Zipf-distributed like a language's, in sentences and
+    paragraphs of varied length (a few longer than a row of a small test): for the default tier."""
+    rng = random.Random(seed)
+    syllables = ["ka", "lo", "ri", "sen", "ta", "mu", "pe", "dor", "vi", "an", "el", "ost", "qu", "br", "é", "ñu"]
+    lexicon = ["".join(rng.choice(syllables) for _ in range(rng.randint(1, 4))) for _ in range(words)]
+    weights = [1 / (rank + 1) for rank in range(words)]
+    docs = []
+    for _ in range(count):
+        paragraphs = []
+        for _ in range(rng.choice([1, 1, 2, 3, 8])):
+            sentences = [" ".join(rng.choices(lexicon, weights, k=rng.randint(3, 18))).capitalize() + rng.choice(".!?")
+                         for _ in range(rng.randint(1, 6))]
+            paragraphs.append(" ".join(sentences))
+        docs.append("\n\n".join(paragraphs))
     return docs
 
 

@@ -90,15 +90,15 @@ def test_the_worker_package_installs_into_a_clean_venv_and_curates_the_same_docu
 
 def test_the_entry_point_turns_template_parameters_into_curate_flags():
     main = load_entry_point()
-    argv = main.curate_argv(["--output=gs://b/out", "--sources=web=warc:gs://b/cc/*.warc.gz; c4=jsonl:gs://b/c4/*.gz;",
+    argv = main.template_argv(["--output=gs://b/out", "--sources=web=warc:gs://b/cc/*.warc.gz; c4=jsonl:gs://b/c4/*.gz;",
                              "--langs=en,de", "--keep_rejected=true", "--lang_threshold=0.7", "--project=p",
                              "--region=europe-west4", "--temp_location=gs://b/tmp"])
     assert argv == ["curate", "--output", "gs://b/out", "--source", "web=warc:gs://b/cc/*.warc.gz",
                     "--source", "c4=jsonl:gs://b/c4/*.gz", "--langs", "en,de", "--keep-rejected",
                     "--lang-threshold", "0.7", "--project=p", "--region=europe-west4", "--temp_location=gs://b/tmp",
                     "--runner", "DataflowRunner"]
-    assert "--keep-rejected" not in main.curate_argv(["--output=o", "--keep_rejected=false"])
-    assert main.curate_argv(["--output=o", "--runner=FnApiRunner"])[-2:] == ["--runner", "FnApiRunner"]
+    assert "--keep-rejected" not in main.template_argv(["--output=o", "--keep_rejected=false"])
+    assert main.template_argv(["--output=o", "--runner=FnApiRunner"])[-2:] == ["--runner", "FnApiRunner"]
 
 
 def test_the_entry_point_runs_curate(tmp_path):
@@ -119,7 +119,7 @@ def test_the_template_spec_declares_what_the_entry_point_accepts():
     main = load_entry_point()
     assert spec["sdkInfo"] == {"language": "PYTHON"}
     params = {p["name"]: p for p in spec["metadata"]["parameters"]}
-    assert set(params) == (main.CURATE_FLAGS - {"runner"}) | main.CURATE_SWITCHES | {"sources"}
+    assert set(params) == (main.JOBS["curate"].flags - {"runner"}) | main.JOBS["curate"].switches | {"sources"}
     assert [n for n, p in params.items() if not p.get("isOptional")] == ["output", "sources"]
     cli_options = {p.name for p in curate_command.params}
     assert {"output", "config_path", "stages", "langs", "lang_threshold", "keep_rejected", "runner"} <= cli_options

@@ -56,13 +56,18 @@ def read_rows(tokens_dir) -> tuple[np.ndarray, list[str], list[int]]:
 
 
 def expected_rows(curated, source: str, tokenizer_path) -> list[tuple[int, ...]]:
-    """The source's documents in id order, each encoded by `tokenizers` and followed by the
-    end-of-text id, cut into rows: what concat packing must produce."""
-    table = pq.read_table(curated / source).sort_by("id")
+    """Each of the source's curated shards (a pack group) on its own: its documents in id order,
+    each encoded by `tokenizers` and followed by the end-of-text id, cut into rows: what concat
+    packing must produce."""
     tok = Tokenizer.from_file(str(tokenizer_path))
     tok.encode_special_tokens = True
-    stream = [i for text in table.column("text").to_pylist() if text for i in tok.encode(text).ids + [0]]
-    return [tuple(stream[i:i + WIDTH]) for i in range(0, len(stream) - WIDTH + 1, WIDTH)]
+    rows = []
+    for shard in sorted((curated / source).glob("*.parquet")):
+        table = pq.read_table(shard)
+        assert table.column("id").to_pylist() == sorted(table.column("id").to_pylist())
+        stream = [i for text in table.column("text").to_pylist() if text for i in tok.encode(text).ids + [0]]
+        rows += [tuple(stream[i:i + WIDTH]) for i in range(0, len(stream) - WIDTH + 1, WIDTH)]
+    return rows
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +87,7 @@ def test_rows_reproduce_each_sources_token_stream(packed, curated, tokenizer):
         assert entry["rows_available"] == len(expected)
         used = Counter(tuple(r) for r, s in zip(rows, sources) if s == source)
         assert set(used) <= set(expected)
+        assert entry["pack_groups"] == 2 and 0 < entry["tokens_dropped_at_group_ends"] < 2 * WIDTH
         assert sum(used.values()) == entry["rows_used"]
         full_epochs = entry["rows_used"] // len(expected)
         times = Counter(expected)  # a row can occur more than once in a stream (repeated boilerplate)
@@ -153,7 +159,8 @@ def test_bos_bestfit_rows_start_with_a_document(curated, tokenizer, tmp_path):
     manifest = pack(str(curated), str(tokenizer), str(tmp_path), seq_len=SEQ_LEN, packing="bos-bestfit",
                     mixture={"wiki": 1.0})
     rows, _, _ = read_rows(tmp_path)
-    assert manifest["packing"] == {"bestfit_buffer": 1000, "mode": "bos-bestfit"}
+    assert manifest["packing"] == {"bestfit_buffer": 1000, "mode": "bos-bestfit",
+                                   "group": "one curated shard, its documents in id order"}
     tok = Tokenizer.from_file(str(tokenizer))
     tok.encode_special_tokens = True
     texts = pq.read_table(curated / "wiki").column("text").to_pylist()

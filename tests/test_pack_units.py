@@ -4,15 +4,14 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from tokenmill.pipeline.pack_config import epoch_cap, pack_config, parse_mixture
 from tokenmill.pipeline.schema import ConfigError
-from tokenmill.transforms.pack import (MixtureError, PackStats, apportion, interleave, largest_total, merged_documents,
-                             pack_bestfit, pack_concat, plan_mixture, plan_phases, rows_needed, window_deviation)
-from tokenmill.transforms.tokenize import INDEX_SCHEMA
+from tokenmill.transforms.mix import (MixPlan, MixtureError, SourceRows, apportion, interleave, interleave_range,
+                                      largest_total, plan_mixture, plan_phases, read_rows, rows_needed, shuffled,
+                                      window_deviation)
+from tokenmill.transforms.pack import ROW_DTYPE, PackStats, pack_bestfit, pack_concat
 
 EOT = 0
 
@@ -118,17 +117,73 @@ def test_mixture_flag_and_epoch_caps():
         [1.5, 2.0, 4.0, 4.0, 6.0, 1.0]
 
 
-def test_merged_documents_read_many_shards_in_id_order(tmp_path):
-    """Shards of interleaved ids, each sorted, come back as one id-ordered stream of the right ids."""
-    pairs = []
-    for shard in range(5):
-        doc_ids = [f"{i:04d}" for i in range(shard, 3000, 5)]
-        lengths = [i % 7 for i in range(shard, 3000, 5)]
-        tokens = np.concatenate([np.full(n, int(d), dtype=np.int32) for d, n in zip(doc_ids, lengths)])
-        tokens.tofile(tmp_path / f"{shard}.ids")
-        table = pa.table({"id": doc_ids, "tokens": lengths, "bytes": lengths}, schema=INDEX_SCHEMA)
-        pq.write_table(table, tmp_path / f"{shard}.parquet", row_group_size=100)
-        pairs.append((str(tmp_path / f"{shard}.ids"), str(tmp_path / f"{shard}.parquet")))
-    merged = list(merged_documents(pairs))
-    assert [d for d, _ in merged] == [f"{i:04d}" for i in range(3000)]
-    assert all(len(ids) == int(d) % 7 and np.all(ids == int(d)) for d, ids in merged)
+def test_a_range_of_the_interleave_is_that_slice_of_the_whole():
+    counts = [6000, 1500, 2500, 13, 0, 7]
+    sources, index = interleave_range(counts, 0, sum(counts))
+    for i, n in enumerate(counts):
+        assert np.array_equal(index[sources == i], np.arange(n)), "each source's rows come in order"
+    keys = np.concatenate([(np.arange(n) + 0.5) / n for n in counts])
+    owner = np.concatenate([np.full(n, i) for i, n in enumerate(counts)])
+    assert np.array_equal(sources, owner[np.lexsort((owner, keys))]), "the order of the keys (j + 0.5) / n"
+    for start, stop in [(0, 1), (5, 777), (1000, 10020), (10019, 10020), (3, 3)]:
+        part, part_index = interleave_range(counts, start, stop)
+        assert np.array_equal(part, sources[start:stop]) and np.array_equal(part_index, index[start:stop])
+
+
+def test_ties_between_sources_are_exact_at_any_size():
+    """Keys (2j + 1) / 2n that are equal as fractions tie and go to the lower source, also a billion
+    rows into a phase, where a range is found by exact integer ranks without building the phase."""
+    big = 2 ** 30
+    sources, _ = interleave_range([big, big], big - 2, big + 2)
+    assert sources.tolist() == [0, 1, 0, 1]
+
+
+@pytest.mark.parametrize("n", [1, 2, 63, 64, 65, 200, 4097, 100_003])
+def test_the_shuffle_is_a_bijection_that_keeps_blocks_together(n):
+    out = shuffled(np.arange(n), n, key=12345)
+    assert np.array_equal(np.sort(out), np.arange(n))
+    assert np.array_equal(shuffled(np.arange(n)[::-1].copy(), n, 12345), out[::-1]), "pointwise"
+    whole = n // 64 * 64
+    assert np.array_equal(out[whole:], np.arange(whole, n)), "the last partial block stays in order"
+    if whole:
+        assert np.all(out[:whole] // 64 == (out[:whole] // 64)[::64].repeat(64)), "a block moves as a whole"
+    if n > 1000:
+        assert not np.array_equal(out, np.arange(n)) and not np.array_equal(out, shuffled(np.arange(n), n, 7))
+
+
+def test_a_mix_plan_places_every_row_from_counts_alone(tmp_path):
+    """Two sources of several rows files; each phase takes the next rows of each source, epoch after
+    epoch; any range of positions gives the same rows as the whole run; read_rows reads them."""
+    width = 5
+    files = {}
+    for name, counts in {"a": (40, 0, 90), "b": (33,)}.items():
+        paths = []
+        for group, rows in enumerate(counts):
+            path = tmp_path / f"{name}{group}.rows"
+            first = sum(counts[:group])
+            ids = (1000 * (ord(name) - 96) + np.arange(first, first + rows))[:, None] + np.zeros(width, int)
+            ids.astype(ROW_DTYPE).tofile(path)
+            paths.append(str(path))
+        files[name] = SourceRows(name, tuple(paths), counts)
+    phases = plan_phases([(0.4, {"a": 0.7, "b": 0.3}), (1.0, {"a": 0.2, "b": 0.8})], 400)
+    plan = MixPlan((files["a"], files["b"]), tuple(phases), width, seed=3, window_rows=50)
+    sources, rows, phase = plan.rows_for(0, 400)
+    assert np.bincount(phase).tolist() == [160, 240]
+    for index, name in enumerate("ab"):
+        available = files[name].available
+        taken = [rows[(sources == index) & (phase == p)] for p in (0, 1)]
+        counts = [len(t) for t in taken]
+        expected = (np.arange(sum(counts)) % available)
+        assert np.array_equal(np.sort(np.concatenate(taken)), np.sort(expected))
+        assert np.array_equal(np.sort(taken[0]), np.sort(expected[:counts[0]])), "phase 0 takes the first rows"
+        read = read_rows(files[name], rows[sources == index], width)
+        assert np.array_equal(read[:, 0], 1000 * (index + 1) + rows[sources == index])
+    for start, stop in [(0, 7), (150, 170), (399, 400)]:
+        part = plan.rows_for(start, stop)
+        assert all(np.array_equal(p, w[start:stop]) for p, w in zip(part, (sources, rows, phase)))
+    deviations = [plan.window_deviations(s, s + 64) for s in range(0, 400, 64)]
+    whole = {p: max(d[p] for d in deviations if p in d) for p in (0, 1)}
+    for p, plan_phase in enumerate(phases):
+        slots = sources[plan_phase.start:plan_phase.end]
+        shares = np.array([plan_phase.weights["a"], plan_phase.weights["b"]])
+        assert whole[p] == window_deviation(slots, shares, 50)

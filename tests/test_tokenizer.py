@@ -10,6 +10,8 @@ from tokenizers import Tokenizer, pre_tokenizers
 
 from tokenmill.jobs.cli import cli
 from tokenmill.jobs.tokenizer import train_tokenizer
+from tokenmill.pipeline.config import Config
+from tokenmill.pipeline.schema import ConfigError
 from tests import pack_corpus
 from tokenmill.transforms.tokenize import EOT, Encoder, new_tokenizer, train_bpe
 
@@ -136,3 +138,56 @@ def test_cli_train_encode_decode(tmp_path, text_sources):
     assert decoded.output == "Valkyria Chronicles\n"
     missing = runner.invoke(cli, ["tokenizer", "train", "--input", str(tmp_path / "nowhere"), "--output", str(out)])
     assert missing.exit_code != 0 and "no such curated folder" in missing.output
+
+
+@pytest.fixture(scope="module")
+def generated_curated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("generated")
+    return pack_corpus.write_curated(root / "curated", {
+        "web": pack_corpus.generated(400, seed=1), "books": pack_corpus.generated(200, seed=2)}, parts=3)
+
+
+@pytest.fixture(scope="module")
+def trained_once(generated_curated, tmp_path_factory):
+    """A tokenizer folder from the sample drawn by one worker, with seq_len 24 in the pack section."""
+    folder = tmp_path_factory.mktemp("one")
+    summary = train_tokenizer(str(generated_curated), str(folder / "tokenizer.json"), Config(pack={"seq_len": 24}),
+                              vocab_size=500, sample_bytes=60_000, mixture={"web": 0.75, "books": 0.25})
+    return folder, summary
+
+
+def test_the_sample_is_drawn_in_beam_the_same_with_two_workers(generated_curated, trained_once, tmp_path):
+    one, summary = trained_once
+    two = train_tokenizer(str(generated_curated), str(tmp_path / "tokenizer.json"), Config(pack={"seq_len": 24}),
+                          vocab_size=500, sample_bytes=60_000, mixture={"web": 0.75, "books": 0.25}, workers=2)
+    assert two == summary
+    names = ["special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]
+    assert sorted(p.name for p in one.iterdir()) == names, "no sample left behind"
+    assert all((one / name).read_bytes() == (tmp_path / name).read_bytes() for name in names)
+    taken = summary["sample_bytes"]
+    assert 2 * taken["books"] < taken["web"] and 0.6 * 60_000 < sum(taken.values()) < 1.6 * 60_000
+
+
+def test_transformers_autotokenizer_pads_and_stops_with_end_of_text(trained_once):
+    from transformers import AutoTokenizer
+
+    folder, _ = trained_once
+    auto = AutoTokenizer.from_pretrained(str(folder))
+    assert (auto.eos_token, auto.pad_token) == (EOT, EOT)
+    assert auto.eos_token_id == auto.pad_token_id == 0 and auto.model_max_length == 24
+    texts = pack_corpus.generated(3, seed=5)
+    batch = auto(["Kalo ri.", texts[0]], padding=True, truncation=True)
+    short, long = batch["input_ids"]
+    assert len(long) == 24 and len(short) == 24 and short[-1] == 0
+    assert batch["attention_mask"][0] == [1] * short.index(0) + [0] * (24 - short.index(0))
+    ours = Encoder((folder / "tokenizer.json").read_text(), "tiktoken").encode_batch(texts)
+    assert [auto(t)["input_ids"] for t in texts] == ours, "no special token added, the same ids as pack"
+    assert auto.decode(ours[1] + [0], skip_special_tokens=True) == texts[1]
+
+
+def test_a_bad_shard_stops_the_sample_with_its_name(generated_curated, tmp_path):
+    broken = tmp_path / "curated" / "web"
+    broken.mkdir(parents=True)
+    (broken / "part-00000.parquet").write_bytes(b"not parquet")
+    with pytest.raises(ConfigError, match="web/part-00000.parquet: not a readable Parquet file"):
+        train_tokenizer(str(tmp_path / "curated"), str(tmp_path / "tokenizer.json"), vocab_size=500)

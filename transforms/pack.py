@@ -1,61 +1,46 @@
-"""Packing one source's documents into rows, and mixing sources' rows by weight, exactly.
+"""Tokenizing and packing in Beam: each curated shard becomes rows of `width` ids inside a worker.
 
-Packing is sequential per source (documents in id order), so it is plain Python over streams:
-memory holds a block of rows (concat) or the best-fit buffer, never a whole source.
+A pack group is one curated shard: its documents, in the shard's (id) order, are encoded and packed
+into a raw file of little-endian int32 rows through Beam's FileSystems, and the worker yields only
+counts (`PackGroup`). Memory holds one batch of documents and one block of rows, or the best-fit
+buffer; the launcher never sees a token.
 
 - `pack_concat`: documents joined with the end-of-text token after each, cut into rows of
   `width` ids with no padding; a long document runs over several rows, and only the last partial
-  row of the source is dropped.
+  row of the group is dropped.
 - `pack_bestfit`: BOS-aligned best-fit. Each document is the end-of-text token then its ids, cut
   into pieces of at most `width`; a row is filled with the largest buffered piece that fits, again
   and again, and when none fits the shortest is cropped to fill the row exactly. So a row never
   starts inside a document except on a continuation piece of a document longer than a row, and
   truncation is rare (Ding et al. 2024, "Fewer Truncations Improve Language Modeling").
 
-Mixing counts rows, and every row is `width` ids of one source, so row shares are token shares.
+A group holds one source's documents, so a row never mixes sources.
 """
 from __future__ import annotations
 
 import bisect
-import heapq
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Iterable, Iterator, Optional
 
+import apache_beam as beam
 import numpy as np
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
+from apache_beam.io.filesystems import FileSystems
+
+from tokenmill.transforms.formats.common import open_raw
+from tokenmill.transforms.tokenize import CuratedShardError, Encoder, curated_batches, read_json, write_json
 
 BLOCK_ROWS = 1024
+ROW_DTYPE = np.dtype("<i4")      # rows files: little-endian int32, `width` ids a row
 
 
 @dataclass
 class PackStats:
     documents: int = 0
-    tokens: int = 0        # document ids plus one separator each
-    dropped: int = 0       # ids that did not reach a row (the last partial row; cropped tails)
-
-
-def merged_documents(shards: list[tuple[str, str]]) -> Iterator[tuple[str, np.ndarray]]:
-    """(id, ids) of every document in the (raw ids, index .parquet) pairs, merged into id order.
-
-    Each shard contributes one index row group at a time and no open file, and a document's ids
-    are read only when it is its turn, so many shards cost little memory and no file handles."""
-    heads = heapq.merge(*(_shard_index(ids, index) for ids, index in shards), key=lambda doc: doc[0])
-    for doc_id, path, start, length in heads:
-        yield doc_id, np.fromfile(path, dtype=np.int32, count=length, offset=4 * start)
-
-
-def _shard_index(ids_path: str, index_path: str) -> Iterator[tuple[str, str, int, int]]:
-    """(id, ids path, first id's position, length) of a shard's documents, in its (id) order."""
-    with pq.ParquetFile(index_path) as index:
-        groups = index.num_row_groups
-    start = 0
-    for group in range(groups):
-        with pq.ParquetFile(index_path) as index:
-            table = index.read_row_group(group, columns=["id", "tokens"])
-        for doc_id, length in zip(table.column("id").to_pylist(), table.column("tokens").to_pylist()):
-            yield doc_id, ids_path, start, length
-            start += length
+    tokens: int = 0          # document ids plus one separator each
+    dropped: int = 0         # ids that did not reach a row (cropped tails, the last partial row)
+    dropped_at_end: int = 0  # of those, the ids of the group's last partial row
 
 
 def pack_concat(docs: Iterable[np.ndarray], eot: int, width: int, stats: PackStats) -> Iterator[np.ndarray]:
@@ -72,6 +57,7 @@ def pack_concat(docs: Iterable[np.ndarray], eot: int, width: int, stats: PackSta
             yield rows
     rows, _, size = _cut(pending, width)
     stats.dropped += size
+    stats.dropped_at_end += size
     if len(rows):
         yield rows
 
@@ -120,6 +106,7 @@ def pack_bestfit(docs: Iterable[np.ndarray], eot: int, width: int, buffer: int,
             refill()
         if room:
             stats.dropped += width - room
+            stats.dropped_at_end += width - room
             break
         block.append(np.concatenate(row))
         if len(block) == BLOCK_ROWS:
@@ -138,133 +125,96 @@ def _pieces(docs: Iterable[np.ndarray], eot: int, width: int, stats: PackStats) 
             yield item[start:start + width]
 
 
-class MixtureError(ValueError):
-    """The weights, epoch caps and total cannot all hold; the message says what would."""
+@dataclass(frozen=True)
+class PackGroup:
+    """What a worker reports for one curated shard: counts, and where its rows are."""
+    source: str
+    shard: str                 # the curated shard
+    rows_path: str             # its rows, `width` int32 ids each
+    rows: int = 0
+    documents: int = 0         # documents tokenized (non-empty text)
+    empty_documents: int = 0   # documents with empty or null text: no tokens
+    text_bytes: int = 0        # UTF-8 bytes of the documents tokenized
+    tokens: int = 0            # their ids plus one separator each
+    dropped: int = 0           # ids not in a row
+    dropped_at_end: int = 0    # of those, the group's last partial row
+    error: Optional[str] = None
 
 
-@dataclass
-class PhasePlan:
-    start: int                     # first row of the phase
-    end: int                       # one past its last row
-    weights: dict[str, float]      # normalised over the sources
-    rows: dict[str, int] = field(default_factory=dict)
+def rows_path(work: str, source: str, shard: str) -> str:
+    return f"{work}/{source}/{shard.rsplit('/', 1)[-1].removesuffix('.parquet')}.rows"
 
 
-def apportion(weights: dict[str, float], rows: int) -> dict[str, int]:
-    """Split `rows` by `weights` with the largest-remainder method (ties by source name)."""
-    total = sum(weights.values())
-    exact = {s: rows * w / total for s, w in weights.items()}
-    counts = {s: math.floor(x) for s, x in exact.items()}
-    order = sorted(weights, key=lambda s: (-(exact[s] - counts[s]), s))
-    for source in order[:rows - sum(counts.values())]:
-        counts[source] += 1
-    return counts
+class TokenizePackFn(beam.DoFn):
+    """(source, curated shard) → its rows file, written through FileSystems; yields a PackGroup.
+
+    Reads the shard a batch of `batch_docs` documents at a time (their order is the shard's, sorted
+    by id), encodes each batch in one call, and streams the packed blocks out. A shard that cannot
+    be read is reported in its PackGroup's `error`, not raised, so the launcher can name it."""
+
+    def __init__(self, encoder: Encoder, work: str, eot: int, width: int, packing: str, bestfit_buffer: int,
+                 batch_docs: int):
+        self.encoder, self.work, self.eot, self.width = encoder, work, eot, width
+        self.packing, self.bestfit_buffer, self.batch_docs = packing, bestfit_buffer, batch_docs
+        self.documents = beam.metrics.Metrics.counter("pack", "documents")
+        self.rows = beam.metrics.Metrics.counter("pack", "rows")
+
+    def process(self, element: tuple[str, str]) -> Iterator[PackGroup]:
+        source, shard = element
+        target = rows_path(self.work, source, shard)
+        stats, read = PackStats(), {"documents": 0, "bytes": 0}
+        rows = 0
+        try:
+            with open_raw(shard) as handle, FileSystems.create(target) as sink:
+                docs = self._encoded(curated_batches(handle, shard, self.batch_docs), read)
+                if self.packing == "bos-bestfit":
+                    blocks = pack_bestfit(docs, self.eot, self.width, self.bestfit_buffer, stats)
+                else:
+                    blocks = pack_concat(docs, self.eot, self.width, stats)
+                for block in blocks:
+                    sink.write(np.ascontiguousarray(block, dtype=ROW_DTYPE).tobytes())
+                    rows += len(block)
+        except CuratedShardError as err:
+            yield PackGroup(source, shard, target, error=str(err))
+            return
+        self.documents.inc(stats.documents)
+        self.rows.inc(rows)
+        yield PackGroup(source, shard, target, rows, stats.documents, read["documents"] - stats.documents,
+                        read["bytes"], stats.tokens, stats.dropped, stats.dropped_at_end)
+
+    def _encoded(self, batches, read: dict) -> Iterator[np.ndarray]:
+        for batch in batches:
+            text = batch.column("text")
+            read["documents"] += len(text)
+            read["bytes"] += int(pc.sum(pc.binary_length(text)).as_py() or 0)
+            texts = [t for t in text.to_pylist() if t]
+            for ids in self.encoder.encode_batch(texts):
+                yield np.asarray(ids, dtype=np.int32)
 
 
-def plan_phases(phases: list[tuple[float, dict[str, float]]], total_rows: int) -> list[PhasePlan]:
-    """Rows of each phase and of each source within it, for `total_rows` in all."""
-    plans, start = [], 0
-    for until, weights in phases:
-        end = round(until * total_rows)
-        total = sum(weights.values())
-        normalised = {s: w / total for s, w in sorted(weights.items())}
-        plans.append(PhasePlan(start, end, normalised, apportion(normalised, end - start)))
-        start = end
-    return plans
+class PackGroups(beam.PTransform):
+    """[(source, curated shard)] → one rows file per shard under `work`, tokenized and packed in
+    parallel, and `work`/groups.json: the PackGroup of every shard (counts only)."""
+
+    def __init__(self, shards: list[tuple[str, str]], fn: TokenizePackFn):
+        super().__init__()
+        self.shards, self.fn = shards, fn
+
+    def expand(self, pbegin):
+        summary = groups_file(self.fn.work)
+        return (pbegin
+                | "Shards" >> beam.Create(self.shards)
+                | "Spread" >> beam.Reshuffle()
+                | "TokenizePack" >> beam.ParDo(self.fn)
+                | "Gather" >> beam.combiners.ToList()
+                | "Write" >> beam.Map(lambda groups: write_json(
+                    summary, sorted([asdict(g) for g in groups], key=lambda g: (g["source"], g["shard"])))))
 
 
-def rows_needed(plans: list[PhasePlan]) -> dict[str, int]:
-    needed: dict[str, int] = {}
-    for plan in plans:
-        for source, rows in plan.rows.items():
-            needed[source] = needed.get(source, 0) + rows
-    return needed
+def groups_file(work: str) -> str:
+    return f"{work}/groups.json"
 
 
-def row_limits(available: dict[str, int], caps: dict[str, float]) -> dict[str, int]:
-    """The most rows each source may give: its rows times its epoch cap."""
-    return {s: math.floor(available[s] * caps[s] + 1e-9) for s in available}
-
-
-def largest_total(phases: list[tuple[float, dict[str, float]]], available: dict[str, int],
-                  caps: dict[str, float]) -> int:
-    """The most rows the caps allow with these phase weights."""
-    limits = row_limits(available, caps)
-    average = average_weights(phases)
-    bound = min(limits[s] / w for s, w in average.items() if w > 0)
-    if bound < 1:
-        return 0
-    total = math.floor(bound) + len(average) * len(phases)
-    while total > 0 and not _fits(plan_phases(phases, total), limits):
-        total -= 1
-    return total
-
-
-def plan_mixture(phases: list[tuple[float, dict[str, float]]], available: dict[str, int],
-                 caps: dict[str, float], total_rows: Optional[int], width: int) -> list[PhasePlan]:
-    """The per-phase rows of each source; `total_rows` None takes the largest the caps allow."""
-    for source in sorted(average_weights(phases)):
-        if source not in available:
-            raise MixtureError(f"the mixture names {source!r}, which has no curated shards "
-                               f"(sources: {', '.join(sorted(available)) or 'none'})")
-    best = largest_total(phases, available, caps)
-    if total_rows is None:
-        total_rows = best
-    if total_rows < 1:
-        empty = sorted(s for s, w in average_weights(phases).items() if w > 0 and available[s] == 0)
-        raise MixtureError(f"no row can be mixed: {', '.join(empty) or 'the weighted sources'} "
-                           f"hold{'s' if len(empty) == 1 else ''} fewer tokens than one row of {width}")
-    plans = plan_phases(phases, total_rows)
-    limits = row_limits(available, caps)
-    if _fits(plans, limits):
-        return plans
-    short = []
-    for source, rows in sorted(rows_needed(plans).items()):
-        if rows > limits[source]:
-            epochs = rows / available[source] if available[source] else math.inf
-            short.append(f"{source} needs {rows:,} rows = {epochs:.2f} epochs of its {available[source]:,} "
-                         f"(cap {caps[source]:g}); at this total its share can be at most "
-                         f"{limits[source] / total_rows:.4f}")
-    raise MixtureError(f"the mixture cannot fill {total_rows * width:,} tokens: " + "; ".join(short)
-                       + f". With these weights and caps at most {best * width:,} tokens fit "
-                       f"(--total-tokens {best * width}), or raise the epoch caps, or lower those weights.")
-
-
-def _fits(plans: list[PhasePlan], limits: dict[str, int]) -> bool:
-    return all(rows <= limits[s] for s, rows in rows_needed(plans).items())
-
-
-def average_weights(phases: list[tuple[float, dict[str, float]]]) -> dict[str, float]:
-    """Each source's share of all rows: its phase weights averaged over the phases' lengths."""
-    average: dict[str, float] = {}
-    previous = 0.0
-    for until, weights in phases:
-        total = sum(weights.values())
-        for source, weight in weights.items():
-            average[source] = average.get(source, 0.0) + (until - previous) * weight / total
-        previous = until
-    return average
-
-
-def interleave(counts: list[int]) -> np.ndarray:
-    """The source index of each row of a phase: source i's j-th row goes at (j + 0.5) / counts[i]
-    of the phase (ties by source), so every window of rows holds each source within about one row
-    of its share (a deterministic largest-deficit-first order)."""
-    positions = [(np.arange(n) + 0.5) / n for n in counts]
-    sources = np.concatenate([np.full(n, i, dtype=np.int32) for i, n in enumerate(counts)])
-    order = np.lexsort((sources, np.concatenate(positions) if positions else np.zeros(0)))
-    return sources[order]
-
-
-def window_deviation(slots: np.ndarray, shares: np.ndarray, window: int) -> float:
-    """The largest |share in a window − target share| over every window of `window` consecutive
-    rows (the whole phase if shorter), for every source."""
-    window = min(window, len(slots))
-    if window == 0:
-        return 0.0
-    worst = 0.0
-    for index, share in enumerate(shares):
-        counts = np.concatenate([[0], np.cumsum(slots == index)])
-        in_window = counts[window:] - counts[:-window]
-        worst = max(worst, float(np.max(np.abs(in_window / window - share))))
-    return worst
+def read_groups(work: str) -> list[PackGroup]:
+    """The PackGroups the pipeline wrote, in (source, shard) order."""
+    return [PackGroup(**item) for item in read_json(groups_file(work))]

@@ -8,19 +8,25 @@ end-of-text token `<|endoftext|>` (id 0) separates documents; document text neve
 `Encoder` encodes with tiktoken built offline from the trained vocabulary (a byte sequence's rank is
 its token id, which for a BPE trainer is the order its merge was learned), or with `tokenizers`
 itself; tests check both give the same ids, and the benchmark measures both.
+
+Curated shards are read through Beam's FileSystems (local, gs://, s3://, hdfs://), and the tokenizer's
+training sample is drawn in Beam (`DrawSample`), so only the sample reaches the machine that trains.
 """
 from __future__ import annotations
 
 import json
-from typing import Iterable, Iterator, Literal
+from dataclasses import dataclass
+from typing import IO, Iterable, Iterator, Literal, Optional
 
 import apache_beam as beam
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import tiktoken
+from apache_beam.io.filesystems import FileSystems
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from tokenmill.filters.document import stable_hash
+from tokenmill.transforms.formats.common import open_raw
 
 EOT = "<|endoftext|>"
 # GPT-2's pre-tokenizer pattern, as `tokenizers`' ByteLevel(use_regex=True) applies it.
@@ -94,78 +100,144 @@ class Encoder:
         return [encoding.ids for encoding in impl.encode_batch_fast(texts, add_special_tokens=False)]
 
 
-INDEX_GROUP_ROWS = 1024
-INDEX_SCHEMA = pa.schema([("id", pa.string()), ("tokens", pa.int64()), ("bytes", pa.int64())])
+class CuratedShardError(ValueError):
+    """A curated shard that cannot be read, or that lacks the id and text columns."""
 
 
-def token_paths(work: str, source: str, shard: str) -> tuple[str, str]:
-    """(raw int32 ids, per-document index .parquet) for one curated shard."""
-    stem = shard.rsplit("/", 1)[-1].removesuffix(".parquet")
-    return f"{work}/{source}/{stem}.ids", f"{work}/{source}/{stem}.index.parquet"
-
-
-class TokenizeShardFn(beam.DoFn):
-    """(source, curated shard) → its documents' ids in one raw int32 file and an index of
-    (id, tokens, bytes) in row groups of INDEX_GROUP_ROWS.
-
-    Reads the shard a row group at a time and encodes `batch_docs` documents per call. Documents
-    keep the shard's order (sorted by id); empty or null texts get no index row and are counted.
-    """
-
-    def __init__(self, encoder: Encoder, work: str, batch_docs: int):
-        self.encoder = encoder
-        self.work = work
-        self.batch_docs = batch_docs
-        self.docs = beam.metrics.Metrics.counter("tokenize", "documents")
-        self.empty = beam.metrics.Metrics.counter("tokenize", "empty_documents")
-
-    def process(self, element: tuple[str, str]) -> Iterator[tuple[str, str, int]]:
-        source, shard = element
-        ids_path, index_path = token_paths(self.work, source, shard)
-        parts, index = [], {"id": [], "tokens": [], "bytes": []}
-        for ids, texts, sizes in _documents(shard, self.batch_docs):
-            kept = [(i, t, b) for i, t, b in zip(ids, texts, sizes) if t]
-            self.empty.inc(len(ids) - len(kept))
-            if not kept:
-                continue
-            encoded = self.encoder.encode_batch([t for _, t, _ in kept])
-            for (doc_id, _, size), doc_ids in zip(kept, encoded):
-                index["id"].append(doc_id)
-                index["tokens"].append(len(doc_ids))
-                index["bytes"].append(size)
-                parts.append(np.asarray(doc_ids, dtype=np.int32))
-            self.docs.inc(len(kept))
-        with open(ids_path, "wb") as handle:
-            for part in parts:
-                handle.write(part.tobytes())
-        pq.write_table(pa.table(index, schema=INDEX_SCHEMA), index_path, compression="zstd",
-                       row_group_size=INDEX_GROUP_ROWS)
-        yield source, shard, len(index["id"])
-
-
-def _documents(shard: str, batch: int) -> Iterator[tuple[list[str], list[str | None], list[int | None]]]:
-    """(ids, texts, UTF-8 byte lengths) of a curated shard, `batch` documents at a time."""
-    parquet = pq.ParquetFile(shard)
-    missing = {"id", "text"} - set(parquet.schema_arrow.names)
+def curated_batches(handle: IO[bytes], path: str, batch: int,
+                    columns: tuple[str, ...] = ("id", "text")) -> Iterator[pa.RecordBatch]:
+    """Record batches of `columns` of the curated shard open in `handle`, `batch` documents each;
+    a file that is not Parquet, or lacks a column, raises CuratedShardError naming `path`."""
+    try:
+        parquet = pq.ParquetFile(handle)
+    except (OSError, pa.ArrowException) as err:
+        raise CuratedShardError(f"{path}: not a readable Parquet file ({err})") from None
+    missing = set(columns) - set(parquet.schema_arrow.names)
     if missing:
-        raise ValueError(f"{shard}: not a curated shard (no {', '.join(sorted(missing))} column)")
-    for table in parquet.iter_batches(batch_size=batch, columns=["id", "text"]):
-        text = table.column("text")
-        yield table.column("id").to_pylist(), text.to_pylist(), pc.binary_length(text).to_pylist()
+        raise CuratedShardError(f"{path}: not a curated shard (no {', '.join(sorted(missing))} column)")
+    try:
+        yield from parquet.iter_batches(batch_size=batch, columns=list(columns))
+    except (OSError, pa.ArrowException) as err:
+        raise CuratedShardError(f"{path}: the Parquet file is damaged ({err})") from None
 
 
-class TokenizeShards(beam.PTransform):
-    """[(source, curated shard path)] → token files under `work`, one pair per shard, in parallel."""
+def text_column_bytes(handle: IO[bytes], path: str) -> int:
+    """The uncompressed size of a curated shard's `text` column, from its footer alone."""
+    try:
+        metadata = pq.ParquetFile(handle).metadata
+    except (OSError, pa.ArrowException) as err:
+        raise CuratedShardError(f"{path}: not a readable Parquet file ({err})") from None
+    return sum(metadata.row_group(g).column(c).total_uncompressed_size
+               for g in range(metadata.num_row_groups) for c in range(metadata.num_columns)
+               if metadata.row_group(g).column(c).path_in_schema == "text")
 
-    def __init__(self, shards: list[tuple[str, str]], encoder: Encoder, work: str, batch_docs: int):
+
+HASH_SPACE = 2 ** 64
+SAMPLE_SCHEMA = pa.schema([("text", pa.string())])
+
+
+@dataclass(frozen=True)
+class SampleShard:
+    source: str
+    shard: str          # the curated shard
+    sample: str         # its sampled texts, a Parquet file under the work folder
+    taken: int          # UTF-8 bytes sampled
+    error: Optional[str] = None
+
+
+def sample_threshold(source: str, sizes: dict[str, int], weights: dict[str, float], sample_bytes: int) -> int:
+    """The hash below which a document of `source` joins the sample: the fraction its byte budget
+    (`sample_bytes` × its weight) is of its text. No weights: each source by the text it holds."""
+    weights = weights or {s: float(b) for s, b in sizes.items()}
+    total = sum(w for s, w in weights.items() if s in sizes)
+    size = sizes.get(source, 0)
+    if not size or not total or weights.get(source, 0) <= 0:
+        return 0
+    return int(min(1.0, sample_bytes * weights[source] / total / size) * HASH_SPACE)
+
+
+class SampleShardFn(beam.DoFn):
+    """(source, curated shard) → its sampled texts written to `sample_path`; yields a SampleShard.
+
+    A document joins when stable_hash(seed, source, id) falls under its source's threshold, so the
+    choice depends on the document alone, not on which worker reads it."""
+
+    def __init__(self, weights: dict[str, float], sample_bytes: int, seed: int, work: str):
+        self.weights, self.sample_bytes, self.seed, self.work = weights, sample_bytes, seed, work
+
+    def process(self, element: tuple[str, str], sizes: dict[str, int]) -> Iterator[SampleShard]:
+        source, shard = element
+        threshold = sample_threshold(source, sizes, self.weights, self.sample_bytes)
+        target = sample_path(self.work, source, shard)
+        texts, taken = [], 0
+        try:
+            with open_raw(shard) as handle:
+                for batch in curated_batches(handle, shard, 2048):
+                    for doc_id, text in zip(batch.column("id").to_pylist(), batch.column("text").to_pylist()):
+                        if text and stable_hash(str(self.seed), source, doc_id) < threshold:
+                            texts.append(text)
+                            taken += len(text.encode("utf-8", "surrogatepass"))
+        except CuratedShardError as err:
+            yield SampleShard(source, shard, target, 0, str(err))
+            return
+        with FileSystems.create(target) as sink:
+            pq.write_table(pa.table({"text": texts}, schema=SAMPLE_SCHEMA), sink, compression="zstd")
+        yield SampleShard(source, shard, target, taken)
+
+
+def sample_path(work: str, source: str, shard: str) -> str:
+    return f"{work}/{source}/{shard.rsplit('/', 1)[-1].removesuffix('.parquet')}.sample.parquet"
+
+
+def shard_text_bytes(element: tuple[str, str]) -> tuple[str, int]:
+    source, shard = element
+    try:
+        with open_raw(shard) as handle:
+            return source, text_column_bytes(handle, shard)
+    except CuratedShardError:
+        return source, 0            # SampleShardFn reports the shard
+
+
+class DrawSample(beam.PTransform):
+    """[(source, curated shard)] → the tokenizer's training sample under `work`, one Parquet file of
+    texts per shard, and `work`/sample.json: [SampleShard] plus the text bytes of each source.
+
+    Sizes come from the shards' footers (a combine of one number per shard); each document's
+    inclusion is a stable hash against its source's byte budget, so only about `sample_bytes` of
+    text is written, and the same documents are drawn with any number of workers."""
+
+    def __init__(self, shards: list[tuple[str, str]], weights: dict[str, float], sample_bytes: int, seed: int,
+                 work: str):
         super().__init__()
-        self.shards = shards
-        self.encoder = encoder
-        self.work = work
-        self.batch_docs = batch_docs
+        self.shards, self.weights, self.sample_bytes, self.seed, self.work = shards, weights, sample_bytes, seed, work
 
     def expand(self, pbegin):
-        return (pbegin
-                | "Shards" >> beam.Create(self.shards)
-                | "Spread" >> beam.Reshuffle()
-                | "Tokenize" >> beam.ParDo(TokenizeShardFn(self.encoder, self.work, self.batch_docs)))
+        shards = (pbegin | "Shards" >> beam.Create(self.shards) | "Spread" >> beam.Reshuffle())
+        sizes = (shards | "TextBytes" >> beam.Map(shard_text_bytes) | "PerSource" >> beam.CombinePerKey(sum))
+        drawn = shards | "Sample" >> beam.ParDo(SampleShardFn(self.weights, self.sample_bytes, self.seed, self.work),
+                                                sizes=beam.pvalue.AsDict(sizes))
+        summary = f"{self.work}/sample.json"
+        return (drawn
+                | "Gather" >> beam.combiners.ToList()
+                | "Write" >> beam.Map(lambda items, sizes: write_json(summary, {
+                    "shards": sorted([vars(i) for i in items], key=lambda i: (i["source"], i["shard"])),
+                    "text_bytes": dict(sorted(sizes.items()))}), sizes=beam.pvalue.AsDict(sizes)))
+
+
+def write_json(path: str, value) -> str:
+    with FileSystems.create(path) as sink:
+        sink.write((json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    return path
+
+
+def read_json(path: str):
+    with open_raw(path) as handle:
+        return json.loads(handle.read().decode("utf-8"))
+
+
+def sample_texts(shards: list[SampleShard], batch: int = 2048) -> Iterator[str]:
+    """The drawn texts, shard by shard in (source, shard) order."""
+    for item in sorted(shards, key=lambda i: (i.source, i.shard)):
+        with open_raw(item.sample) as handle:
+            for record in pq.ParquetFile(handle).iter_batches(batch_size=batch):
+                yield from record.column("text").to_pylist()

@@ -1,0 +1,53 @@
+"""Tokenizer sample and pack on Beam's portable runner, with the SDK workers in an EXTERNAL worker
+pool (other processes, as on a cluster): the same bytes as the local runner."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import pack_corpus
+from tokenmill.jobs.pack import pack
+from tokenmill.jobs.tokenizer import train_tokenizer
+from tests.test_portable import free_port, job_service, tokenmill, tree, wait_for_port  # noqa: F401 (a fixture)
+
+
+@pytest.fixture(scope="module")
+def worker_pool():
+    """Beam's worker pool service: it starts each SDK worker the job asks for as its own process."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
+                                f"--service_port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, process)
+        yield f"localhost:{port}"
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def curated(tmp_path_factory) -> Path:
+    return pack_corpus.write_curated(tmp_path_factory.mktemp("portable") / "curated", {
+        "web": pack_corpus.generated(300, seed=11), "books": pack_corpus.generated(120, seed=12)}, parts=2)
+
+
+def test_tokenizer_and_pack_on_an_external_worker_pool_give_the_local_bytes(curated, tmp_path, job_service,
+                                                                             worker_pool):
+    portable = ["--runner", "PortableRunner", "--job_endpoint", job_service, "--environment_type", "EXTERNAL",
+                "--environment_config", worker_pool]
+    train_tokenizer(str(curated), str(tmp_path / "local" / "tokenizer.json"), vocab_size=400,
+                    mixture={"web": 0.6, "books": 0.4})
+    tokenmill("tokenizer", "train", "--input", str(curated), "--vocab-size", "400", "--mixture", "web=0.6,books=0.4",
+              "--output", str(tmp_path / "remote" / "tokenizer.json"), *portable)
+    assert tree(tmp_path / "remote") == tree(tmp_path / "local")
+    pack(str(curated), str(tmp_path / "local" / "tokenizer.json"), str(tmp_path / "local" / "tokens"), seq_len=31,
+         mixture={"web": 0.7, "books": 0.3}, packing="bos-bestfit")
+    tokenmill("pack", "--curated", str(curated), "--tokenizer", str(tmp_path / "local" / "tokenizer.json"),
+              "--seq-len", "31", "--mixture", "web=0.7,books=0.3", "--packing", "bos-bestfit",
+              "--output", str(tmp_path / "remote" / "tokens"), *portable)
+    local = tree(tmp_path / "local" / "tokens")
+    assert "manifest.json" in local and any(name.startswith("shard-") for name in local)
+    assert tree(tmp_path / "remote" / "tokens") == local
