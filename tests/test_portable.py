@@ -187,3 +187,69 @@ def test_dataflow_temp_location_must_be_on_gcs_and_the_cli_says_so(corpus, tmp_p
 def test_an_unknown_runner_is_one_clear_error(corpus, tmp_path):
     with pytest.raises(ConfigError, match="--runner NoSuchRunner: "):
         curation_pipeline(small_config(corpus), str(tmp_path / "out"), runner="NoSuchRunner")
+
+
+@pytest.fixture(scope="module")
+def worker_pool():
+    """Beam's external worker pool in its own process: it starts each SDK worker as a process of its own."""
+    port = free_port()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    process = subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
+                                "--service_port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=env)
+    try:
+        wait_for_port(port, process)
+        yield f"localhost:{port}"
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+
+def every_stage_input(folder: Path) -> list[str]:
+    """Two JSONL files with exact copies, edited near-copies and shared paragraphs across them."""
+    import random
+
+    rng = random.Random(5)
+    vocabulary = ("the and of to that with have be the and of harbour river stone market winter garden council "
+                  "bridge letter morning museum school valley train rain report village road story window").split()
+
+    def sentence():
+        return " ".join(rng.choice(vocabulary) for _ in range(12)).capitalize() + "."
+
+    def page(n):
+        return "\n\n".join(" ".join(sentence() for _ in range(5)) for _ in range(4))
+
+    pages = [page(n) for n in range(30)]
+    notice = "Subscribe to our newsletter to receive the latest stories from the harbour every morning."
+    for part in range(2):
+        rows = []
+        for n, text in enumerate(pages):
+            if part == 1 and n % 3 == 0:
+                text = text.replace("river", "creek", 1)          # an edited near-copy
+            elif n % 3 == 1:
+                text = (page(n) if part else text) + "\n\n" + notice  # a paragraph shared by different pages
+            rows.append({"id": f"p{part}-{n:02d}", "text": text + ("" if n % 5 else f"\n\nCall 555-0{n:03d} now.")})
+        rows.append({"id": f"copy{part}", "text": pages[7]})       # an exact copy in each file
+        (folder / f"docs-{part}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return ["--source", f"web=jsonl:{folder}/docs-*.jsonl", "--langs", "any",
+            "--stages", "langid,quality,exact-dedup,near-dedup,paragraph-dedup,toxicity,pii"]
+
+
+def test_every_stage_on_an_external_worker_pool_gives_the_local_runners_bytes(tmp_path, job_service, worker_pool):
+    """The job service runs the pipeline; the SDK worker is a separate process started by the pool: nothing
+    is shared with the launching process but the files."""
+    flags = every_stage_input(tmp_path)
+    tokenmill("curate", "--output", str(tmp_path / "local"), "--keep-rejected", *flags)
+    result = tokenmill("curate", "--output", str(tmp_path / "pool"), "--keep-rejected", *flags,
+                       "--runner", "PortableRunner", "--job_endpoint", job_service,
+                       "--environment_type", "EXTERNAL", "--environment_config", worker_pool)
+    assert "ledger balanced" in result.stdout
+    local, pool = tree(tmp_path / "local"), tree(tmp_path / "pool")
+    ledger = json.loads(local["ledger.json"])
+    removed = {key for per in ledger["removed"].values() for key in per}
+    assert {"exact-dedup/duplicate", "near-dedup/duplicate"} <= removed
+    assert any(name.startswith("curated/web/") for name in local) and any(name.startswith("rejected/") for name in local)
+    assert not any(name.startswith("_staging") for name in local)
+    assert pool.keys() == local.keys()
+    for name in local:
+        assert pool[name] == local[name], name
