@@ -9,7 +9,8 @@ import pytest
 from datasketch import MinHash, MinHashLSH
 
 from tokenmill.filters.document import Document
-from tokenmill.filters.minhash import MinHasher, detection_probability, normalized_words, shingle_hash, shingles
+from tokenmill.filters.minhash import (MinHasher, detection_probability, normalized_word_bytes, normalized_words,
+                                      shingle_hash, shingles)
 from tokenmill.jobs.curate import curate
 from tokenmill.pipeline.config import Config, CurateConfig, SourceConfig
 
@@ -41,6 +42,23 @@ def test_signatures_index_in_datasketch_lsh(web_texts):
 
 def test_normalisation_folds_case_punctuation_digits_and_space():
     assert normalized_words("The  U.S. budget, 2024:\tup 3.5%!") == ["the", "u", "s", "budget", "0000", "up", "0", "0"]
+
+
+def test_the_byte_table_splits_words_as_the_unicode_rules_do():
+    texts = ["a_b ٣٤ x²y ½ ①② Ⅻ 𝟘𝟙 foo-bar ÆØ ǅ İstanbul ß ﬁ", "١٢٣ \u0660 \U0001D7CE", "The  U.S. budget, 2024:\tup 3.5%!",
+             "a\x1cb\x1fc\x85d\xa0e\u2003f", "\ud800abc def", "ΣΑΣ café naïve 東京タワー 123abc", "“Quoted,” she said—twice…"]
+    for text in texts:
+        assert normalized_word_bytes(text) == [w.encode("utf-8", "surrogatepass") for w in normalized_words(text)]
+
+
+def test_signatures_of_short_empty_and_mixed_batches_equal_datasketch():
+    texts = ["", "one", "two words", "exactly five words here now", "six words are in this one", "“Quoted,” she said—twice"]
+    texts = texts + [" ".join(texts)] + texts[::-1]
+    for text, signature in zip(texts, MinHasher(seed=3).signatures(texts)):
+        reference = MinHash(num_perm=112, seed=3, hashfunc=shingle_hash)
+        for shingle in shingles(text):
+            reference.update(shingle)
+        assert np.array_equal(reference.hashvalues.astype(np.uint32), signature)
 
 
 def test_detection_probability_is_the_s_curve():
