@@ -123,6 +123,7 @@ def _both_ways(edge):
 def _large_star(item):
     """Every larger neighbour of a node links to the smallest of the node's neighbourhood."""
     node, neighbours = item
+    neighbours = set(neighbours)  # an edge reached by two paths arrives twice
     smallest = min(min(neighbours), node)
     for neighbour in neighbours:
         if neighbour > node:
@@ -132,6 +133,7 @@ def _large_star(item):
 def _small_star(item):
     """A node and its smaller neighbours all link to the smallest of them."""
     node, smaller = item
+    smaller = set(smaller)
     smallest = min(min(smaller), node)
     for member in (*smaller, node):
         if member != smallest:
@@ -148,8 +150,7 @@ def connected_components(edges, max_rounds: int):
                  | f"LargeStar{r}" >> beam.FlatMap(_large_star)
                  | f"SmallStarOut{r}" >> beam.Map(lambda e: (max(e), min(e)))
                  | f"SmallStarGroup{r}" >> beam.GroupByKey()
-                 | f"SmallStar{r}" >> beam.FlatMap(_small_star)
-                 | f"Distinct{r}" >> beam.Distinct())
+                 | f"SmallStar{r}" >> beam.FlatMap(_small_star))
     check = (edges
              | "CheckLargeOut" >> beam.FlatMap(_both_ways) | "CheckLargeGroup" >> beam.GroupByKey()
              | "CheckLarge" >> beam.FlatMap(_large_star)
