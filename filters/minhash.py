@@ -191,9 +191,9 @@ def _ramp(counts: np.ndarray) -> np.ndarray:
     return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
-def band_keys(signature: np.ndarray, bands: int = BANDS, rows: int = ROWS) -> list[tuple[int, bytes]]:
-    """One (band, digest of the band's rows) key per band: documents sharing a key are candidates."""
-    return [(band, hashlib.blake2b(signature[band * rows:(band + 1) * rows].tobytes(), digest_size=8).digest())
+def band_keys(signature: np.ndarray, bands: int = BANDS, rows: int = ROWS) -> list[bytes]:
+    """One key per band, its number then a digest of its rows: documents sharing a key are candidates."""
+    return [bytes((band,)) + hashlib.blake2b(signature[band * rows:(band + 1) * rows].tobytes(), digest_size=8).digest()
             for band in range(bands)]
 
 

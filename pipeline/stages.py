@@ -73,7 +73,7 @@ class NearDedupSettings:
     shingle_words: int = 5
     threshold: float = 0.7          # estimated Jaccard a candidate pair must reach
     bucket_cap: int = 1000          # members kept in one LSH bucket (boilerplate makes hot keys)
-    max_rounds: int = 12            # large-star/small-star rounds for connected components
+    max_rounds: int = 6             # large-star/small-star rounds (each about halves a chain's length)
     keep: Literal["lowest_id", "longest", "best_signal"] = "lowest_id"
     keep_signal: Optional[str] = None
     save_signatures: Optional[str] = None       # folder for this run's signatures (Parquet, one per input file)

@@ -17,6 +17,7 @@ error in the ledger (`near-dedup/unsettled_component`), never a silent keep.
 """
 from __future__ import annotations
 
+from bisect import insort
 from typing import Optional, Sequence
 
 import apache_beam as beam
@@ -81,6 +82,29 @@ class _EarlierNodes(beam.DoFn):
         keys, signatures = read_signatures(self.files[number])
         for (row, doc_id, source), signature in zip(keys, signatures):
             yield (EARLIER, 0, doc_id, source, -1 - number, row), band_keys(as_signature(signature), self.bands, self.rows)
+
+
+class BestRanks(beam.CombineFn):
+    """The `cap` smallest ranks of a bucket, as a sorted list: each worker sends at most `cap` members
+    of a key onward, and a plain list travels in Beam's compact encoding (no pickled heap)."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+
+    def create_accumulator(self):
+        return []
+
+    def add_input(self, best, rank):
+        if len(best) < self.cap or rank < best[-1]:
+            insort(best, rank)
+            del best[self.cap:]
+        return best
+
+    def merge_accumulators(self, accumulators):
+        return sorted(set(rank for best in accumulators for rank in best))[: self.cap]
+
+    def extract_output(self, best):
+        return best
 
 
 def candidate_pairs(bucket):
@@ -178,7 +202,7 @@ class NearDedup(beam.PTransform):
     """Nodes (rank, band keys) → verdicts by staged shard; see the module docstring."""
 
     def __init__(self, signatures_folder: str, bands: int = 14, rows: int = 8, threshold: float = 0.7,
-                 bucket_cap: int = 1000, max_rounds: int = 12, earlier_files: Sequence[str] = ()):
+                 bucket_cap: int = 1000, max_rounds: int = 6, earlier_files: Sequence[str] = ()):
         super().__init__()
         self.signatures_folder, self.bands, self.rows = signatures_folder, bands, rows
         self.threshold, self.bucket_cap, self.max_rounds = threshold, bucket_cap, max_rounds
@@ -194,7 +218,7 @@ class NearDedup(beam.PTransform):
         folder, earlier_files, threshold, rounds = self.signatures_folder, self.earlier_files, self.threshold, self.max_rounds
         edges = (nodes
                  | "BandKeys" >> beam.FlatMap(lambda node: [(key, node[0]) for key in node[1]])
-                 | "Buckets" >> beam.combiners.Top.SmallestPerKey(self.bucket_cap)
+                 | "Buckets" >> beam.CombinePerKey(BestRanks(self.bucket_cap))
                  | "Candidates" >> beam.FlatMap(candidate_pairs)
                  | "DistinctPairs" >> beam.Distinct()
                  | "ByFirstShard" >> beam.Map(lambda pair: (pair[0][4], pair))
