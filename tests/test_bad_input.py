@@ -140,8 +140,8 @@ def test_a_gzip_warc_that_ends_inside_a_member_is_an_error(tmp_path):
     whole = run(tmp_path / "whole", "warc", _write(tmp_path / "whole.warc.gz", data), stages=[])
     assert whole["input"]["src"] == 10 and whole["errors"]["src"] == {}
     for share in (0.6, 0.95):
-        cut = run(tmp_path / f"cut{share}", "warc", _write(tmp_path / f"cut{share}.warc.gz", data[:int(len(data) * share)]),
-                  stages=[])
+        cut_file = _write(tmp_path / f"cut{share}.warc.gz", data[:int(len(data) * share)])
+        cut = run(tmp_path / f"cut{share}", "warc", cut_file, stages=[])
         assert cut["errors"]["src"].get("read/truncated_gzip") == 1
 
 

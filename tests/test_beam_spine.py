@@ -76,7 +76,7 @@ def test_shard_writer_makes_the_same_bytes_and_splits_at_rows_per_file(tmp_path)
         for doc in docs:
             writer.write(document_row(doc, schema))
         files = [Path(p) for p in writer.close()]
-        assert [f.name for f in files] == ["part-00000-0000.parquet", "part-00000-0001.parquet", "part-00000-0002.parquet"]
+        assert [f.name for f in files] == [f"part-00000-{n:04d}.parquet" for n in range(3)]
         contents.append([f.read_bytes() for f in files])
         table = pq.read_table(tmp_path / f"run{run}" / "web")
         assert table.num_rows == 50 and "char_count" in table.column_names

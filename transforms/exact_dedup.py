@@ -23,5 +23,6 @@ class ExactDedup(beam.PTransform):
         decided = members | "Keepers" >> SmallestWins(IDENTITY)
         verdicts = decided["losers"] | "Verdicts" >> beam.MapTuple(
             lambda member, keeper: verdict(member[2:4], REMOVE, STAGE, "duplicate", keeper[0]))
-        nodes = decided["winners"] | "NearNodes" >> beam.FlatMap(lambda kv: [kv[1][IDENTITY]] if kv[1][IDENTITY] else [])
+        nodes = decided["winners"] | "NearNodes" >> beam.FlatMap(
+            lambda kv: [kv[1][IDENTITY]] if kv[1][IDENTITY] else [])
         return {"verdicts": verdicts, "nodes": nodes}

@@ -41,4 +41,5 @@ class SmallestWins(beam.PTransform):
                 if member != winner:
                     yield member, winner
 
-        return {"winners": winners, "losers": trimmed | "MeetWinner" >> beam.CoGroupByKey() | "Losers" >> beam.FlatMap(losers)}
+        losers = trimmed | "MeetWinner" >> beam.CoGroupByKey() | "Losers" >> beam.FlatMap(losers)
+        return {"winners": winners, "losers": losers}

@@ -81,7 +81,8 @@ class _EarlierNodes(beam.DoFn):
     def process(self, number: int):
         keys, signatures = read_signatures(self.files[number])
         for (row, doc_id, source), signature in zip(keys, signatures):
-            yield (EARLIER, 0, doc_id, source, -1 - number, row), band_keys(as_signature(signature), self.bands, self.rows)
+            keys = band_keys(as_signature(signature), self.bands, self.rows)
+            yield (EARLIER, 0, doc_id, source, -1 - number, row), keys
 
 
 class BestRanks(beam.CombineFn):
@@ -215,7 +216,8 @@ class NearDedup(beam.PTransform):
                        | "SpreadEarlier" >> beam.Reshuffle()
                        | "ReadEarlier" >> beam.ParDo(_EarlierNodes(self.earlier_files, self.bands, self.rows)))
             nodes = (nodes, earlier) | "WithEarlier" >> beam.Flatten()
-        folder, earlier_files, threshold, rounds = self.signatures_folder, self.earlier_files, self.threshold, self.max_rounds
+        folder, earlier_files, threshold = self.signatures_folder, self.earlier_files, self.threshold
+        rounds = self.max_rounds
         edges = (nodes
                  | "BandKeys" >> beam.FlatMap(lambda node: [(key, node[0]) for key in node[1]])
                  | "Buckets" >> beam.CombinePerKey(BestRanks(self.bucket_cap))

@@ -49,7 +49,8 @@ def _read_records(path: str, source: str, options: ReadOptions, record_type) -> 
             if failure is not None and (parsed or not resuming):
                 yield failure
             if offset is None and failure is None and not _gzip_ends_cleanly(stream, last if parsed else start):
-                yield Failed(source, READ_STAGE, "truncated_gzip", f"{path}@{last}", "the gzip stream ends inside a member")
+                yield Failed(source, READ_STAGE, "truncated_gzip", f"{path}@{last}",
+                             "the gzip stream ends inside a member")
             resuming = True
 
 
