@@ -15,22 +15,20 @@ import pyarrow as pa
 
 from tokenmill.filters.base import DocumentFilter
 from tokenmill.filters.document import Document, Failed, Rejected
-from tokenmill.transforms.filter_chain import run_chain
 from tokenmill.transforms.join import CUT, FAIL
 from tokenmill.transforms.paragraph_dedup import rewrite
+from tokenmill.transforms.staging import CountedChains
 from tokenmill.transforms.write import ShardWriter, document_row, read_rows, row_document
 
 
 class _ApplyVerdictsFn(beam.DoFn):
     def __init__(self, output: str, chains: dict[str, list[DocumentFilter]], paragraph_sources: frozenset,
                  curated: pa.Schema, rejected: Optional[pa.Schema], rows_per_shard: int):
-        self.output, self.chains, self.paragraph_sources = output.rstrip("/"), chains, paragraph_sources
+        self.output, self.chains, self.paragraph_sources = output.rstrip("/"), CountedChains(chains), paragraph_sources
         self.curated, self.rejected, self.rows_per_shard = curated, rejected, rows_per_shard
 
     def setup(self):
-        for chain in self.chains.values():
-            for doc_filter in chain:
-                doc_filter.setup()
+        self.chains.setup()
 
     def process(self, item):
         _, grouped = item
@@ -57,7 +55,7 @@ class _ApplyVerdictsFn(beam.DoFn):
                 if source in self.paragraph_sources:
                     item = rewrite(item, cuts.get(row, set()))
                 if isinstance(item, Document):
-                    item = next(iter(run_chain(item, self.chains.get(source, ()))))
+                    item = self.chains(item)
                 yield ("kept", source, "") if isinstance(item, Document) else (
                     "errors" if isinstance(item, Failed) else "removed", source, item.key)
             if isinstance(item, Document):

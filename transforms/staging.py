@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
+from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
 from tokenmill.filters.base import DocumentFilter
@@ -70,17 +71,37 @@ class Corpus:
     keep_rejected: bool = False
 
 
+class CountedChains:
+    """Each source's chain of document filters, run with the "filters" counters (kept, removed, failed)
+    that the fused filter pass has always reported; nothing is counted where no stage runs."""
+
+    def __init__(self, chains: dict[str, list[DocumentFilter]]):
+        self.chains = chains
+        self.counted = any(chains.values())
+        self.counters = {kind: Metrics.counter("filters", kind) for kind in ("kept", "removed", "failed")}
+
+    def setup(self):
+        for chain in self.chains.values():
+            for doc_filter in chain:
+                doc_filter.setup()
+
+    def __call__(self, doc: Document) -> Document | Rejected | Failed:
+        result = next(iter(run_chain(doc, self.chains.get(doc.source, ()))))
+        if self.counted:
+            kind = "removed" if isinstance(result, Rejected) else "failed" if isinstance(result, Failed) else "kept"
+            self.counters[kind].inc()
+        return result
+
+
 class _StageShardFn(beam.DoFn):
     def __init__(self, options: dict[str, ReadOptions], chains: dict[str, list[DocumentFilter]], corpus: Corpus,
                  staging: str, schema: pa.Schema):
-        self.options, self.chains, self.corpus = options, chains, corpus
+        self.options, self.chains, self.corpus = options, CountedChains(chains), corpus
         self.staging, self.schema = staging.rstrip("/"), schema
 
     def setup(self):
         self.reader = ShardReader(self.options)
-        for chain in self.chains.values():
-            for doc_filter in chain:
-                doc_filter.setup()
+        self.chains.setup()
         near = self.corpus.near_keys
         self.hasher = MinHasher(near.num_perm, near.seed, near.shingle_words) if near else None
 
@@ -96,7 +117,7 @@ class _StageShardFn(beam.DoFn):
             if isinstance(item, Document) and item.meta.get("replaced_bytes"):
                 yield TaggedOutput(EVENTS, ("notes", shard.source, "read/documents_with_replaced_bytes"))
             if isinstance(item, Document):
-                item = next(iter(run_chain(item, self.chains.get(shard.source, ()))))
+                item = self.chains(item)
             if isinstance(item, Failed):
                 yield TaggedOutput(EVENTS, ("errors", item.source, item.key))
                 continue
