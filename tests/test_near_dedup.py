@@ -164,6 +164,26 @@ def test_a_component_unsettled_after_the_last_round_is_an_error_in_the_ledger(tm
     assert {d[2] for d in dropped} == {"k00"}
 
 
+def test_every_dedup_stage_gives_the_same_bytes_with_one_or_two_workers(tmp_path):
+    docs = chain_of_edits(6)
+    notice = "Subscribe to our newsletter to receive the latest stories from the harbour every morning."
+    docs += [Document(f"x{d.id}", "web", d.text) for d in docs[:2]]                      # exact copies
+    docs += [Document(f"p{i}", "web", f"Page {i} " + d.text[:3000] + "\n\n" + notice) for i, d in enumerate(docs)]
+    for part in range(3):
+        (tmp_path / f"docs-{part}.jsonl").write_text(
+            "".join(json.dumps({"id": d.id, "text": d.text}) + "\n" for d in docs[part::3]))
+    config = Config(sources={"web": SourceConfig("jsonl", [str(tmp_path / "docs-*.jsonl")])},
+                    curate=CurateConfig(keep_rejected=True, rows_per_shard=4))
+    trees = []
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        ledger = curate(config, str(out), ["exact-dedup", "near-dedup", "paragraph-dedup"], workers=workers)
+        trees.append({str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
+    assert trees[0] == trees[1]
+    assert {"exact-dedup/duplicate", "near-dedup/duplicate"} <= set(ledger["removed"]["web"])
+    assert "curated/web/part-00000-0000.parquet" in trees[0] and not any("_staging" in n for n in trees[0])
+
+
 def test_curate_near_dedup_end_to_end(web_texts, tmp_path):
     rows = [{"id": f"o{i:03d}", "text": t} for i, t in enumerate(web_texts[:60])]
     rows += [{"id": f"p{i:03d}", "text": "Advertisement\n" + t.replace(",", "", 2) + "\nShare this article"}
