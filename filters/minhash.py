@@ -1,7 +1,7 @@
 """MinHash signatures of documents, vectorised over batches, identical to datasketch's.
 
-A document is normalised (lower case, punctuation folded to spaces, digits to 0, whitespace
-collapsed) and cut into 5-word shingles (FineWeb, Penedo et al. 2024). A shingle's 32-bit hash is
+A document is normalised (lower case, digits to 0, words split at anything that is not a letter
+or a digit) and cut into 5-word shingles (FineWeb, Penedo et al. 2024). A shingle's 32-bit hash is
 a polynomial over its words' hashes, so the same value is computed one shingle at a time (the
 `hashfunc` handed to `datasketch.MinHash`) or for every shingle of a batch at once in numpy. The
 permutations are datasketch's own (scheme affine32: the MurmurHash3 finaliser, then h → a·h + b
@@ -23,19 +23,47 @@ NUM_PERM = 112                 # FineWeb: 14 bands × 8 rows, Jaccard threshold 
 BANDS, ROWS = 14, 8
 SEED = 1
 _MULTIPLIER = np.uint32(0x01000193)  # FNV-1a's prime: an odd multiplier mixes word order into the hash
-_PUNCTUATION = re.compile(r"[^\w\s]|_")
 _DIGITS = re.compile(r"\d")
 _MAX_HASH = np.uint32(0xFFFFFFFF)
-# Shingles permuted at once: 16k × 112 uint32 is 7 MB, small enough to stay in cache.
-BLOCK_SHINGLES = 16_384
+# Shingles permuted at once: 4k × 112 uint32 is 1.8 MB, small enough to stay in a core's cache.
+BLOCK_SHINGLES = 4096
+
+
+_WORD = re.compile(r"[^\W_]+")  # a run of word characters but the underscore: what the folding leaves
 
 
 def normalized_words(text: str) -> list[str]:
-    return _DIGITS.sub("0", _PUNCTUATION.sub(" ", text.lower())).split()
+    """Lower case, digits to 0, split on whatever is not a letter or a digit (punctuation, `_`, space)."""
+    return _WORD.findall(_DIGITS.sub("0", text.lower()))
 
 
-def word_hash(word: str) -> int:
-    return int.from_bytes(hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=4).digest(), "little")
+# ASCII bytes folded as `normalized_words` folds them: digits to 0, anything but a letter or a digit to a
+# space; bytes of other characters are left for the Unicode rules.
+_ASCII_FOLD = bytes.maketrans(
+    bytes(range(128)),
+    bytes((b"0"[0] if chr(c).isdigit() else c) if chr(c).isalnum() else b" "[0] for c in range(128)))
+
+
+def normalized_word_bytes(text: str) -> list[bytes]:
+    """`normalized_words` as UTF-8 bytes, mostly in C: the text is split at ASCII separators with a
+    byte table; only a piece holding a non-ASCII character goes through the Unicode rules."""
+    data = text.lower().encode("utf-8", "surrogatepass").translate(_ASCII_FOLD)
+    pieces = data.split()
+    if data.isascii():
+        return pieces
+    words = []
+    for piece in pieces:
+        if piece.isascii():
+            words.append(piece)
+        else:
+            words.extend(w.encode("utf-8", "surrogatepass")
+                         for w in normalized_words(piece.decode("utf-8", "surrogatepass")))
+    return words
+
+
+def word_hash(word: str | bytes) -> int:
+    data = word if isinstance(word, bytes) else word.encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "little")
 
 
 def shingles(text: str, size: int = SHINGLE_WORDS) -> list[bytes]:
@@ -76,25 +104,28 @@ class MinHasher:
                  cache_words: int = 1 << 20):
         self.num_perm, self.seed, self.shingle_words = num_perm, seed, shingle_words
         self.a, self.b = permutations(num_perm, seed)
-        self._cache: dict[str, int] = {}
+        self._cache: dict[bytes, int] = {}
         self._cache_words = cache_words
+        self._buffer = np.empty((0, num_perm), dtype=np.uint32)  # reused: no fresh block matrix per call
 
-    def shingle_hashes(self, text: str) -> np.ndarray:
-        words = normalized_words(text)
+    def word_hashes(self, text: str) -> np.ndarray:
+        """The hash of each normalised word, in order (words not seen before are hashed in Python)."""
+        words = normalized_word_bytes(text)
         if len(self._cache) > self._cache_words:
             self._cache.clear()
         cache = self._cache
-        hashes = np.fromiter((cache[w] if w in cache else cache.setdefault(w, word_hash(w)) for w in words),
-                             dtype=np.uint32, count=len(words))
-        k = self.shingle_words
-        if len(hashes) <= k:
-            if not len(hashes):
-                return hashes
-            k = len(hashes)
-        out = np.zeros(len(hashes) - k + 1, dtype=np.uint32)
-        for i in range(k):
-            out = out * _MULTIPLIER + hashes[i: len(hashes) - k + 1 + i]
-        return np.unique(out)
+        try:
+            return np.fromiter(map(cache.__getitem__, words), dtype=np.uint32, count=len(words))
+        except KeyError:
+            for word in words:
+                if word not in cache:
+                    cache[word] = word_hash(word)
+            return np.fromiter(map(cache.__getitem__, words), dtype=np.uint32, count=len(words))
+
+    def shingle_hashes(self, text: str) -> np.ndarray:
+        """The distinct shingle hashes of one text (each equals `shingle_hash` of that shingle)."""
+        words = self.word_hashes(text)
+        return np.unique(self._shingles([words])[0]) if len(words) else words
 
     def signatures(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), num_perm) uint32 hash values; an empty text gets the all-max signature."""
@@ -103,11 +134,11 @@ class MinHasher:
         owners: list[int] = []
         size = 0
         for row, text in enumerate(texts):
-            hashes = self.shingle_hashes(text)
-            if len(hashes):
-                block.append(hashes)
+            words = self.word_hashes(text)
+            if len(words):
+                block.append(words)
                 owners.append(row)
-                size += len(hashes)
+                size += len(words)
             if size >= BLOCK_SHINGLES:
                 self._reduce(block, owners, result)
                 block, owners, size = [], [], 0
@@ -115,21 +146,54 @@ class MinHasher:
             self._reduce(block, owners, result)
         return result
 
+    def _shingles(self, block: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(every shingle hash of a block of documents' word hashes, each document's count), computed
+        over the whole block at once: windows that would cross from one document into the next are
+        dropped, and a document shorter than a shingle is one shingle of all its words. A repeated
+        shingle stays repeated: it cannot change a minimum."""
+        k = self.shingle_words
+        lengths = np.fromiter(map(len, block), dtype=np.int64, count=len(block))
+        counts = np.maximum(lengths - k + 1, 1)
+        words = np.concatenate(block)
+        if lengths.min() < k:  # too short for a full window: pad the front with zeros (h = 0·M + h)
+            pad = np.maximum(k - lengths, 0)
+            padded = np.zeros(len(words) + int(pad.sum()), dtype=np.uint32)
+            ends = np.cumsum(lengths + pad)
+            keep = np.ones(len(padded), dtype=bool)
+            keep[np.repeat(ends - lengths - pad, pad) + _ramp(pad)] = False
+            padded[keep] = words
+            words, lengths = padded, lengths + pad
+        span = len(words) - k + 1
+        rolled = np.zeros(span, dtype=np.uint32)
+        for i in range(k):
+            rolled = rolled * _MULTIPLIER + words[i:span + i]
+        starts = np.cumsum(lengths) - lengths
+        first = np.cumsum(counts) - counts
+        return rolled[np.arange(int(counts.sum())) + np.repeat(starts - first, counts)], counts
+
     def _reduce(self, block: list[np.ndarray], owners: list[int], result: np.ndarray) -> None:
         """Permute a block of shingle hashes (a cache-sized matrix) and take each document's minima."""
-        mixed = _fmix32(np.concatenate(block))
-        permuted = np.multiply(mixed[:, None], self.a[None, :])   # wraps mod 2^32, as datasketch
+        shingles, counts = self._shingles(block)
+        mixed = _fmix32(shingles)
+        if len(self._buffer) < len(mixed):
+            self._buffer = np.empty((len(mixed), self.num_perm), dtype=np.uint32)
+        permuted = self._buffer[:len(mixed)]
+        np.multiply(mixed[:, None], self.a[None, :], out=permuted)   # wraps mod 2^32, as datasketch
         permuted += self.b[None, :]
-        starts = np.cumsum([0] + [len(h) for h in block[:-1]])
-        result[owners] = np.minimum.reduceat(permuted, starts, axis=0)
+        result[owners] = np.minimum.reduceat(permuted, np.cumsum(counts) - counts, axis=0)
 
     def lean_minhash(self, signature: np.ndarray) -> LeanMinHash:
         return LeanMinHash(seed=self.seed, hashvalues=signature, scheme="affine32")
 
 
-def band_keys(signature: np.ndarray, bands: int = BANDS, rows: int = ROWS) -> list[tuple[int, bytes]]:
-    """One (band, digest of the band's rows) key per band: documents sharing a key are candidates."""
-    return [(band, hashlib.blake2b(signature[band * rows:(band + 1) * rows].tobytes(), digest_size=8).digest())
+def _ramp(counts: np.ndarray) -> np.ndarray:
+    """0, 1, ... counts[0]-1, 0, 1, ... counts[1]-1, ...: positions inside consecutive runs."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def band_keys(signature: np.ndarray, bands: int = BANDS, rows: int = ROWS) -> list[bytes]:
+    """One key per band, its number then a digest of its rows: documents sharing a key are candidates."""
+    return [bytes((band,)) + hashlib.blake2b(signature[band * rows:(band + 1) * rows].tobytes(), digest_size=8).digest()
             for band in range(bands)]
 
 

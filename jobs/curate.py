@@ -13,7 +13,7 @@ from tokenmill.jobs.run_card import run_card
 from tokenmill.jobs.sample.build import sample_config_path
 from tokenmill.pipeline.config import Config, load_config, parse_source_flag, validate_sources
 from tokenmill.pipeline.curate import CuratePlan, build_curation, clear_outputs, plan_curation
-from tokenmill.pipeline.ledger import read_ledger, summary_lines
+from tokenmill.pipeline.ledger import exit_status, read_ledger, summary_lines
 from tokenmill.pipeline.runner import LOCAL_RUNNER, check_options, make_runner, pipeline_options
 from tokenmill.pipeline.schema import ConfigError
 
@@ -90,3 +90,4 @@ def curate_command(ctx, config_path, sample, output, sources, stages, keep_rejec
     for line in summary_lines(ledger):
         click.echo(line)
     click.echo(f"curated in {time.monotonic() - started:.1f} s → {output}/curated, {output}/ledger.json")
+    ctx.exit(exit_status(ledger))  # a ledger that does not balance lost documents: the run failed

@@ -1,8 +1,14 @@
-"""Assembling the curation graph: read → document stages (fused) and corpus stages → write + ledger."""
+"""Assembling the curation graph in three passes (DESIGN.md): stream and stage, decide on keys, apply.
+
+    1. stream:  input file ─► read ─► document stages before dedup (fused) ─► staged Parquet shard
+                                                                   └─► keys, ledger events
+    2. decide:  keys only ─► exact dedup, near dedup, paragraph dedup ─► verdicts by staged shard
+    3. apply:   staged shard + its verdicts ─► document stages after dedup ─► curated/, rejected/
+    ledger:     events of passes 1 and 3, counted ─► ledger.json; then the staging folder is removed
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import groupby
 from typing import Optional
 
 import apache_beam as beam
@@ -12,10 +18,14 @@ from tokenmill.pipeline.config import Config
 from tokenmill.pipeline.ledger import WriteLedger
 from tokenmill.pipeline.schema import ConfigError
 from tokenmill.pipeline.stages import STAGES, settings_for, source_stages
-from tokenmill.transforms.filter_chain import ApplyFilters
+from tokenmill.transforms.apply_verdicts import ApplyVerdicts
+from tokenmill.transforms.exact_dedup import ExactDedup
 from tokenmill.transforms.formats import ReadOptions
-from tokenmill.transforms.read import ReadShards
-from tokenmill.transforms.write import WriteShards
+from tokenmill.transforms.near_dedup import NearDedup, signature_files
+from tokenmill.transforms.paragraph_dedup import SIGNAL_TYPES as PARAGRAPH_SIGNALS
+from tokenmill.transforms.paragraph_dedup import ParagraphDedup
+from tokenmill.transforms.staging import EVENTS, EXACT, NEAR, PARAGRAPHS, SHARDS, Corpus, NearKeys, Shard, StageShards
+from tokenmill.transforms.write import document_schema
 
 
 @dataclass(frozen=True)
@@ -73,54 +83,98 @@ def glob_root(pattern: str) -> str:
     return head if head.endswith("/") or not any(c in pattern for c in "*?[") else head.rsplit("/", 1)[0] + "/"
 
 
+STAGING = "_staging"  # under the output: staged shards and signatures, removed once the ledger is written
+
+
+def split_document_stages(used: list[str]) -> tuple[list[str], list[str]]:
+    """(document stages before the corpus stages: pass 1, document stages after them: pass 3)."""
+    corpus = [i for i, name in enumerate(used) if STAGES[name].kind == "corpus"]
+    if not corpus:
+        return [n for n in used if STAGES[n].kind == "document"], []
+    inside = [n for n in used[corpus[0]:corpus[-1]] if STAGES[n].kind == "document"]
+    if inside:
+        raise ValueError(f"document stage {inside[0]!r} sits between corpus stages; STAGES must group them")
+    return used[:corpus[0]], used[corpus[-1] + 1:]
+
+
 def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) -> None:
-    """Add the curation graph to `pipeline`."""
-    read = pipeline | "Read" >> ReadShards(plan.shards, plan.read_options)
-    docs = read["kept"]
-    rejected, failed = [read["rejected"]], [read["failed"]]
-    signal_types: dict[str, str] = {}
-
+    """Add the curation graph to `pipeline`: stream and stage (pass 1), decide on keys (pass 2), apply
+    the verdicts shard by shard (pass 3), then the ledger. No document text crosses a shuffle."""
     used = [name for name in STAGES if any(name in stages for stages in plan.stages.values())]
-    for kind, group in groupby(used, key=lambda name: STAGES[name].kind):
-        names = list(group)
-        if kind == "document":
-            chains = {source: [STAGES[n].build(settings_for(config, n, source), config.sources[source])
-                               for n in names if n in stages]
-                      for source, stages in plan.stages.items()}
-            for chain in chains.values():
-                for doc_filter in chain:
-                    signal_types.update(doc_filter.signal_types())
-            out = docs | f"Filter[{','.join(names)}]" >> ApplyFilters(chains)
-            docs = out["kept"]
-            rejected.append(out["rejected"])
-            failed.append(out["failed"])
-        else:
-            for name in names:
-                members = {source for source, stages in plan.stages.items() if name in stages}
-                transform = STAGES[name].build(settings_for(config, name))
-                signal_types.update(getattr(transform, "signal_types", dict)())
-                inside, outside = docs | f"Route[{name}]" >> beam.Partition(
-                    lambda doc, n, members=members: 0 if doc.source in members else 1, 2)
-                out = inside | name >> transform
-                docs = (out["kept"], outside) | f"Rejoin[{name}]" >> beam.Flatten()
-                rejected.append(out["rejected"])
-                if "failed" in out:
-                    failed.append(out["failed"])
+    before, after = split_document_stages(used)
+    members = {name: frozenset(s for s, stages in plan.stages.items() if name in stages) for name in used}
 
-    all_rejected = rejected | "AllRejected" >> beam.Flatten()
-    all_failed = failed | "AllFailed" >> beam.Flatten()
-    docs | "WriteCurated" >> WriteShards(f"{plan.output}/curated", signal_types, plan.rows_per_shard)
-    if plan.keep_rejected:
-        all_rejected | "WriteRejected" >> WriteShards(f"{plan.output}/rejected", signal_types, plan.rows_per_shard,
-                                                      rejected=True)
-    everything_read = (read["kept"], read["rejected"], read["failed"]) | "AllRead" >> beam.Flatten()
-    final = (docs, all_rejected, all_failed) | "AllOutcomes" >> beam.Flatten()
-    (everything_read, final) | "Ledger" >> WriteLedger(plan.output, list(config.sources))
+    def chains(names):
+        return {source: [STAGES[n].build(settings_for(config, n, source), config.sources[source])
+                         for n in names if n in stages] for source, stages in plan.stages.items()}
+
+    chains_before, chains_after = chains(before), chains(after)
+    signal_types: dict[str, str] = {}
+    for chain in (*chains_before.values(), *chains_after.values()):
+        for doc_filter in chain:
+            signal_types.update(doc_filter.signal_types())
+    if "paragraph-dedup" in used:
+        signal_types.update(PARAGRAPH_SIGNALS)
+
+    staging = f"{plan.output}/{STAGING}"
+    near = settings_for(config, "near-dedup") if "near-dedup" in used else None
+    signatures = (near.save_signatures or f"{staging}/signatures").rstrip("/") if near else ""
+    paragraph = settings_for(config, "paragraph-dedup") if "paragraph-dedup" in used else None
+    corpus = Corpus(
+        exact=members.get("exact-dedup", frozenset()), near=members.get("near-dedup", frozenset()),
+        paragraphs=members.get("paragraph-dedup", frozenset()),
+        paragraph_min_chars=paragraph.min_chars if paragraph else 0,
+        near_keys=NearKeys(near.num_perm, near.seed, near.shingle_words, near.bands, near.rows, near.keep,
+                           near.keep_signal, signatures) if near else None,
+        keep_rejected=plan.keep_rejected)
+    parts: dict[str, int] = {}
+    shards = []
+    for index, (source, fmt, path) in enumerate(plan.shards):
+        shards.append(Shard(index, source, fmt, path, parts.get(source, 0)))
+        parts[source] = parts.get(source, 0) + 1
+
+    # Pass 1: stream every file through the document stages into its staged shard; keys come out.
+    staged = pipeline | "Stage" >> StageShards(shards, plan.read_options, chains_before, corpus, staging,
+                                               document_schema(signal_types, rejected=True))
+    # Pass 2: corpus-wide decisions on keys alone.
+    verdicts = []
+    nodes = staged[NEAR]
+    if "exact-dedup" in used:
+        exact = staged[EXACT] | "exact-dedup" >> ExactDedup()
+        verdicts.append(exact["verdicts"])
+        nodes = (nodes, exact["nodes"]) | "NearNodes" >> beam.Flatten()
+    if near:
+        verdicts.append(nodes | "near-dedup" >> NearDedup(
+            signatures, near.bands, near.rows, near.threshold, near.bucket_cap, near.max_rounds,
+            signature_files(near.earlier_signatures)))
+    if paragraph:
+        removed = (verdicts or [pipeline | "NoRemovals" >> beam.Create([])]) | "Removals" >> beam.Flatten()
+        verdicts.append({"entries": staged[PARAGRAPHS],
+                         "removed": removed | "RemovedRows" >> beam.MapTuple(lambda shard, v: ((shard, v[0]), None))}
+                        | "paragraph-dedup" >> ParagraphDedup())
+    all_verdicts = (verdicts or [pipeline | "NoVerdicts" >> beam.Create([])]) | "AllVerdicts" >> beam.Flatten()
+    # Pass 3: each staged shard read once, its verdicts applied, curated/ and rejected/ written.
+    applied = ({"shard": staged[SHARDS], "verdict": all_verdicts}
+               | "Apply" >> ApplyVerdicts(plan.output, chains_after, corpus.paragraphs, document_schema(signal_types),
+                                          document_schema(signal_types, rejected=True) if plan.keep_rejected else None,
+                                          plan.rows_per_shard))
+    written = ((staged[EVENTS], applied) | "AllEvents" >> beam.Flatten()
+               | "Ledger" >> WriteLedger(plan.output, list(config.sources)))
+    _ = written | "ClearStaging" >> beam.Map(lambda _: remove_tree(staging))
+
+
+def remove_tree(root: str) -> None:
+    """Delete every file under `root`, then `root` itself where the filesystem has folders."""
+    paths = [m.path for m in FileSystems.match([f"{root}/**"])[0].metadata_list]
+    if paths:
+        FileSystems.delete(paths)
+    if FileSystems.exists(root):
+        FileSystems.delete([root])
 
 
 def clear_outputs(output: str) -> None:
     """Remove an earlier run's curated/rejected shards and ledger, so no stale file survives."""
-    patterns = [f"{output}/curated/**", f"{output}/rejected/**", f"{output}/ledger.json"]
+    patterns = [f"{output}/curated/**", f"{output}/rejected/**", f"{output}/{STAGING}/**", f"{output}/ledger.json"]
     paths = [m.path for result in FileSystems.match(patterns) for m in result.metadata_list]
     if paths:
         FileSystems.delete(paths)

@@ -15,26 +15,8 @@ from collections import defaultdict
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from tokenmill.filters.document import Document, Failed, Rejected
-
 LEDGER_FILE = "ledger.json"
 SUMMARY_REASONS = 4  # removal reasons named per source in the terminal summary
-
-
-def _events(item, category):
-    if category == "input":
-        return [("input", item.doc.source if isinstance(item, Rejected) else item.source, "")]
-    if isinstance(item, Rejected):
-        return [("removed", item.doc.source, item.key)]
-    if isinstance(item, Failed):
-        return [("errors", item.source, item.key)]
-    return [("kept", item.source, "")]
-
-
-def _read_notes(item):
-    if isinstance(item, Document) and item.meta.get("replaced_bytes"):
-        return [("notes", item.source, "read/documents_with_replaced_bytes")]
-    return []
 
 
 def assemble(counts: list[tuple[tuple[str, str, str], int]], sources: list[str]) -> dict:
@@ -62,11 +44,13 @@ def write_ledger(ledger: dict, output: str) -> str:
 
 
 class WriteLedger(beam.PTransform):
-    """(read outputs, final outputs) → ledger.json under `output`.
+    """Ledger events → ledger.json under `output`; outputs the path once written.
 
-    `read` is every item the readers produced (documents, read-time rejects, read failures): the
-    input count. `final` is every item at the end of the pipeline: kept documents, and the rejects
-    and failures of every stage. Counting both sides independently makes the balance a real check.
+    An event is (category, source, key): ("input", source, "") for every item a reader produced
+    (document, read-time reject, read failure), and one outcome per item: ("kept", ...),
+    ("removed", source, "stage/reason"), ("errors", source, "stage/kind"); ("notes", ...) count what
+    the readers repaired. Inputs and outcomes are emitted by different passes, so the balance is a
+    real check. Events are counted by a combiner: a few bytes per source and key reach one worker.
     """
 
     def __init__(self, output: str, sources: list[str]):
@@ -74,15 +58,10 @@ class WriteLedger(beam.PTransform):
         self.output = output
         self.sources = sorted(sources)
 
-    def expand(self, pcolls):
-        read, final = pcolls
+    def expand(self, events):
         sources, output = self.sources, self.output
-        inputs = read | "InputEvents" >> beam.FlatMap(_events, "input")
-        outcomes = final | "OutcomeEvents" >> beam.FlatMap(_events, "outcome")
-        notes = read | "NoteEvents" >> beam.FlatMap(_read_notes)
         return (
-            (inputs, outcomes, notes)
-            | "AllEvents" >> beam.Flatten()
+            events
             | "Count" >> beam.combiners.Count.PerElement()
             | "Gather" >> beam.combiners.ToList()
             | "Write" >> beam.Map(lambda counts: write_ledger(assemble(counts, sources), output))
@@ -115,3 +94,8 @@ def summary_lines(ledger: dict) -> list[str]:
         lines.append(f"{source}: {n_in} in → {n_kept} kept{share}" + (f"; {top}" if top else ""))
     lines.append("ledger balanced" if ledger.get("balanced") else "LEDGER DOES NOT BALANCE")
     return lines
+
+
+def exit_status(ledger: dict) -> int:
+    """The curate command's exit status: 0 only when every document is accounted for."""
+    return 0 if ledger.get("balanced") else 1

@@ -2,15 +2,13 @@
 how each becomes a per-document filter or a corpus-wide transform.
 
 A *document* stage decides each document alone (`filters.base.DocumentFilter`); consecutive
-document stages run fused in one pass. A *corpus* stage needs to see other documents (dedup): it is
-a PTransform from documents to {"kept", "rejected"[, "failed"]}.
+document stages run fused in one pass. A *corpus* stage needs to see other documents (dedup): it
+decides on keys in pass 2 of pipeline/curate.py, which reads its settings.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Optional, Union
-
-import apache_beam as beam
 
 from tokenmill.filters.base import DocumentFilter
 from tokenmill.filters.langid import DEFAULT_THRESHOLD, LanguageFilter
@@ -22,10 +20,7 @@ from tokenmill.filters import toxicity
 from tokenmill.filters.quality import C4, CodeRules, FineWeb, GopherQuality, GopherRepetition, QualityFilter, Sanity
 from tokenmill.pipeline.config import CONFIG_CHECKS, Config, SourceConfig
 from tokenmill.pipeline.schema import ConfigError, from_mapping
-from tokenmill.transforms.exact_dedup import ExactDedup
 from tokenmill.transforms.formats import READERS
-from tokenmill.transforms.near_dedup import NearDedup
-from tokenmill.transforms.paragraph_dedup import ParagraphDedup
 
 
 @dataclass
@@ -80,10 +75,10 @@ class NearDedupSettings:
     shingle_words: int = 5
     threshold: float = 0.7          # estimated Jaccard a candidate pair must reach
     bucket_cap: int = 1000          # members kept in one LSH bucket (boilerplate makes hot keys)
-    max_rounds: int = 12            # label-propagation rounds for connected components
+    max_rounds: int = 6             # large-star/small-star rounds (each about halves a chain's length)
     keep: Literal["lowest_id", "longest", "best_signal"] = "lowest_id"
     keep_signal: Optional[str] = None
-    save_signatures: Optional[str] = None       # folder for this run's signatures (Parquet)
+    save_signatures: Optional[str] = None       # folder for this run's signatures (Parquet, one per input file)
     earlier_signatures: list[str] = field(default_factory=list)  # folders of earlier runs' signatures
 
     def __post_init__(self):
@@ -140,7 +135,7 @@ class Stage:
     name: str
     settings: type
     kind: Literal["document", "corpus"]
-    build: Callable[..., Any]  # document: (settings, source) -> DocumentFilter; corpus: (settings) -> PTransform
+    build: Optional[Callable[..., Any]]  # document: (settings, source) -> DocumentFilter; corpus: None
     default: bool = True       # part of every source's chain unless its `stages:` says otherwise
 
 
@@ -151,16 +146,6 @@ def _langid(s: LangidSettings, source: SourceConfig) -> DocumentFilter:
 def _quality(s: QualitySettings, source: SourceConfig) -> DocumentFilter:
     names = s.rule_sets if s.rule_sets is not None else QUALITY_RULE_SETS.get(source.format, WEB_RULE_SETS)
     return QualityFilter([getattr(s, name) for name in names])
-
-
-def _exact_dedup(s: ExactDedupSettings) -> beam.PTransform:
-    return ExactDedup()
-
-
-def _near_dedup(s: NearDedupSettings) -> beam.PTransform:
-    return NearDedup(s.num_perm, s.bands, s.rows, s.seed, s.shingle_words, s.threshold, s.bucket_cap, s.max_rounds,
-                     s.keep, s.keep_signal, save_signatures=s.save_signatures,
-                     earlier_signatures=s.earlier_signatures)
 
 
 def _toxicity(s: ToxicitySettings, source: SourceConfig) -> DocumentFilter:
@@ -183,9 +168,9 @@ STAGES: dict[str, Stage] = {
     for stage in (
         Stage("langid", LangidSettings, "document", _langid),
         Stage("quality", QualitySettings, "document", _quality),
-        Stage("exact-dedup", ExactDedupSettings, "corpus", _exact_dedup),
-        Stage("near-dedup", NearDedupSettings, "corpus", _near_dedup),
-        Stage("paragraph-dedup", ParagraphDedupSettings, "corpus", lambda s: ParagraphDedup(s.min_chars), default=False),
+        Stage("exact-dedup", ExactDedupSettings, "corpus", None),
+        Stage("near-dedup", NearDedupSettings, "corpus", None),
+        Stage("paragraph-dedup", ParagraphDedupSettings, "corpus", None, default=False),
         Stage("toxicity", ToxicitySettings, "document", _toxicity),
         Stage("pii", PiiSettings, "document", _pii),
     )

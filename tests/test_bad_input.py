@@ -132,3 +132,54 @@ def test_a_100_mb_document_is_rejected_without_stopping_the_run(tmp_path):
 def _write(path, data: bytes):
     path.write_bytes(data)
     return path
+
+
+def warc_response(number: int) -> bytes:
+    """One gzip member holding one WARC response record of an HTML page (as Common Crawl writes them)."""
+    html = (f"<html><head><title>Page {number}</title></head><body><article><p>{PROSE * 3}</p>"
+            f"<p>Entry {number} of the harbour log.</p></article></body></html>").encode()
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n\r\n" % len(html) + html
+    head = (f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: https://example.org/{number}\r\n"
+            f"WARC-Date: 2024-05-01T00:00:00Z\r\nWARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-{number:012d}>\r\n"
+            f"Content-Type: application/http; msgtype=response\r\nContent-Length: {len(http)}\r\n\r\n").encode()
+    return gzip.compress(head + http + b"\r\n\r\n", mtime=0)
+
+
+def test_a_gzip_warc_that_ends_inside_a_member_is_an_error(tmp_path):
+    data = b"".join(warc_response(i) for i in range(10))
+    whole = run(tmp_path / "whole", "warc", _write(tmp_path / "whole.warc.gz", data), stages=[])
+    assert whole["input"]["src"] == 10 and whole["errors"]["src"] == {}
+    for share in (0.6, 0.95):
+        cut_file = _write(tmp_path / f"cut{share}.warc.gz", data[:int(len(data) * share)])
+        cut = run(tmp_path / f"cut{share}", "warc", cut_file, stages=[])
+        assert cut["errors"]["src"].get("read/truncated_gzip") == 1
+
+
+def test_the_first_60_percent_of_a_common_crawl_warc_is_an_error(corpus, tmp_path):
+    raw = (corpus / "web" / "allenai-crawl_dolma_sample-0000.warc.gz").read_bytes()
+    ledger = run(tmp_path, "warc", _write(tmp_path / "cut.warc.gz", raw[:int(len(raw) * 0.6)]), stages=[])
+    assert ledger["errors"]["src"].get("read/truncated_gzip") == 1
+
+
+def test_an_io_error_fails_the_read_so_the_runner_retries_it(tmp_path):
+    """Reading /proc/self/mem from its start fails in the kernel (EIO): storage, not content."""
+    from tokenmill.transforms.formats import READERS, ReadOptions
+    from tokenmill.transforms.read import ShardReader
+
+    with pytest.raises(OSError) as raised:
+        list(ShardReader({"src": ReadOptions()}).items("src", "jsonl", "/proc/self/mem"))
+    assert raised.value.errno is not None
+    with pytest.raises(OSError):
+        list(READERS["text"]("/proc/self/mem", "src", ReadOptions()))
+    corrupt = _write(tmp_path / "bad.jsonl.gz", gzip.compress(b'{"text": "x"}\n' * 50)[:-30] + b"\x00" * 30)
+    failures = [r for r in ShardReader({"src": ReadOptions()}).items("src", "jsonl", corrupt) if hasattr(r, "kind")]
+    assert [f.kind for f in failures] == ["corrupt_compression"]  # a content error is still counted
+
+
+def test_an_unbalanced_ledger_makes_the_command_fail():
+    from tokenmill.pipeline.ledger import assemble, exit_status, summary_lines
+
+    balanced = assemble([(("input", "src", ""), 2), (("kept", "src", ""), 2)], ["src"])
+    lost = assemble([(("input", "src", ""), 3), (("kept", "src", ""), 2)], ["src"])
+    assert exit_status(balanced) == 0 and summary_lines(balanced)[-1] == "ledger balanced"
+    assert exit_status(lost) == 1 and summary_lines(lost)[-1] == "LEDGER DOES NOT BALANCE"

@@ -1,4 +1,6 @@
-"""The Beam wiring of the foundation: the fused filter chain, exact dedup and the writer."""
+"""The Beam wiring of the foundation: the fused filter chain, exact dedup on keys and the shard writer."""
+from pathlib import Path
+
 import apache_beam as beam
 import pyarrow.parquet as pq
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
@@ -8,9 +10,10 @@ from apache_beam.testing.util import assert_that, equal_to
 from tokenmill.filters.base import DocumentFilter
 from tokenmill.filters.document import Document
 from tokenmill.filters.sanity import SanityFilter
+from tokenmill.filters.normalize import content_hash
 from tokenmill.transforms.exact_dedup import ExactDedup
 from tokenmill.transforms.filter_chain import ApplyFilters
-from tokenmill.transforms.write import WriteShards
+from tokenmill.transforms.write import ShardWriter, document_row, document_schema, read_rows, row_document
 
 PROSE = "The river rose through the night and by morning the lower fields were under water again. "
 
@@ -40,28 +43,44 @@ def test_filter_chain_tags_kept_rejected_and_failed():
                     label="failed")
 
 
+def exact_keys(docs):
+    """Pass 1's exact-dedup keys for `docs`, as if each sat in its own row of shard 0."""
+    return [(content_hash(d.text), (d.id, d.source, 0, row, None)) for row, d in enumerate(docs)]
+
+
 def test_exact_dedup_keeps_the_lowest_id_whatever_the_order():
     copies = [Document(i, "web", text) for i, text in
               [("z9", PROSE), ("a1", PROSE.upper()), ("m5", "  " + PROSE.replace(" ", "\n")), ("q", PROSE + "!")]]
     for order in (copies, copies[::-1]):
+        rows = {d.id: row for row, d in enumerate(order)}
         with beam_pipeline() as p:
-            out = p | beam.Create(order) | ExactDedup()
-            assert_that(out["kept"] | beam.Map(lambda d: d.id), equal_to(["a1", "q"]), label="kept")
-            assert_that(out["rejected"] | beam.Map(lambda r: (r.doc.id, r.duplicate_of)),
-                        equal_to([("z9", "a1"), ("m5", "a1")]), label="dups")
+            out = p | beam.Create(exact_keys(order)) | ExactDedup()
+            assert_that(out["verdicts"], equal_to([(0, (rows[i], "remove", "exact-dedup", "duplicate", "a1"))
+                                                   for i in ("z9", "m5")]), label="verdicts")
 
 
-def test_writer_makes_the_same_bytes_whatever_the_order(tmp_path):
+def test_exact_dedup_keeps_one_copy_of_many_equal_members_whatever_their_identity():
+    """Keepers are found by value: members re-read from a coder (equal, not identical) still keep one."""
+    docs = [Document("same", "web", PROSE) for _ in range(500)]
+    with beam_pipeline() as p:
+        out = p | beam.Create(exact_keys(docs)) | beam.Reshuffle() | ExactDedup()
+        assert_that(out["verdicts"] | beam.combiners.Count.Globally(), equal_to([499]))
+
+
+def test_shard_writer_makes_the_same_bytes_and_splits_at_rows_per_file(tmp_path):
     docs = [Document(f"id{i:03d}", "web", f"{PROSE} {i}", signals={"char_count": i}) for i in range(50)]
+    schema = document_schema({"char_count": "int"})
     contents = []
-    for run, order in enumerate((docs, docs[::-1])):
-        root = tmp_path / f"run{run}"
-        with beam_pipeline() as p:
-            p | beam.Create(order) | WriteShards(str(root), {"char_count": "int"}, rows_per_shard=20)
-        files = sorted(root.rglob("*.parquet"))
-        assert len(files) == 3  # ceil(50 / 20)
+    for run in range(2):
+        writer = ShardWriter(str(tmp_path / f"run{run}" / "web" / "part-00000"), schema, rows_per_file=20)
+        for doc in docs:
+            writer.write(document_row(doc, schema))
+        files = [Path(p) for p in writer.close()]
+        assert [f.name for f in files] == [f"part-00000-{n:04d}.parquet" for n in range(3)]
         contents.append([f.read_bytes() for f in files])
-        table = pq.read_table(root / "web")
+        table = pq.read_table(tmp_path / f"run{run}" / "web")
         assert table.num_rows == 50 and "char_count" in table.column_names
+        assert table.column("id").to_pylist() == [d.id for d in docs]  # input order
         assert pq.read_metadata(files[0]).row_group(0).column(0).compression == "ZSTD"
     assert contents[0] == contents[1]
+    assert [row_document(r).text for r in read_rows(str(files[1]))] == [d.text for d in docs[20:40]]

@@ -3,19 +3,16 @@ import gzip
 import json
 import random
 
-import apache_beam as beam
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
-from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
-from apache_beam.testing.util import assert_that, equal_to
 from datasketch import MinHash, MinHashLSH
 
 from tokenmill.filters.document import Document
-from tokenmill.filters.minhash import MinHasher, detection_probability, normalized_words, shingle_hash, shingles
+from tokenmill.filters.minhash import (MinHasher, detection_probability, normalized_word_bytes, normalized_words,
+                                      shingle_hash, shingles)
 from tokenmill.jobs.curate import curate
-from tokenmill.pipeline.config import Config, SourceConfig
-from tokenmill.transforms.near_dedup import NearDedup
+from tokenmill.pipeline.config import Config, CurateConfig, SourceConfig
 
 
 @pytest.fixture(scope="module", params=["sample", pytest.param("corpus", marks=pytest.mark.corpus)])
@@ -51,27 +48,46 @@ def test_normalisation_folds_case_punctuation_digits_and_space():
     assert normalized_words("The  U.S. budget, 2024:\tup 3.5%!") == ["the", "u", "s", "budget", "0000", "up", "0", "0"]
 
 
+def test_the_byte_table_splits_words_as_the_unicode_rules_do():
+    texts = ["a_b ٣٤ x²y ½ ①② Ⅻ 𝟘𝟙 foo-bar ÆØ ǅ İstanbul ß ﬁ", "١٢٣ \u0660 \U0001D7CE", "The  U.S. budget, 2024:\tup 3.5%!",
+             "a\x1cb\x1fc\x85d\xa0e\u2003f", "\ud800abc def", "ΣΑΣ café naïve 東京タワー 123abc", "“Quoted,” she said—twice…"]
+    for text in texts:
+        assert normalized_word_bytes(text) == [w.encode("utf-8", "surrogatepass") for w in normalized_words(text)]
+
+
+def test_signatures_of_short_empty_and_mixed_batches_equal_datasketch():
+    texts = ["", "one", "two words", "exactly five words here now", "six words are in this one", "“Quoted,” she said—twice"]
+    texts = texts + [" ".join(texts)] + texts[::-1]
+    for text, signature in zip(texts, MinHasher(seed=3).signatures(texts)):
+        reference = MinHash(num_perm=112, seed=3, hashfunc=shingle_hash)
+        for shingle in shingles(text):
+            reference.update(shingle)
+        assert np.array_equal(reference.hashvalues.astype(np.uint32), signature)
+
+
 def test_detection_probability_is_the_s_curve():
     # At the band threshold (1/14)^(1/8) ≈ 0.72 a pair is found with probability 1 - (13/14)^14 ≈ 0.65.
     assert detection_probability((1 / 14) ** (1 / 8)) == pytest.approx(1 - (13 / 14) ** 14)
     assert detection_probability(0.9) > 0.99 and detection_probability(0.5) < 0.06
 
 
-def run_stage(docs, **settings):
-    """Run the stage on `docs`; returns (kept ids, [(dropped id, reason, duplicate_of)]), sorted."""
+def run_stage(docs, tmp_path=None, **settings):
+    """Curate `docs` (one JSONL file) with near-dedup alone and `settings`; returns (kept ids,
+    [(dropped id, reason, duplicate_of)]), sorted, and the ledger."""
     import tempfile
     from pathlib import Path
 
-    folder = Path(tempfile.mkdtemp())
-    with BeamTestPipeline(runner=FnApiRunner()) as p:
-        out = p | beam.Create(docs) | NearDedup(**settings)
-        (out["kept"] | "KeptIds" >> beam.Map(lambda d: json.dumps(d.id))
-         | "WriteKept" >> beam.io.WriteToText(str(folder / "kept"), num_shards=1))
-        (out["rejected"] | "DroppedIds" >> beam.Map(lambda r: json.dumps([r.doc.id, r.reason, r.duplicate_of]))
-         | "WriteDropped" >> beam.io.WriteToText(str(folder / "dropped"), num_shards=1))
-    read = lambda name: sorted(tuple(x) if isinstance(x, list) else x  # noqa: E731
-                               for f in folder.glob(f"{name}*") for x in map(json.loads, f.read_text().splitlines()))
-    return read("kept"), read("dropped")
+    folder = Path(tmp_path or tempfile.mkdtemp())
+    path = folder / f"docs-{len(list(folder.glob('docs-*')))}.jsonl"
+    path.write_text("".join(json.dumps({"id": d.id, "text": d.text}) + "\n" for d in docs))
+    out = folder / f"out-{path.stem}"
+    config = Config(sources={"web": SourceConfig("jsonl", [str(path)])}, stages={"near-dedup": settings},
+                    curate=CurateConfig(keep_rejected=True))
+    ledger = curate(config, str(out), ["near-dedup"])
+    read = lambda name: pq.read_table(out / name).to_pydict() if (out / name).exists() else {"id": []}  # noqa: E731
+    kept, rejected = read("curated"), read("rejected")
+    dropped = sorted(zip(rejected["id"], rejected.get("reason", []), rejected.get("duplicate_of", [])))
+    return sorted(kept["id"]), dropped, ledger
 
 
 def edited(words, start, stop, tag):
@@ -87,7 +103,7 @@ def test_a_chain_of_near_duplicates_is_one_component_kept_once():
     c = edited(b.split(), 0, 50, "y")            # B~C, A and C further apart
     other = " ".join(reversed(words))
     docs = [Document("c", "web", c), Document("a", "web", a), Document("b", "web", b), Document("z", "web", other)]
-    kept, dropped = run_stage(docs, threshold=0.85)
+    kept, dropped, _ = run_stage(docs, threshold=0.85)
     assert kept == ["a", "z"]
     assert dropped == [("b", "duplicate", "a"), ("c", "duplicate", "a")]
 
@@ -95,25 +111,25 @@ def test_a_chain_of_near_duplicates_is_one_component_kept_once():
 def test_keeper_does_not_depend_on_input_order(web_texts):
     docs = [Document(f"d{i:03d}", "web", t) for i, t in enumerate(web_texts[:40])]
     docs += [Document(f"c{i:03d}", "web", t.replace("the", "a", 3) + " Share this.") for i, t in enumerate(web_texts[:10])]
-    first = run_stage(docs)
+    first = run_stage(docs)[:2]
     shuffled = docs[:]
     random.Random(1).shuffle(shuffled)
-    assert run_stage(shuffled) == first
+    assert run_stage(shuffled)[:2] == first
     assert len(first[1]) == 10 and all(d[2] == d[0].replace("d", "c") or d[2] < d[0] for d in first[1])
 
 
 def test_longest_text_keeper_rule(web_texts):
     base = web_texts[5]
     docs = [Document("a", "web", base), Document("b", "web", base + " Read more at our site today.")]
-    kept, dropped = run_stage(docs, keep="longest")
+    kept, dropped, _ = run_stage(docs, keep="longest")
     assert kept == ["b"] and dropped == [("a", "duplicate", "b")]
 
 
 def test_bucket_cap_bounds_hot_keys(web_texts):
     docs = [Document(f"d{i:02d}", "web", web_texts[0]) for i in range(30)]
-    kept, dropped = run_stage(docs, bucket_cap=10)
+    kept, dropped, _ = run_stage(docs, bucket_cap=10)
     assert len(dropped) == 9  # only the ten best of each bucket are compared; exact dedup takes the rest
-    kept, dropped = run_stage(docs)
+    kept, dropped, _ = run_stage(docs)
     assert kept == ["d00"] and len(dropped) == 29
 
 
@@ -121,13 +137,55 @@ def test_incremental_run_drops_what_an_earlier_run_holds(web_texts, tmp_path):
     signatures = tmp_path / "run1-signatures"
     old = [Document(f"old{i}", "web", t) for i, t in enumerate(web_texts[:15])]
     run_stage(old, save_signatures=str(signatures))
-    assert (signatures / "web.parquet").is_file()
+    assert [p.name for p in signatures.iterdir()] == ["part-00000-0000.parquet"]  # one file per input file
     new = [Document(f"new{i}", "web", t + " Updated.") for i, t in enumerate(web_texts[10:20])]
-    kept, dropped = run_stage(new, earlier_signatures=[str(signatures)])
+    kept, dropped, _ = run_stage(new, earlier_signatures=[str(signatures)])
     assert [d[0] for d in dropped] == [f"new{i}" for i in range(5)]
     assert {d[1] for d in dropped} == {"seen_in_earlier_run"}
     assert dropped[0][2] == "old10"
     assert kept == [f"new{i}" for i in range(5, 10)]
+
+
+def chain_of_edits(length: int, step: int = 40):
+    """Documents each a small edit of the one before: consecutive ones are near-duplicates, the ends are not."""
+    rng = random.Random(3)
+    words = [rng.choice(["river", "stone", "light", "field", "north", "quiet", "water", "glass", "cloud", "ember"])
+             + str(rng.randrange(90)) for _ in range(1200)]
+    docs = []
+    for k in range(length):
+        docs.append(Document(f"k{k:02d}", "web", " ".join(words)))
+        words = edited(words, k * step, (k + 1) * step, f"e{k}-").split()
+    return docs
+
+
+def test_a_component_unsettled_after_the_last_round_is_an_error_in_the_ledger(tmp_path):
+    docs = chain_of_edits(12)
+    kept, dropped, ledger = run_stage(docs, tmp_path, threshold=0.8, max_rounds=0)
+    assert ledger["balanced"]
+    assert ledger["errors"]["web"].get("near-dedup/unsettled_component", 0) > 0
+    kept, dropped, ledger = run_stage(docs, tmp_path, threshold=0.8)
+    assert kept == ["k00"] and ledger["errors"]["web"] == {}
+    assert {d[2] for d in dropped} == {"k00"}
+
+
+def test_every_dedup_stage_gives_the_same_bytes_with_one_or_two_workers(tmp_path):
+    docs = chain_of_edits(6)
+    notice = "Subscribe to our newsletter to receive the latest stories from the harbour every morning."
+    docs += [Document(f"x{d.id}", "web", d.text) for d in docs[:2]]                      # exact copies
+    docs += [Document(f"p{i}", "web", f"Page {i} " + d.text[:3000] + "\n\n" + notice) for i, d in enumerate(docs)]
+    for part in range(3):
+        (tmp_path / f"docs-{part}.jsonl").write_text(
+            "".join(json.dumps({"id": d.id, "text": d.text}) + "\n" for d in docs[part::3]))
+    config = Config(sources={"web": SourceConfig("jsonl", [str(tmp_path / "docs-*.jsonl")])},
+                    curate=CurateConfig(keep_rejected=True, rows_per_shard=4))
+    trees = []
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        ledger = curate(config, str(out), ["exact-dedup", "near-dedup", "paragraph-dedup"], workers=workers)
+        trees.append({str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
+    assert trees[0] == trees[1]
+    assert {"exact-dedup/duplicate", "near-dedup/duplicate"} <= set(ledger["removed"]["web"])
+    assert "curated/web/part-00000-0000.parquet" in trees[0] and not any("_staging" in n for n in trees[0])
 
 
 def test_curate_near_dedup_end_to_end(web_texts, tmp_path):

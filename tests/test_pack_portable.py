@@ -2,8 +2,6 @@
 pool (other processes, as on a cluster): the same bytes as the local runner."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,21 +9,8 @@ import pytest
 from tests import pack_corpus
 from tokenmill.jobs.pack import pack
 from tokenmill.jobs.tokenizer import train_tokenizer
-from tests.test_portable import free_port, job_service, tokenmill, tree, wait_for_port  # noqa: F401 (a fixture)
-
-
-@pytest.fixture(scope="module")
-def worker_pool():
-    """Beam's worker pool service: it starts each SDK worker the job asks for as its own process."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
-                                f"--service_port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, process)
-        yield f"localhost:{port}"
-    finally:
-        process.kill()
-        process.wait(timeout=30)
+from tests.beam_services import job_service, worker_pool  # noqa: F401 (fixtures)
+from tests.test_portable import tokenmill, tree
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,8 @@
 Spark and Dataflow options checked and the graph serialised without a cluster."""
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,46 +12,13 @@ from apache_beam.runners.portability.flink_runner import FlinkJarJobServer
 from apache_beam.runners.portability.spark_runner import SparkJarJobServer
 
 from conftest import REPO, SAMPLE, tokenmill
+from tests.beam_services import job_service, worker_pool  # noqa: F401 (fixtures)
 from tokenmill.jobs.curate import curation_pipeline
 from tokenmill.jobs.run_card import CARD_FILE
 from tokenmill.pipeline.config import Config, SourceConfig
 from tokenmill.pipeline.schema import ConfigError
 
 SAMPLE_CONFIG = SAMPLE / "sample.yaml"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("localhost", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the job service exited with {process.returncode}")
-        try:
-            with socket.create_connection(("localhost", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"nothing listens on localhost:{port} after {timeout} s")
-
-
-@pytest.fixture(scope="module")
-def job_service():
-    """Beam's Python job service (the portable runner's server side) on a free loopback port."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, process)
-        yield f"localhost:{port}"
-    finally:
-        process.kill()
-        process.wait(timeout=30)
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -111,10 +76,8 @@ def test_flink_and_spark_options_are_accepted_and_the_graph_serialises(tmp_path,
                                        beam_args=[*args, f"{jar_flag}={jar}"])
     proto = pipeline.to_runner_api()
     names = stage_names(proto)
-    assert any(name.startswith("Read/") for name in names)
-    assert any(name.startswith("Filter[langid,quality]") for name in names)
-    assert any(name.startswith("WriteCurated/") for name in names)
-    assert any(name.startswith("Ledger/") for name in names)
+    for step in ("Stage/", "exact-dedup/", "near-dedup/", "Apply/", "Ledger/"):
+        assert any(name.startswith(step) for name in names), step
     options = pipeline.options
     assert options.view_as(PortableOptions).environment_type == "PROCESS"
     server = (FlinkJarJobServer if runner == "FlinkRunner" else SparkJarJobServer)(options)
@@ -137,7 +100,7 @@ def test_dataflow_options_are_validated_locally_and_the_graph_serialises(tmp_pat
     cloud = pipeline.options.view_as(GoogleCloudOptions)
     assert (cloud.project, cloud.region) == ("tokenmill-demo", "europe-west4")
     assert cloud.staging_location == "gs://tokenmill-demo-tmp/beam"  # defaulted from temp_location
-    assert any(name.startswith("WriteCurated/") for name in stage_names(pipeline.to_runner_api()))
+    assert any(name.startswith("Apply/") for name in stage_names(pipeline.to_runner_api()))
 
 
 @pytest.mark.parametrize("drop, message", [
@@ -166,3 +129,54 @@ def test_dataflow_temp_location_must_be_on_gcs_and_the_cli_says_so(tmp_path):
 def test_an_unknown_runner_is_one_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="--runner NoSuchRunner: "):
         curation_pipeline(small_config(), str(tmp_path / "out"), runner="NoSuchRunner")
+
+
+def every_stage_input(folder: Path) -> list[str]:
+    """Two JSONL files with exact copies, edited near-copies and shared paragraphs across them."""
+    import random
+
+    rng = random.Random(5)
+    vocabulary = ("the and of to that with have be the and of harbour river stone market winter garden council "
+                  "bridge letter morning museum school valley train rain report village road story window").split()
+
+    def sentence():
+        return " ".join(rng.choice(vocabulary) for _ in range(12)).capitalize() + "."
+
+    def page(n):
+        return "\n\n".join(" ".join(sentence() for _ in range(5)) for _ in range(4))
+
+    pages = [page(n) for n in range(30)]
+    notice = "Subscribe to our newsletter to receive the latest stories from the harbour every morning."
+    for part in range(2):
+        rows = []
+        for n, text in enumerate(pages):
+            if part == 1 and n % 3 == 0:
+                text = text.replace("river", "creek", 1)          # an edited near-copy
+            elif n % 3 == 1:
+                text = (page(n) if part else text) + "\n\n" + notice  # a paragraph shared by different pages
+            rows.append({"id": f"p{part}-{n:02d}", "text": text + ("" if n % 5 else f"\n\nCall 555-0{n:03d} now.")})
+        rows.append({"id": f"copy{part}", "text": pages[7]})       # an exact copy in each file
+        (folder / f"docs-{part}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return ["--source", f"web=jsonl:{folder}/docs-*.jsonl", "--langs", "any",
+            "--stages", "langid,quality,exact-dedup,near-dedup,paragraph-dedup,toxicity,pii"]
+
+
+def test_every_stage_on_an_external_worker_pool_gives_the_local_runners_bytes(tmp_path, job_service, worker_pool):
+    """The job service runs the pipeline; the SDK worker is a separate process started by the pool: nothing
+    is shared with the launching process but the files."""
+    flags = every_stage_input(tmp_path)
+    tokenmill("curate", "--output", str(tmp_path / "local"), "--keep-rejected", *flags)
+    result = tokenmill("curate", "--output", str(tmp_path / "pool"), "--keep-rejected", *flags,
+                       "--runner", "PortableRunner", "--job_endpoint", job_service,
+                       "--environment_type", "EXTERNAL", "--environment_config", worker_pool)
+    assert "ledger balanced" in result.stdout
+    local, pool = tree(tmp_path / "local"), tree(tmp_path / "pool")
+    ledger = json.loads(local["ledger.json"])
+    removed = {key for per in ledger["removed"].values() for key in per}
+    assert {"exact-dedup/duplicate", "near-dedup/duplicate"} <= removed
+    assert any(name.startswith("curated/web/") for name in local)
+    assert any(name.startswith("rejected/") for name in local)
+    assert not any(name.startswith("_staging") for name in local)
+    assert pool.keys() == local.keys()
+    for name in local:
+        assert pool[name] == local[name], name

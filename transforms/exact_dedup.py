@@ -1,42 +1,28 @@
-"""Exact deduplication: documents with the same normalised text keep one copy, the lowest id."""
+"""Exact deduplication on keys: documents with the same normalised text keep one copy, the lowest id.
+
+Pass 1 sends (content hash, (id, source, shard, row, near-dedup node)) per document; the smallest
+member of each hash is the keeper (lowest id; source, then where it sits, settle ties), and every
+other member becomes a verdict naming it. The keeper is compared by value, never by identity, so
+a runner that re-reads a group from its coder decides the same. Keepers carry their near-dedup
+node onward, so only distinct texts reach the LSH buckets.
+"""
 from __future__ import annotations
 
 import apache_beam as beam
 
-from tokenmill.filters.document import Rejected
-from tokenmill.filters.normalize import content_hash
+from tokenmill.transforms.join import REMOVE, SmallestWins, verdict
 
 STAGE = "exact-dedup"
-
-
-def keeper_order(doc):
-    """Lowest id first; source, path and text settle ties between sources that reuse ids."""
-    return doc.id, doc.source, str(doc.meta.get("path", "")), doc.text
-
-
-def keep_lowest_id(group):
-    """(hash, docs) → the document with the lowest id, and the others as rejects naming it."""
-    _, docs = group
-    keeper = min(docs, key=keeper_order)
-    for doc in docs:
-        if doc is keeper:
-            yield doc
-        else:
-            yield beam.pvalue.TaggedOutput("rejected", Rejected(doc, STAGE, "duplicate", duplicate_of=keeper.id))
+IDENTITY = 4  # (id, source, shard, row)
 
 
 class ExactDedup(beam.PTransform):
-    """Documents → {"kept", "rejected"}: a GroupByKey on the content hash, a deterministic keeper.
+    """(hash, member) → {"verdicts": removals by staged shard, "nodes": the keepers' near-dedup nodes}."""
 
-    The keeper is chosen by a total order, so it does not depend on the order in which the runner
-    delivers a group; a group is iterated twice, which Beam's grouped values allow.
-    """
-
-    def expand(self, docs):
-        outputs = (
-            docs
-            | "KeyByContent" >> beam.Map(lambda d: (content_hash(d.text), d))
-            | "GroupByContent" >> beam.GroupByKey()
-            | "PickKeeper" >> beam.FlatMap(keep_lowest_id).with_outputs("rejected", main="kept")
-        )
-        return {"kept": outputs.kept, "rejected": outputs.rejected}
+    def expand(self, members):
+        decided = members | "Keepers" >> SmallestWins(IDENTITY)
+        verdicts = decided["losers"] | "Verdicts" >> beam.MapTuple(
+            lambda member, keeper: verdict(member[2:4], REMOVE, STAGE, "duplicate", keeper[0]))
+        nodes = decided["winners"] | "NearNodes" >> beam.FlatMap(
+            lambda kv: [kv[1][IDENTITY]] if kv[1][IDENTITY] else [])
+        return {"verdicts": verdicts, "nodes": nodes}

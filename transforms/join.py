@@ -1,40 +1,45 @@
-"""Joining per-document findings of a corpus stage back onto the documents."""
+"""Corpus-wide decisions on small keys: the smallest member of each key wins, the others learn who won.
+
+Members are plain tuples that sort by rank (the first fields) and whose first `compared` fields
+identify them. Winners come from a `CombinePerKey(min)`, so each worker sends at most one candidate
+per key onward, and no key ever gathers documents: only the members' few-byte tuples meet again,
+streamed past their winner.
+"""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any
 
 import apache_beam as beam
 
-from tokenmill.filters.document import Document
+REMOVE, FAIL, CUT = "remove", "fail", "cut"
 
 
-def node_key(source: str, doc_id: str) -> str:
-    """A document's key across the corpus: ids are unique within a source, not across sources."""
-    return f"{source}\x1f{doc_id}"
+def verdict(where: tuple, kind: str, stage: str, reason, detail) -> tuple:
+    """(staged shard, (row, kind, stage, reason, detail)): what pass 3 applies to one staged row."""
+    shard, row = where
+    return shard, (row, kind, stage, reason, detail)
 
 
-def node_of(doc: Document) -> str:
-    return node_key(doc.source, doc.id)
+class SmallestWins(beam.PTransform):
+    """(key, member) → {"winners": (key, smallest member), "losers": (member[:compared], winner[:compared])}."""
 
-
-class JoinFindings(beam.PTransform):
-    """Documents + (node, finding) pairs → {"kept", "rejected"}: `decide(doc, findings)` yields the
-    document (possibly rewritten) or a tagged `rejected` output."""
-
-    def __init__(self, findings, decide: Callable):
+    def __init__(self, compared: int):
         super().__init__()
-        self.findings, self.decide = findings, decide
+        self.compared = compared
 
-    def expand(self, docs):
-        decide = self.decide
+    def expand(self, members):
+        compared = self.compared
+        winners = members | "Smallest" >> beam.CombinePerKey(min)
+        # Typed Any: Beam would infer a trimmed tuple to be as long as the untrimmed one.
+        trim = beam.MapTuple(lambda key, m: (key, m[:compared])).with_output_types(Any)
+        trimmed = {"member": members | "TrimMembers" >> trim, "winner": winners | "TrimWinners" >> trim}
 
-        def verdicts(item):
+        def losers(item):
             _, grouped = item
-            findings = list(grouped["finding"])
-            for doc in grouped["doc"]:
-                yield from decide(doc, findings)
+            winner = next(iter(grouped["winner"]))
+            for member in grouped["member"]:
+                if member != winner:
+                    yield member, winner
 
-        outputs = ({"doc": docs | "KeyByNode" >> beam.Map(lambda d: (node_of(d), d)), "finding": self.findings}
-                   | "JoinBack" >> beam.CoGroupByKey()
-                   | "Decide" >> beam.FlatMap(verdicts).with_outputs("rejected", main="kept"))
-        return {"kept": outputs.kept, "rejected": outputs.rejected}
+        losers = trimmed | "MeetWinner" >> beam.CoGroupByKey() | "Losers" >> beam.FlatMap(losers)
+        return {"winners": winners, "losers": losers}

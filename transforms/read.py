@@ -1,4 +1,4 @@
-"""Reading shards in Beam: one element per file, spread over workers, progress on the log.
+"""Reading shard files: every record accounted for, I/O errors retried, progress on the log.
 
 Each reader instance logs its running totals after every file and every PROGRESS_EVERY_S within a
 long one, as one line in PROGRESS_FORMAT. On a terminal `jobs/report/progress.py` turns these lines (from
@@ -10,15 +10,14 @@ import logging
 import os
 import re
 import time
+from typing import Iterator
 
-import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
-from apache_beam.pvalue import TaggedOutput
 
 from tokenmill.filters.document import Document, Failed, Rejected
 from tokenmill.transforms.formats import READERS, ReadOptions
-from tokenmill.transforms.formats.common import with_relative_paths
+from tokenmill.transforms.formats.common import READ_STAGE, is_io_error, with_relative_paths
 
 LOG = logging.getLogger("tokenmill.read")
 PROGRESS_EVERY_S = 10.0
@@ -28,25 +27,24 @@ PROGRESS_PATTERN = re.compile(r"read (?P<documents>\d+) documents, (?P<text_byte
                               r"reader=(?P<reader>[\w:-]+)")
 
 
-class _ReadShardFn(beam.DoFn):
-    """(source, format, path) → documents; read-time rejects and failures on tagged outputs."""
+class ShardReader:
+    """Reads shard files one after another, with running totals on the log.
+
+    `items(source, format, path)` yields the reader's documents, rejects and failures. A content
+    error (a corrupt stream, a parser that gives up on a file) becomes one `Failed` for the file; an
+    I/O error (the storage failed, not the content) is raised, so that the runner retries the
+    bundle instead of the run losing the file for good.
+    """
 
     def __init__(self, options: dict[str, ReadOptions]):
         self.options = options
         self.docs = Metrics.counter("read", "documents")
         self.bytes = Metrics.counter("read", "text_bytes")
-
-    def setup(self):
-        self._started = time.monotonic()
-        self._last_log = self._started
-        self._count = 0
-        self._text_bytes = 0
-        self._files = 0
-        self._file_bytes = 0
+        self._started = self._last_log = time.monotonic()
+        self._count = self._text_bytes = self._files = self._file_bytes = 0
         self._reader = f"{os.getpid()}-{id(self):x}"
 
-    def process(self, shard: tuple[str, str, str]):
-        source, fmt, path = shard
+    def items(self, source: str, fmt: str, path: str) -> Iterator[Document | Rejected | Failed]:
         roots = self.options[source].extra.get("roots", ())
         produced = False
         try:
@@ -62,17 +60,15 @@ class _ReadShardFn(beam.DoFn):
                     self._text_bytes += len(result.text)
                     if time.monotonic() - self._last_log >= PROGRESS_EVERY_S:
                         self._log_progress()
-                    yield result
-                elif isinstance(result, Rejected):
-                    yield TaggedOutput("rejected", result)
-                else:
-                    yield TaggedOutput("failed", result)
-        except Exception as err:  # an unexpected reader error costs this file, not the run
-            yield TaggedOutput("failed", Failed(source, "read", type(err).__name__, path, str(err)[:500]))
+                yield result
+        except Exception as err:  # a reader giving up on this content costs this file, not the run
+            if is_io_error(err):
+                raise
+            yield Failed(source, READ_STAGE, type(err).__name__, path, str(err)[:500])
             produced = True
         self._file_done(path)
         if not produced:  # an empty file (or one with no record of the wanted kind) is still accounted for
-            yield TaggedOutput("failed", Failed(source, "read", "no_documents", path, "the file holds no document"))
+            yield Failed(source, READ_STAGE, "no_documents", path, "the file holds no document")
 
     def _file_done(self, path: str):
         self._files += 1
@@ -88,22 +84,3 @@ class _ReadShardFn(beam.DoFn):
         self._last_log = now
         LOG.info(PROGRESS_FORMAT, self._count, self._text_bytes, self._files, self._file_bytes,
                  self._count / max(now - self._started, 1e-9), self._reader)
-
-
-class ReadShards(beam.PTransform):
-    """[(source, format, path)] → {"kept", "rejected", "failed"}: one file per element, reshuffled
-    so that files spread over the workers."""
-
-    def __init__(self, shards: list[tuple[str, str, str]], options: dict[str, ReadOptions]):
-        super().__init__()
-        self.shards = sorted(shards)
-        self.options = options
-
-    def expand(self, pbegin):
-        outputs = (
-            pbegin
-            | "ListShards" >> beam.Create(self.shards)
-            | "SpreadShards" >> beam.Reshuffle()
-            | "ReadShard" >> beam.ParDo(_ReadShardFn(self.options)).with_outputs("rejected", "failed", main="kept")
-        )
-        return {"kept": outputs.kept, "rejected": outputs.rejected, "failed": outputs.failed}

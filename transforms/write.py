@@ -1,22 +1,20 @@
-"""Writing documents as Parquet shards whose bytes do not depend on the runner or the worker count.
+"""Documents as Parquet rows, and shard files written and read a batch at a time.
 
-Each source gets ceil(count / rows_per_shard) shards; a document goes to shard
-stable_hash(id) mod that number, and each shard is sorted before it is written. So the same
-documents always make the same files, whatever order the runner delivered them in. Shards
-that receive no document are never written.
+Every file of a run (staged, curated, rejected) has the same columns: the base columns, the
+signals in name order, and for staged and rejected files the stage, reason and duplicate_of of a
+removal. A `ShardWriter` holds one row group at a time and starts a new file every
+`rows_per_file` rows, so a file's bytes depend only on its rows, in order, never on the runner.
 """
 from __future__ import annotations
 
 import json
-import math
-from typing import Iterable, Optional
+from typing import Iterator, Optional
 
-import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from tokenmill.filters.document import Document, Rejected, stable_hash
+from tokenmill.filters.document import Document, Rejected
 
 BASE_COLUMNS = {
     "id": pa.string(),
@@ -30,6 +28,7 @@ BASE_COLUMNS = {
 REJECT_COLUMNS = {"stage": pa.string(), "reason": pa.string(), "duplicate_of": pa.string(),
                   "rewritten_text": pa.string()}
 SIGNAL_TYPES = {"int": pa.int64(), "float": pa.float64(), "str": pa.string()}
+ROW_GROUP_ROWS = 1024
 
 
 def document_schema(signal_types: dict[str, str], rejected: bool = False) -> pa.Schema:
@@ -58,47 +57,62 @@ def document_row(doc: Document, schema: pa.Schema, reject: Optional[Rejected] = 
     return row
 
 
-def row_order(row: dict):
-    return row["id"], row["meta"], row["text"]
+def row_document(row: dict) -> Document | Rejected:
+    """A staged row back as the Document it was (or the Rejected, when the row names a stage)."""
+    signals = {name: value for name, value in row.items()
+               if name not in BASE_COLUMNS and name not in REJECT_COLUMNS and value is not None}
+    doc = Document(row["id"], row["source"], row["text"], row["url"], row["lang"], row["lang_score"],
+                   json.loads(row["meta"]), signals)
+    if row.get("stage"):
+        return Rejected(doc, row["stage"], row["reason"], row["duplicate_of"], row.get("rewritten_text"))
+    return doc
 
 
-def write_shard(path: str, rows: Iterable[dict], schema: pa.Schema) -> tuple[str, int]:
-    rows = sorted(rows, key=row_order)
-    table = pa.Table.from_pylist(rows, schema=schema)
-    with FileSystems.create(path) as sink:
-        pq.write_table(table, sink, compression="zstd")
-    return path, len(rows)
+class ShardWriter:
+    """Rows → `<prefix>-NNNN.parquet` files of at most `rows_per_file` rows (zstd, fixed row groups).
+    Nothing is written for no rows; `close()` returns the paths written."""
+
+    def __init__(self, prefix: str, schema: pa.Schema, rows_per_file: int = 1 << 62):
+        self.prefix, self.schema, self.rows_per_file = prefix, schema, rows_per_file
+        self.paths: list[str] = []
+        self._rows: list[dict] = []
+        self._in_file = 0
+        self._sink = self._writer = None
+
+    def write(self, row: dict) -> None:
+        self._rows.append(row)
+        if len(self._rows) >= ROW_GROUP_ROWS or self._in_file + len(self._rows) >= self.rows_per_file:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._rows:
+            return
+        if self._writer is None:
+            path = f"{self.prefix}-{len(self.paths):04d}.parquet"
+            self.paths.append(path)
+            self._sink = FileSystems.create(path)
+            self._writer = pq.ParquetWriter(self._sink, self.schema, compression="zstd")
+        self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self.schema))
+        self._in_file += len(self._rows)
+        self._rows = []
+        if self._in_file >= self.rows_per_file:
+            self._close_file()
+
+    def _close_file(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._sink.close()
+            self._writer = self._sink = None
+            self._in_file = 0
+
+    def close(self) -> list[str]:
+        self._flush()
+        self._close_file()
+        return self.paths
 
 
-class WriteShards(beam.PTransform):
-    """Documents (or Rejected) → `<root>/<source>/part-NNNNN.parquet`; outputs (path, rows)."""
-
-    def __init__(self, root: str, signal_types: dict[str, str], rows_per_shard: int, rejected: bool = False):
-        super().__init__()
-        self.root = root.rstrip("/")
-        self.schema = document_schema(signal_types, rejected)
-        self.rows_per_shard = rows_per_shard
-        self.rejected = rejected
-
-    def expand(self, items):
-        schema, rejected = self.schema, self.rejected
-
-        def to_row(item):
-            return document_row(item.doc, schema, item) if rejected else document_row(item, schema)
-
-        rows = items | "ToRow" >> beam.Map(to_row)
-        counts = rows | "Sources" >> beam.Map(lambda r: r["source"]) | "CountPerSource" >> beam.combiners.Count.PerElement()
-        per_shard = self.rows_per_shard
-
-        def shard_key(row, counts):
-            shards = max(1, math.ceil(counts[row["source"]] / per_shard))
-            return (row["source"], stable_hash(row["source"], row["id"], row["meta"]) % shards), row
-
-        root = self.root
-        return (
-            rows
-            | "KeyByShard" >> beam.Map(shard_key, counts=beam.pvalue.AsDict(counts))
-            | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.MapTuple(
-                lambda key, shard_rows: write_shard(f"{root}/{key[0]}/part-{key[1]:05d}.parquet", shard_rows, schema))
-        )
+def read_rows(path: str, batch_rows: int = ROW_GROUP_ROWS) -> Iterator[dict]:
+    """The rows of a Parquet file, in order, one batch in memory at a time."""
+    with FileSystems.open(path) as handle:
+        for batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_rows):
+            yield from batch.to_pylist()

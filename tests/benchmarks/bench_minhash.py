@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import random
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-CORPUS = REPO.parent / "shared" / "corpus"
+CORPUS = Path(os.environ.get("TOKENMILL_CORPUS", REPO.parent / "shared" / "corpus"))
 
 from tokenmill.filters.minhash import (BANDS, ROWS, MinHasher, band_keys, detection_probability, estimated_jaccard,  # noqa: E402
                              shingle_hash, shingles)
@@ -41,12 +42,14 @@ def speed_table(texts):
     from datasketch import MinHash
 
     rows = []
-    hasher = MinHasher()
-    hasher.signatures(texts[:50])
-    start = time.perf_counter()
-    for i in range(0, len(texts), 512):
-        hasher.signatures(texts[i:i + 512])
-    ours = len(texts) / (time.perf_counter() - start)
+    ours = 0.0
+    for _ in range(3):  # the best of three passes, each with a fresh hasher (word hashes not cached yet)
+        hasher = MinHasher()
+        hasher.signatures(texts[:50])
+        start = time.perf_counter()
+        for i in range(0, len(texts), 512):
+            hasher.signatures(texts[i:i + 512])
+        ours = max(ours, len(texts) / (time.perf_counter() - start))
     rows.append(("tokenmill MinHasher (numpy, batched)", ours))
     sample = texts[:300]
     start = time.perf_counter()
@@ -63,12 +66,15 @@ def speed_table(texts):
     try:
         import rensa
 
-        start = time.perf_counter()
-        for text in texts:
-            m = rensa.RMinHash(num_perm=112, seed=1)
-            m.update([s.decode() for s in shingles(text)])
-            m.digest()
-        rows.append(("rensa RMinHash (Rust)", len(texts) / (time.perf_counter() - start)))
+        best = 0.0
+        for _ in range(3):
+            start = time.perf_counter()
+            for text in texts:
+                m = rensa.RMinHash(num_perm=112, seed=1)
+                m.update([s.decode() for s in shingles(text)])
+                m.digest()
+            best = max(best, len(texts) / (time.perf_counter() - start))
+        rows.append(("rensa RMinHash (Rust)", best))
     except ImportError:
         rows.append(("rensa RMinHash (not installed)", float("nan")))
     return rows, ours

@@ -9,7 +9,7 @@ from typing import Iterator
 
 from tokenmill.filters.document import Document, Failed, derived_id
 from tokenmill.filters.extract.gutenberg import book_paragraphs
-from tokenmill.transforms.formats.common import (READ_STAGE, DecodedLines, ReadOptions, STREAM_ERRORS, looks_binary,
+from tokenmill.transforms.formats.common import (READ_STAGE, DecodedLines, ReadOptions, STREAM_ERRORS, content_error, looks_binary,
                                        open_decompressed, reject_at_read)
 
 
@@ -28,7 +28,7 @@ def read_book(path: str, source: str, options: ReadOptions) -> Iterator:
         yield reject_at_read(Document(doc_id, source, "", meta=meta), "too_large")
         return
     except STREAM_ERRORS as err:
-        yield Failed(source, READ_STAGE, "unreadable", path, str(err)[:500])
+        yield Failed(source, READ_STAGE, "unreadable", path, str(content_error(err))[:500])
         return
     if not paragraphs:
         yield reject_at_read(Document(doc_id, source, "", meta=meta), "empty")

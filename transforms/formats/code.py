@@ -10,8 +10,8 @@ from typing import Iterator
 
 from tokenmill.filters.document import Document, Failed, derived_id
 from tokenmill.filters.extract.code import code_language, skip_reason
-from tokenmill.transforms.formats.common import (READ_STAGE, STREAM_ERRORS, ReadOptions, decode_text, looks_binary,
-                                       open_decompressed, reject_at_read, relative_path)
+from tokenmill.transforms.formats.common import (READ_STAGE, STREAM_ERRORS, ReadOptions, content_error, decode_text,
+                                                 looks_binary, open_decompressed, reject_at_read, relative_path)
 from tokenmill.transforms.formats.jsonl import jsonl_lines
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.bz2", ".jsonl.xz", ".json.gz")
@@ -25,7 +25,7 @@ def read_code(path: str, source: str, options: ReadOptions) -> Iterator:
         with open_decompressed(path) as stream:
             data = stream.read(options.max_document_bytes + 1)
     except STREAM_ERRORS as err:
-        yield Failed(source, READ_STAGE, "unreadable", path, str(err)[:500])
+        yield Failed(source, READ_STAGE, "unreadable", path, str(content_error(err))[:500])
         return
     yield _code_document(derived_id(path, 0), relative_path(path, options.extra.get("roots", ())), data, source,
                          options, {"file": path})
@@ -54,7 +54,7 @@ def _read_code_jsonl(path: str, source: str, options: ReadOptions) -> Iterator:
                 yield _code_document(str(record.get("id") or doc_id), file_path, record[content_field].encode("utf-8"),
                                      source, options, meta)
     except STREAM_ERRORS as err:
-        yield Failed(source, READ_STAGE, "corrupt_compression", f"{path}:{line_number + 1}", str(err))
+        yield Failed(source, READ_STAGE, "corrupt_compression", f"{path}:{line_number + 1}", str(content_error(err)))
 
 
 def _record(raw: bytes):

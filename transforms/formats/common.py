@@ -18,7 +18,22 @@ from tokenmill.filters.document import Document, Rejected
 
 READ_STAGE = "read"
 # What a broken or truncated file raises while it is read (zlib/bz2/lzma/zstd errors, short reads).
+# bz2 and gzip report bad data as an OSError without an errno; `is_io_error` tells the two apart.
 STREAM_ERRORS = (OSError, EOFError, ValueError, zstandard.ZstdError)
+
+
+def is_io_error(err: BaseException) -> bool:
+    """The storage failed, not the content (a lost connection, a vanished file, a full disk): an error
+    the runner should retry, never one to count as a bad record. Decompressors report corrupt data as
+    OSError without an errno (gzip.BadGzipFile, bz2's "Invalid data stream"); the OS sets one."""
+    return isinstance(err, (ConnectionError, TimeoutError)) or (isinstance(err, OSError) and err.errno is not None)
+
+
+def content_error(err: BaseException) -> BaseException:
+    """`err` itself, to be counted as a content error; an I/O error is raised again (retried)."""
+    if is_io_error(err):
+        raise err
+    return err
 
 
 @dataclass(frozen=True)

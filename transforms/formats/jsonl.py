@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import json
-
 from typing import Iterator
 
-import zstandard
-
 from tokenmill.filters.document import Document, Failed, derived_id
-from tokenmill.transforms.formats.common import READ_STAGE, ReadOptions, decode_text, open_decompressed, reject_at_read
+from tokenmill.transforms.formats.common import (READ_STAGE, STREAM_ERRORS, ReadOptions, content_error, decode_text,
+                                                    open_decompressed, reject_at_read)
 
 META_FIELDS_SKIPPED = frozenset({"text", "id", "url"})
 
@@ -25,9 +23,9 @@ def read_jsonl(path: str, source: str, options: ReadOptions) -> Iterator:
                 if not raw.strip():
                     continue
                 yield _parse(raw, path, line_number, source, text_field)
-    except (OSError, EOFError, ValueError, zstandard.ZstdError) as err:
+    except STREAM_ERRORS as err:
         # zlib/zstd errors surface here: the rest of this file is unreadable.
-        yield Failed(source, READ_STAGE, "corrupt_compression", f"{path}:{line_number + 1}", str(err))
+        yield Failed(source, READ_STAGE, "corrupt_compression", f"{path}:{line_number + 1}", str(content_error(err)))
 
 
 def _parse(raw: bytes, path: str, line_number: int, source: str, text_field: str):

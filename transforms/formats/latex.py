@@ -14,7 +14,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from tokenmill.filters.document import Document, Failed, derived_id
 from tokenmill.filters.extract.latex import is_main_file, latex_to_text
-from tokenmill.transforms.formats.common import READ_STAGE, STREAM_ERRORS, ReadOptions, decode_text, open_raw, reject_at_read
+from tokenmill.transforms.formats.common import READ_STAGE, STREAM_ERRORS, content_error, ReadOptions, decode_text, open_raw, reject_at_read
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 
@@ -28,7 +28,7 @@ def read_latex(path: str, source: str, options: ReadOptions) -> Iterator:
         else:
             files = {posixpath.basename(path): _read(path, options.max_document_bytes)}
     except (tarfile.TarError, *STREAM_ERRORS) as err:
-        yield Failed(source, READ_STAGE, "unreadable", path, str(err)[:500])
+        yield Failed(source, READ_STAGE, "unreadable", path, str(content_error(err))[:500])
         return
     mains = sorted(name for name, text in files.items() if name.endswith(".tex") and text and is_main_file(text))
     if not mains:

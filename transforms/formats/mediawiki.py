@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from tokenmill.filters.document import Document, Failed
 from tokenmill.filters.extract.wikitext import wikitext_to_text
-from tokenmill.transforms.formats.common import READ_STAGE, STREAM_ERRORS, ReadOptions, open_decompressed, reject_at_read
+from tokenmill.transforms.formats.common import READ_STAGE, STREAM_ERRORS, content_error, ReadOptions, open_decompressed, reject_at_read
 
 ARTICLE_NAMESPACE = "0"
 
@@ -38,7 +38,7 @@ def read_mediawiki(path: str, source: str, options: ReadOptions) -> Iterator:
     except ET.ParseError as err:
         yield Failed(source, READ_STAGE, "malformed_xml", f"{path} after {last_title!r}", str(err))
     except STREAM_ERRORS as err:
-        yield Failed(source, READ_STAGE, "corrupt_compression", f"{path} after {last_title!r}", str(err))
+        yield Failed(source, READ_STAGE, "corrupt_compression", f"{path} after {last_title!r}", str(content_error(err)))
 
 
 def _fields(page: ET.Element) -> dict:

@@ -6,7 +6,7 @@ from typing import Iterator
 import pyarrow.parquet as pq
 
 from tokenmill.filters.document import Document, Failed, derived_id
-from tokenmill.transforms.formats.common import READ_STAGE, STREAM_ERRORS, ReadOptions, open_raw, reject_at_read
+from tokenmill.transforms.formats.common import READ_STAGE, STREAM_ERRORS, content_error, ReadOptions, open_raw, reject_at_read
 
 
 def read_parquet(path: str, source: str, options: ReadOptions) -> Iterator:
@@ -38,4 +38,4 @@ def read_parquet(path: str, source: str, options: ReadOptions) -> Iterator:
                     else:
                         yield Document(doc_id, source, text, str(url) if url else None, meta=meta)
     except STREAM_ERRORS as err:
-        yield Failed(source, READ_STAGE, "unreadable", f"{path}#row{row}", str(err)[:500])
+        yield Failed(source, READ_STAGE, "unreadable", f"{path}#row{row}", str(content_error(err))[:500])

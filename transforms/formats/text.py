@@ -3,11 +3,9 @@ from __future__ import annotations
 
 from typing import Iterator
 
-
-import zstandard
-
 from tokenmill.filters.document import Document, Failed, derived_id
-from tokenmill.transforms.formats.common import READ_STAGE, ReadOptions, decode_text, looks_binary, open_decompressed, reject_at_read
+from tokenmill.transforms.formats.common import (READ_STAGE, STREAM_ERRORS, ReadOptions, content_error, decode_text, looks_binary,
+                                                    open_decompressed, reject_at_read)
 
 
 def read_text(path: str, source: str, options: ReadOptions) -> Iterator:
@@ -16,8 +14,8 @@ def read_text(path: str, source: str, options: ReadOptions) -> Iterator:
     try:
         with open_decompressed(path) as stream:
             data = stream.read(options.max_document_bytes + 1)
-    except (OSError, EOFError, ValueError, zstandard.ZstdError) as err:
-        yield Failed(source, READ_STAGE, "unreadable", path, str(err))
+    except STREAM_ERRORS as err:
+        yield Failed(source, READ_STAGE, "unreadable", path, str(content_error(err)))
         return
     if len(data) > options.max_document_bytes:
         yield reject_at_read(Document(doc_id, source, "", meta=meta), "too_large")

@@ -2,8 +2,10 @@
 
 HTTP bodies are decoded (chunked transfer coding, gzip/deflate/br content coding,
 `formats/http_body.py`) before extraction; a body that does not decode is one failure
-(`read/undecodable_body`). A corrupt gzip member is recorded as one failure and reading resumes at
-the next gzip member (Common Crawl writes one member per record), so the rest of the shard still counts.
+(`read/undecodable_body`). A corrupt gzip member is recorded as one failure and reading resumes at the next gzip member
+(Common Crawl writes one member per record), so the rest of the shard still counts. A gzip stream
+that ends inside a member (a download cut short) is a `truncated_gzip` failure, although FastWARC
+stops there without a word.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
 from tokenmill.filters.document import Document, Failed, derived_id
-from tokenmill.transforms.formats.common import READ_STAGE, ReadOptions, decode_text, looks_binary, open_raw, reject_at_read
+from tokenmill.transforms.formats.common import (READ_STAGE, ReadOptions, content_error, decode_text, looks_binary,
+                                                 open_raw, reject_at_read)
 from tokenmill.transforms.formats.http_body import UndecodableBody, decode_body
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -43,27 +46,33 @@ def _read_records(path: str, source: str, options: ReadOptions, record_type) -> 
     with open_raw(path) as stream:
         offset, resuming = 0, False
         while offset is not None:
-            offset, parsed, failure = yield from _read_from(stream, offset, path, source, options, record_type)
+            start = offset
+            offset, parsed, failure, last = yield from _read_from(stream, offset, path, source, options, record_type)
             # A resume that fails before its first record hit the same corrupt stretch: counted once.
             if failure is not None and (parsed or not resuming):
                 yield failure
+            if offset is None and failure is None and not _gzip_ends_cleanly(stream, last if parsed else start):
+                yield Failed(source, READ_STAGE, "truncated_gzip", f"{path}@{last}",
+                             "the gzip stream ends inside a member")
             resuming = True
 
 
 def _read_from(stream: IO[bytes], offset: int, path: str, source: str, options: ReadOptions, record_type):
-    """Read records from `offset`. Returns (where to resume or None at the end, records parsed, failure)."""
+    """Read records from `offset`. Returns (where to resume or None at the end, records parsed, failure,
+    the offset of the last record read)."""
     stream.seek(offset)
     last, parsed = offset, 0
     try:
         for record in ArchiveIterator(stream, parse_http=record_type == WarcRecordType.response):
-            last = offset + record.stream_pos
+            last = record.stream_pos  # FastWARC counts from the start of the file, not from `offset`
             parsed += 1
             if record.record_type == record_type:
                 yield from _record_to_document(record, path, source, options, record_type, last)
     except OSError as err:
-        kind = "corrupt_gzip" if "zip" in str(err).lower() else "malformed_warc"
-        return _next_gzip_member(stream, last + 1), parsed, Failed(source, READ_STAGE, kind, f"{path}@{last}", str(err))
-    return None, parsed, None
+        kind = "corrupt_gzip" if "zip" in str(content_error(err)).lower() else "malformed_warc"
+        failure = Failed(source, READ_STAGE, kind, f"{path}@{last}", str(err))
+        return _next_gzip_member(stream, last + 1), parsed, failure, last
+    return None, parsed, None, last
 
 
 def _record_to_document(record, path, source, options, record_type, position) -> Iterator:
@@ -128,6 +137,31 @@ def _next_gzip_member(stream: IO[bytes], start: int, chunk: int = 1 << 20):
         if _opens_warc_record(stream, position + found):
             return position + found
         position += found + 1
+
+
+def _gzip_ends_cleanly(stream: IO[bytes], offset: int, chunk: int = 1 << 16) -> bool:
+    """Whether the gzip members from `offset` (where a record's member starts) to the end of the file are
+    all complete. True for a file that is not gzip there; a whole-file member is checked from the start."""
+    stream.seek(offset)
+    if stream.read(len(GZIP_MAGIC)) != GZIP_MAGIC:
+        stream.seek(0)
+        if offset == 0 or stream.read(len(GZIP_MAGIC)) != GZIP_MAGIC:
+            return True
+        offset = 0
+    stream.seek(offset)
+    member = None
+    while data := stream.read(chunk):
+        while data:
+            member = member or zlib.decompressobj(wbits=31)
+            try:
+                member.decompress(data, 1)  # the output is not wanted: one byte at most, the rest stays unconsumed
+                while member.unconsumed_tail and not member.eof:
+                    member.decompress(member.unconsumed_tail, 1 << 20)
+            except zlib.error:
+                return False
+            data = member.unused_data if member.eof else b""
+            member = None if member.eof else member
+    return member is None
 
 
 def _opens_warc_record(stream: IO[bytes], offset: int) -> bool:

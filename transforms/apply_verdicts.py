@@ -1,0 +1,79 @@
+"""Pass 3 of curation: each staged shard read once, its verdicts applied, curated/ and rejected/ written.
+
+A staged shard's verdicts (a few bytes per removed document or cut paragraph) arrive grouped with
+it; its rows stream through in input order: removed rows go to `rejected/` (with `duplicate_of`),
+paragraph cuts rewrite the text, the document stages after dedup run, and the rest is written to
+`curated/<source>/part-<file>-<n>.parquet`, one file per `rows_per_shard` rows. Ledger events
+(kept, removed, errors) are the only other output.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import apache_beam as beam
+import pyarrow as pa
+
+from tokenmill.filters.base import DocumentFilter
+from tokenmill.filters.document import Document, Failed, Rejected
+from tokenmill.transforms.join import CUT, FAIL
+from tokenmill.transforms.paragraph_dedup import rewrite
+from tokenmill.transforms.staging import CountedChains
+from tokenmill.transforms.write import ShardWriter, document_row, read_rows, row_document
+
+
+class _ApplyVerdictsFn(beam.DoFn):
+    def __init__(self, output: str, chains: dict[str, list[DocumentFilter]], paragraph_sources: frozenset,
+                 curated: pa.Schema, rejected: Optional[pa.Schema], rows_per_shard: int):
+        self.output, self.chains, self.paragraph_sources = output.rstrip("/"), CountedChains(chains), paragraph_sources
+        self.curated, self.rejected, self.rows_per_shard = curated, rejected, rows_per_shard
+
+    def setup(self):
+        self.chains.setup()
+
+    def process(self, item):
+        _, grouped = item
+        (source, part, staged), = grouped["shard"]
+        if staged is None:
+            return
+        decided, cuts = {}, {}
+        for row, kind, stage, reason, detail in grouped["verdict"]:
+            if kind == CUT:
+                cuts.setdefault(row, set()).add(detail)
+            elif kind == FAIL or row not in decided:  # a failure outranks a removal
+                decided[row] = (kind, stage, reason, detail)
+        curated = ShardWriter(f"{self.output}/curated/{source}/part-{part:05d}", self.curated, self.rows_per_shard)
+        rejected = (ShardWriter(f"{self.output}/rejected/{source}/part-{part:05d}", self.rejected, self.rows_per_shard)
+                    if self.rejected is not None else None)
+        for row, data in enumerate(read_rows(staged)):
+            item = row_document(data)
+            if isinstance(item, Document) and row in decided:
+                kind, stage, reason, detail = decided[row]
+                item = (Failed(source, stage, reason, item.id, detail) if kind == FAIL
+                        else Rejected(item, stage, reason, duplicate_of=detail))
+                yield ("errors" if kind == FAIL else "removed", source, item.key)
+            elif isinstance(item, Document):
+                if source in self.paragraph_sources:
+                    item = rewrite(item, cuts.get(row, set()))
+                if isinstance(item, Document):
+                    item = self.chains(item)
+                yield ("kept", source, "") if isinstance(item, Document) else (
+                    "errors" if isinstance(item, Failed) else "removed", source, item.key)
+            if isinstance(item, Document):
+                curated.write(document_row(item, self.curated))
+            elif isinstance(item, Rejected) and rejected is not None:
+                rejected.write(document_row(item.doc, self.rejected, item))
+        curated.close()
+        if rejected is not None:
+            rejected.close()
+
+
+class ApplyVerdicts(beam.PTransform):
+    """{"shard": (index, (source, part, staged path)), "verdict": (index, verdict)} → ledger events."""
+
+    def __init__(self, output: str, chains: dict[str, list[DocumentFilter]], paragraph_sources: frozenset,
+                 curated: pa.Schema, rejected: Optional[pa.Schema], rows_per_shard: int):
+        super().__init__()
+        self.fn = _ApplyVerdictsFn(output, chains, paragraph_sources, curated, rejected, rows_per_shard)
+
+    def expand(self, inputs):
+        return inputs | "ByShard" >> beam.CoGroupByKey() | "Apply" >> beam.ParDo(self.fn)

@@ -1,0 +1,182 @@
+"""Pass 1 of curation: each input file read, filtered and written to its staged shard, in input order.
+
+    (shard, source, format, path) ─► read ─► document stages (fused) ─► <staging>/docs/<shard>-0000.parquet
+                                    └─► small keys for the corpus stages, ledger events, the shard's info
+
+No document crosses a shuffle: what leaves this pass is where each kept document sits (shard,
+row), its rank, its content hash, its paragraph hashes and its MinHash band keys. The signatures
+themselves go to a Parquet file per shard (`signatures_folder`), read back only for the few pairs
+that share a band.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
+
+from tokenmill.filters.base import DocumentFilter
+from tokenmill.filters.document import Document, Failed, Rejected
+from tokenmill.filters.minhash import MinHasher, band_keys
+from tokenmill.filters.normalize import content_hash
+from tokenmill.transforms.filter_chain import run_chain
+from tokenmill.transforms.formats import ReadOptions
+from tokenmill.transforms.near_dedup import SIGNATURE_SCHEMA, near_rank, signature_prefix
+from tokenmill.transforms.paragraph_dedup import paragraph_keys
+from tokenmill.transforms.read import ShardReader
+from tokenmill.transforms.write import ShardWriter, document_row
+
+EXACT, NEAR, PARAGRAPHS, EVENTS, SHARDS = "exact", "near", "paragraphs", "events", "shards"
+BATCH = 256
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One input file: `index` across the run (its staged shard), `part` within its source."""
+
+    index: int
+    source: str
+    format: str
+    path: str
+    part: int
+
+
+@dataclass(frozen=True)
+class NearKeys:
+    """What near-dedup needs from pass 1 (see transforms/near_dedup.py)."""
+
+    num_perm: int
+    seed: int
+    shingle_words: int
+    bands: int
+    rows: int
+    keep: str
+    keep_signal: Optional[str]
+    signatures_folder: str
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Which sources each corpus stage covers, and the settings pass 1 needs for their keys."""
+
+    exact: frozenset = frozenset()
+    near: frozenset = frozenset()
+    paragraphs: frozenset = frozenset()
+    paragraph_min_chars: int = 50
+    near_keys: Optional[NearKeys] = None
+    keep_rejected: bool = False
+
+
+class CountedChains:
+    """Each source's chain of document filters, run with the "filters" counters (kept, removed, failed)
+    that the fused filter pass has always reported; nothing is counted where no stage runs."""
+
+    def __init__(self, chains: dict[str, list[DocumentFilter]]):
+        self.chains = chains
+        self.counted = any(chains.values())
+        self.counters = {kind: Metrics.counter("filters", kind) for kind in ("kept", "removed", "failed")}
+
+    def setup(self):
+        for chain in self.chains.values():
+            for doc_filter in chain:
+                doc_filter.setup()
+
+    def __call__(self, doc: Document) -> Document | Rejected | Failed:
+        result = next(iter(run_chain(doc, self.chains.get(doc.source, ()))))
+        if self.counted:
+            kind = "removed" if isinstance(result, Rejected) else "failed" if isinstance(result, Failed) else "kept"
+            self.counters[kind].inc()
+        return result
+
+
+class _StageShardFn(beam.DoFn):
+    def __init__(self, options: dict[str, ReadOptions], chains: dict[str, list[DocumentFilter]], corpus: Corpus,
+                 staging: str, schema: pa.Schema):
+        self.options, self.chains, self.corpus = options, CountedChains(chains), corpus
+        self.staging, self.schema = staging.rstrip("/"), schema
+
+    def setup(self):
+        self.reader = ShardReader(self.options)
+        self.chains.setup()
+        near = self.corpus.near_keys
+        self.hasher = MinHasher(near.num_perm, near.seed, near.shingle_words) if near else None
+
+    def process(self, shard: Shard):
+        writer = ShardWriter(f"{self.staging}/docs/{shard.index:05d}", self.schema)
+        signed = shard.source in self.corpus.near
+        signatures = (ShardWriter(signature_prefix(self.corpus.near_keys.signatures_folder, shard.index),
+                                  SIGNATURE_SCHEMA) if signed else None)
+        batch: list = []
+        row = 0
+        for item in self.reader.items(shard.source, shard.format, shard.path):
+            yield TaggedOutput(EVENTS, ("input", shard.source, ""))
+            if isinstance(item, Document) and item.meta.get("replaced_bytes"):
+                yield TaggedOutput(EVENTS, ("notes", shard.source, "read/documents_with_replaced_bytes"))
+            if isinstance(item, Document):
+                item = self.chains(item)
+            if isinstance(item, Failed):
+                yield TaggedOutput(EVENTS, ("errors", item.source, item.key))
+                continue
+            if isinstance(item, Rejected):
+                yield TaggedOutput(EVENTS, ("removed", item.doc.source, item.key))
+                if not self.corpus.keep_rejected:
+                    continue
+            batch.append((row, item))
+            row += 1
+            if len(batch) >= BATCH:
+                yield from self._flush(shard, batch, writer, signatures)
+                batch = []
+        yield from self._flush(shard, batch, writer, signatures)
+        paths = writer.close()
+        if signatures is not None:
+            signatures.close()
+        yield TaggedOutput(SHARDS, (shard.index, (shard.source, shard.part, paths[0] if paths else None)))
+
+    def _flush(self, shard: Shard, batch: list, writer: ShardWriter, signatures: Optional[ShardWriter]):
+        docs = [(row, item) for row, item in batch if isinstance(item, Document)]
+        near = self.corpus.near_keys
+        signed = signatures is not None and docs
+        matrix = self.hasher.signatures([doc.text for _, doc in docs]) if signed else None
+        for row, item in batch:
+            writer.write(document_row(item.doc, self.schema, item) if isinstance(item, Rejected)
+                         else document_row(item, self.schema))
+        for i, (row, doc) in enumerate(docs):
+            where = (shard.index, row)
+            node = None
+            if signed:
+                signature = matrix[i]
+                signatures.write({"row": row, "id": doc.id, "source": doc.source,
+                                  "signature": signature.astype("<u4").tobytes()})
+                if signature.min() < np.iinfo(np.uint32).max:  # no shingle: nothing to compare
+                    node = (near_rank(doc, near.keep, near.keep_signal, *where),
+                            band_keys(signature, near.bands, near.rows))
+            if shard.source in self.corpus.exact:
+                yield TaggedOutput(EXACT, (content_hash(doc.text), (doc.id, doc.source, *where, node)))
+            elif node is not None:
+                yield TaggedOutput(NEAR, node)
+            if shard.source in self.corpus.paragraphs:
+                keys = paragraph_keys(doc.text, self.corpus.paragraph_min_chars)
+                if keys:
+                    yield TaggedOutput(PARAGRAPHS, (where, ((doc.id, doc.source, *where), keys)))
+
+
+class StageShards(beam.PTransform):
+    """[Shard] → tagged outputs: EXACT, NEAR, PARAGRAPHS keys, ledger EVENTS, and SHARDS (one per
+    input file: (index, (source, part, staged path or None)))."""
+
+    def __init__(self, shards: Sequence[Shard], options: dict[str, ReadOptions],
+                 chains: dict[str, list[DocumentFilter]], corpus: Corpus, staging: str, schema: pa.Schema):
+        super().__init__()
+        self.shards = sorted(shards, key=lambda s: s.index)
+        self.args = (options, chains, corpus, staging, schema)
+
+    def expand(self, pbegin):
+        return (pbegin
+                | "ListShards" >> beam.Create(self.shards)
+                | "SpreadShards" >> beam.Reshuffle()
+                | "StageShard" >> beam.ParDo(_StageShardFn(*self.args)).with_outputs(
+                    EXACT, NEAR, PARAGRAPHS, EVENTS, SHARDS))
