@@ -13,17 +13,39 @@ from typing import Any, Callable, Literal, Optional, Union
 import apache_beam as beam
 
 from tokenmill.filters.base import DocumentFilter
+from tokenmill.filters.clean_text import CleanText
+from tokenmill.filters.decontaminate import DEFAULT_MIN_ITEM_WORDS, DEFAULT_NGRAM, Decontaminate
 from tokenmill.filters.langid import DEFAULT_THRESHOLD, LanguageFilter
 from tokenmill.filters.pii import PiiFilter
 from tokenmill.filters.pii_scan import PATTERN_ENTITIES
+from tokenmill.filters.quality_model import POSITIVE_LABEL, ModelRule
+from tokenmill.filters.url_filter import UrlFilter
 from tokenmill.filters.textguard import DEFAULT_MAX_CHARS
 from tokenmill.filters import toxicity
 from tokenmill.filters.quality import C4, CodeRules, FineWeb, GopherQuality, GopherRepetition, QualityFilter, Sanity
 from tokenmill.pipeline.config import Config, SourceConfig
-from tokenmill.pipeline.schema import from_mapping
+from tokenmill.pipeline.schema import ConfigError, from_mapping
 from tokenmill.transforms.exact_dedup import ExactDedup
 from tokenmill.transforms.near_dedup import NearDedup
 from tokenmill.transforms.paragraph_dedup import ParagraphDedup
+from tokenmill.transforms.quality_model import QualityModel
+
+
+@dataclass
+class CleanTextSettings:
+    """Unicode spaces made plain spaces, mojibake repaired with ftfy (filters/clean_text.py)."""
+
+    spaces: bool = True
+    mojibake: bool = True
+
+
+@dataclass
+class UrlSettings:
+    """UT1 blocklists by name (`{adult: blacklists/adult}`: a folder with `domains` and `urls`)."""
+
+    lists: dict[str, str] = field(default_factory=dict)
+    banned_words: list[str] = field(default_factory=list)
+    banned_subwords: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -60,6 +82,45 @@ class QualitySettings:
     c4: C4 = field(default_factory=C4)
     fineweb: FineWeb = field(default_factory=FineWeb)
     code: CodeRules = field(default_factory=CodeRules)
+
+
+@dataclass
+class DecontaminateSettings:
+    """Evaluation sets by name (`{mmlu: evals/mmlu.jsonl}`: JSONL, Parquet or text); `fields`: the
+    record fields that hold items (default: every string); `flag_only`: record, do not drop."""
+
+    sets: dict[str, str] = field(default_factory=dict)
+    ngram: int = DEFAULT_NGRAM
+    min_item_words: int = DEFAULT_MIN_ITEM_WORDS
+    fields: Optional[list[str]] = None
+    flag_only: bool = False
+    max_chars: int = DEFAULT_MAX_CHARS
+
+    def __post_init__(self):
+        if self.ngram < 1 or self.min_item_words < 1:
+            raise ValueError("ngram and min_item_words: must be at least 1")
+
+
+@dataclass
+class QualityModelEntry:
+    """One fastText model: keep a document scoring ≥ `threshold` and/or in the `top_fraction` best."""
+
+    path: str
+    label: str = POSITIVE_LABEL
+    threshold: Optional[float] = None
+    top_fraction: Optional[float] = None
+
+    def __post_init__(self):
+        if self.threshold is None and self.top_fraction is None:
+            raise ValueError("give a threshold, a top_fraction or both")
+        if self.top_fraction is not None and not 0.0 < self.top_fraction <= 1.0:
+            raise ValueError("top_fraction: must be in (0, 1]")
+
+
+@dataclass
+class QualityModelSettings:
+    models: dict[str, QualityModelEntry] = field(default_factory=dict)
+    max_chars: int = DEFAULT_MAX_CHARS
 
 
 @dataclass
@@ -145,6 +206,30 @@ def _quality(s: QualitySettings, source: SourceConfig) -> DocumentFilter:
     return QualityFilter([getattr(s, name) for name in names])
 
 
+def _url(s: UrlSettings, source: SourceConfig) -> DocumentFilter:
+    try:
+        return UrlFilter(s.lists, s.banned_words, s.banned_subwords)
+    except FileNotFoundError as err:
+        raise ConfigError(f"stages.{err}") from None
+
+
+def _decontaminate(s: DecontaminateSettings, source: SourceConfig) -> DocumentFilter:
+    if not s.sets:
+        raise ConfigError("stages.decontaminate.sets: name at least one evaluation set, e.g. {mmlu: evals/mmlu.jsonl}")
+    try:
+        return Decontaminate(s.sets, s.ngram, s.min_item_words, s.fields, s.flag_only, s.max_chars)
+    except FileNotFoundError as err:
+        raise ConfigError(f"stages.{err}") from None
+
+
+def _quality_model(s: QualityModelSettings) -> beam.PTransform:
+    if not s.models:
+        raise ConfigError("stages.quality-model.models: name at least one model, e.g. {dclm: {path: model.bin, "
+                          "top_fraction: 0.1}}")
+    return QualityModel([ModelRule(name, m.path, m.label, m.threshold, m.top_fraction)
+                         for name, m in s.models.items()], s.max_chars)
+
+
 def _exact_dedup(s: ExactDedupSettings) -> beam.PTransform:
     return ExactDedup()
 
@@ -171,11 +256,15 @@ def _pii(s: PiiSettings, source: SourceConfig) -> DocumentFilter:
 STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in (
+        Stage("clean-text", CleanTextSettings, "document", lambda s, source: CleanText(s.spaces, s.mojibake)),
+        Stage("url", UrlSettings, "document", _url, default=False),
         Stage("langid", LangidSettings, "document", _langid),
         Stage("quality", QualitySettings, "document", _quality),
+        Stage("decontaminate", DecontaminateSettings, "document", _decontaminate, default=False),
         Stage("exact-dedup", ExactDedupSettings, "corpus", _exact_dedup),
         Stage("near-dedup", NearDedupSettings, "corpus", _near_dedup),
         Stage("paragraph-dedup", ParagraphDedupSettings, "corpus", lambda s: ParagraphDedup(s.min_chars), default=False),
+        Stage("quality-model", QualityModelSettings, "corpus", _quality_model, default=False),
         Stage("toxicity", ToxicitySettings, "document", _toxicity),
         Stage("pii", PiiSettings, "document", _pii),
     )
