@@ -46,13 +46,19 @@ def word_hashes(words: Sequence[str]) -> np.ndarray:
 
 def ngram_hashes(hashes: np.ndarray, n: int) -> np.ndarray:
     """The hash of every run of `n` consecutive words, from their word hashes (position order)."""
-    if len(hashes) < n:
-        return np.empty(0, dtype=np.uint64)
-    count = len(hashes) - n + 1
-    out = hashes[:count].copy()
+    return ngram_hashes_by_length(hashes, [n])[n]
+
+
+def ngram_hashes_by_length(hashes: np.ndarray, lengths: Sequence[int]) -> dict[int, np.ndarray]:
+    """`ngram_hashes` for each of `lengths`, in one pass: an (n+1)-gram extends its n-gram's hash."""
+    out: dict[int, np.ndarray] = {}
+    current = hashes.copy()
     with np.errstate(over="ignore"):
-        for j in range(1, n):
-            out = out * _MULTIPLIER + hashes[j:j + count]
+        for n in range(1, max(lengths) + 1):
+            if n > 1:
+                current = current[:-1] * _MULTIPLIER + hashes[n - 1:]
+            if n in lengths:
+                out[n] = current
     return out
 
 
@@ -111,12 +117,13 @@ class NgramIndex:
                 parts.setdefault(len(hashes), []).append(ngram_hashes(hashes, len(hashes)))
         return cls(name, {length: np.unique(np.concatenate(arrays)) for length, arrays in sorted(parts.items())})
 
-    def first_match(self, hashes: np.ndarray) -> Optional[tuple[int, int]]:
-        """(position, length) of the document's first n-gram found in this set, or None."""
+    def first_match(self, ngrams: dict[int, np.ndarray]) -> Optional[tuple[int, int]]:
+        """(position, length) of the document's first n-gram found in this set, or None; `ngrams`
+        holds the document's n-gram hashes for every length this set indexes."""
         best = None
         for length, index in self.by_length.items():
-            keys = ngram_hashes(hashes, length)
-            if not len(keys) or not len(index):
+            keys = ngrams[length]
+            if not len(keys):
                 continue
             places = np.minimum(np.searchsorted(index, keys), len(index) - 1)
             hits = np.flatnonzero(index[places] == keys)
@@ -143,6 +150,7 @@ class Decontaminate(DocumentFilter):
         self.flag_only = flag_only
         self.max_chars = max_chars
         self._indexes: Optional[list[NgramIndex]] = None
+        self._lengths: list[int] = []
 
     def signal_types(self) -> SignalTypes:
         return {"contamination_set": "str", "contamination_ngram": "str"}
@@ -150,15 +158,18 @@ class Decontaminate(DocumentFilter):
     def setup(self) -> None:
         self._indexes = [NgramIndex.build(name, read_items(path, self.fields), self.n, self.min_item_words)
                          for name, path in self.sets.items()]
+        self._lengths = sorted({length for index in self._indexes for length in index.by_length}) or [self.n]
 
     def match(self, text: str) -> Optional[tuple[str, str]]:
         """(set name, the shared n-gram as normalised words) for the first set `text` shares one with."""
         if self._indexes is None:
             self.setup()
         words = ngram_words(text)
-        hashes = word_hashes(words)
+        if len(words) < self.min_item_words:
+            return None
+        ngrams = ngram_hashes_by_length(word_hashes(words), self._lengths)
         for index in self._indexes:
-            found = index.first_match(hashes)
+            found = index.first_match(ngrams)
             if found is not None:
                 position, length = found
                 return index.name, " ".join(words[position:position + length])

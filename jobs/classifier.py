@@ -60,7 +60,7 @@ def read_documents(flag: str) -> Iterator[Document]:
 
 def to_example(doc: Document, positive: bool) -> Optional[Example]:
     line = model_line(clean_text(doc.text)[0])
-    return Example(line, positive, stable_hash(doc.source, doc.id, line)) if line else None
+    return Example(line, positive, stable_hash(doc.id, line)) if line else None
 
 
 def examples(flags: Sequence[str], positive: bool) -> list[Example]:
