@@ -143,6 +143,10 @@ class Decontaminate(DocumentFilter):
         for name, path in sets.items():
             if not Path(path).is_file():
                 raise FileNotFoundError(f"decontaminate.sets.{name}: {path} is not a file")
+            try:  # the launcher reads each set's first item: a wrong format fails here, not on a worker
+                next(read_items(path, fields), None)
+            except (ValueError, OSError, UnicodeDecodeError) as err:
+                raise ValueError(f"decontaminate.sets.{name}: {err}") from None
         self.sets = dict(sorted(sets.items()))
         self.n = n
         self.min_item_words = min(min_item_words, n)

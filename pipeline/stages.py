@@ -8,6 +8,7 @@ a PTransform from documents to {"kept", "rejected"[, "failed"]}.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Union
 
 import apache_beam as beam
@@ -209,7 +210,7 @@ def _quality(s: QualitySettings, source: SourceConfig) -> DocumentFilter:
 def _url(s: UrlSettings, source: SourceConfig) -> DocumentFilter:
     try:
         return UrlFilter(s.lists, s.banned_words, s.banned_subwords)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError) as err:
         raise ConfigError(f"stages.{err}") from None
 
 
@@ -218,7 +219,7 @@ def _decontaminate(s: DecontaminateSettings, source: SourceConfig) -> DocumentFi
         raise ConfigError("stages.decontaminate.sets: name at least one evaluation set, e.g. {mmlu: evals/mmlu.jsonl}")
     try:
         return Decontaminate(s.sets, s.ngram, s.min_item_words, s.fields, s.flag_only, s.max_chars)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError) as err:
         raise ConfigError(f"stages.{err}") from None
 
 
@@ -226,6 +227,9 @@ def _quality_model(s: QualityModelSettings) -> beam.PTransform:
     if not s.models:
         raise ConfigError("stages.quality-model.models: name at least one model, e.g. {dclm: {path: model.bin, "
                           "top_fraction: 0.1}}")
+    missing = next((name for name, m in s.models.items() if not Path(m.path).is_file()), None)
+    if missing:
+        raise ConfigError(f"stages.quality-model.models.{missing}.path: {s.models[missing].path} is not a file")
     return QualityModel([ModelRule(name, m.path, m.label, m.threshold, m.top_fraction)
                          for name, m in s.models.items()], s.max_chars)
 

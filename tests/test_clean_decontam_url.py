@@ -113,3 +113,12 @@ def test_missing_eval_set_is_a_config_error(tmp_path):
                     stages={"decontaminate": {"sets": {"mmlu": str(tmp_path / "none.jsonl")}}})
     with pytest.raises(ValueError, match="decontaminate.sets.mmlu: .* is not a file"):
         curate(config, str(tmp_path / "out"), ["decontaminate"])
+
+
+def test_an_eval_set_that_is_not_jsonl_is_a_config_error(tmp_path):
+    (tmp_path / "docs.jsonl").write_text(json.dumps({"text": UNRELATED}) + "\n")
+    (tmp_path / "set.jsonl").write_text("this is not JSON\n")
+    config = Config(sources={"web": SourceConfig("jsonl", [str(tmp_path / "docs.jsonl")])},
+                    stages={"decontaminate": {"sets": {"mmlu": str(tmp_path / "set.jsonl")}}})
+    with pytest.raises(ValueError, match=r"decontaminate.sets.mmlu: .*set.jsonl:1: not JSON"):
+        curate(config, str(tmp_path / "out"), ["decontaminate"])

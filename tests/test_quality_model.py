@@ -124,3 +124,11 @@ def test_stage_without_models_is_a_config_error(tmp_path):
     config = Config(sources={"a": SourceConfig("jsonl", [str(tmp_path / "a.jsonl")])})
     with pytest.raises(ValueError, match="name at least one model"):
         curate(config, str(tmp_path / "out"), ["quality-model"])
+
+
+def test_a_missing_model_file_is_a_config_error(tmp_path):
+    write_jsonl(tmp_path / "a.jsonl", ["text"])
+    config = Config(sources={"a": SourceConfig("jsonl", [str(tmp_path / "a.jsonl")])},
+                    stages={"quality-model": {"models": {"dclm": {"path": str(tmp_path / "no.bin"), "threshold": 0.5}}}})
+    with pytest.raises(ValueError, match="quality-model.models.dclm.path: .* is not a file"):
+        curate(config, str(tmp_path / "out"), ["quality-model"])
