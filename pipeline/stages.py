@@ -104,7 +104,8 @@ class DecontaminateSettings:
 
 @dataclass
 class QualityModelEntry:
-    """One fastText model: keep a document scoring ≥ `threshold` and/or in the `top_fraction` best."""
+    """One fastText model: keep a document scoring ≥ `threshold` and/or in the `top_fraction` best
+    (neither given: `threshold` 0.5, the classifier's own decision)."""
 
     path: str
     label: str = POSITIVE_LABEL
@@ -113,7 +114,7 @@ class QualityModelEntry:
 
     def __post_init__(self):
         if self.threshold is None and self.top_fraction is None:
-            raise ValueError("give a threshold, a top_fraction or both")
+            self.threshold = 0.5
         if self.top_fraction is not None and not 0.0 < self.top_fraction <= 1.0:
             raise ValueError("top_fraction: must be in (0, 1]")
 
