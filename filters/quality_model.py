@@ -5,7 +5,9 @@ text (OpenHermes, ELI5) against raw crawl and keeps the top 10% of its pool by t
 label's probability; GPT-3 (Brown et al. 2020, appendix A) did the same with books, Wikipedia
 and WebText against Common Crawl. A model here is any fastText supervised model: one trained
 with `tokenmill classifier train` (labels `__label__hq` and `__label__cc`, as DCLM's), DCLM's
-`openhermes_reddit_eli5_vs_rw_v2_bigram_200k_train.bin`, or Nemotron-CLIMB's.
+`openhermes_reddit_eli5_vs_rw_v2_bigram_200k_train.bin`, or Nemotron-CLIMB's. A Hugging Face
+sequence-classification model (FineWeb-Edu's) scores through the same stage (`kind: hf`,
+filters/hf_classifier.py).
 
 The text a model sees is `model_line(text)`: one line, lower case, words and punctuation apart.
 Training (`jobs/classifier.py`) and scoring use this one function, so a model scores text as it
@@ -15,10 +17,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Literal, Optional, Sequence
 
 from tokenmill.filters.base import Bounds, DocumentFilter, SignalTypes
 from tokenmill.filters.document import Document
+from tokenmill.filters.hf_classifier import HfScorer
 from tokenmill.filters.langid import load_fasttext_model
 from tokenmill.filters.textguard import DEFAULT_MAX_CHARS, unfit_reason
 
@@ -43,47 +46,63 @@ def signal_name(model: str) -> str:
 
 @dataclass(frozen=True)
 class ModelRule:
-    """One model: its path, the label whose probability is the score, and the rule that keeps a
-    document: score ≥ `threshold`, and/or among the `top_fraction` best-scored of the corpus."""
+    """One model: its kind and path, the label whose probability is the score, and the rule that
+    keeps a document: score ≥ `threshold`, and/or among the `top_fraction` best-scored of the corpus."""
 
     name: str
     path: str
     label: str = POSITIVE_LABEL
     threshold: Optional[float] = None
     top_fraction: Optional[float] = None
+    kind: Literal["fasttext", "hf"] = "fasttext"
+
+
+class FastTextScorer:
+    """The probability of `label` for each text, by a fastText model (loaded once per process)."""
+
+    def __init__(self, path: str, label: str):
+        self.path = path
+        self.label = label
+        self._model = None
+
+    def setup(self) -> None:
+        self._model = load_fasttext_model(self.path)
+        if self.label not in self._model.get_labels():
+            raise ValueError(f"label: {self.label!r} is not a label of {self.path} "
+                             f"({', '.join(self._model.get_labels())})")
+
+    def scores(self, texts: Sequence[str]) -> list[float]:
+        if self._model is None:
+            self.setup()
+        labels, probabilities = self._model.predict([model_line(text) for text in texts], k=-1)
+        return [min(float(dict(zip(ls, ps)).get(self.label, 0.0)), 1.0) for ls, ps in zip(labels, probabilities)]
+
+    def __getstate__(self):
+        return {**self.__dict__, "_model": None}
 
 
 class ModelScorer:
-    """Scores documents with each model; the models load once per process (`setup`)."""
+    """Scores documents with each model, in one batch call per model."""
 
     def __init__(self, rules: Sequence[ModelRule]):
         self.rules = list(rules)
-        self._models = None
+        self.scorers = [FastTextScorer(r.path, r.label) if r.kind == "fasttext" else HfScorer(r.path, r.label)
+                        for r in self.rules]
 
     def setup(self) -> None:
-        self._models = []
-        for rule in self.rules:
-            model = load_fasttext_model(rule.path)
-            if rule.label not in model.get_labels():
-                raise ValueError(f"quality-model.models.{rule.name}.label: {rule.label!r} is not a label of "
-                                 f"{rule.path} ({', '.join(model.get_labels())})")
-            self._models.append(model)
+        for rule, scorer in zip(self.rules, self.scorers):
+            try:
+                scorer.setup()
+            except ValueError as err:
+                raise ValueError(f"quality-model.models.{rule.name}.{err}") from None
 
     def scores(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        """For each text, {model name: probability of its label}, in one batch call per model."""
-        if self._models is None:
-            self.setup()
-        lines = [model_line(text) for text in texts]
-        out: list[dict[str, float]] = [{} for _ in lines]
-        for rule, model in zip(self.rules, self._models):
-            labels, probabilities = model.predict(lines, k=-1)
-            for row, doc_labels, doc_probabilities in zip(out, labels, probabilities):
-                score = dict(zip(doc_labels, doc_probabilities)).get(rule.label, 0.0)
-                row[rule.name] = round(min(float(score), 1.0), SCORE_DECIMALS)
+        """For each text, {model name: its score}."""
+        out: list[dict[str, float]] = [{} for _ in texts]
+        for rule, scorer in zip(self.rules, self.scorers):
+            for row, score in zip(out, scorer.scores(texts)):
+                row[rule.name] = round(score, SCORE_DECIMALS)
         return out
-
-    def __getstate__(self):
-        return {**self.__dict__, "_models": None}
 
 
 class QualityModelFilter(DocumentFilter):

@@ -111,6 +111,7 @@ class QualityModelEntry:
     label: str = POSITIVE_LABEL
     threshold: Optional[float] = None
     top_fraction: Optional[float] = None
+    kind: Literal["fasttext", "hf"] = "fasttext"  # hf: a Hugging Face sequence-classification folder
 
     def __post_init__(self):
         if self.threshold is None and self.top_fraction is None:
@@ -123,6 +124,7 @@ class QualityModelEntry:
 class QualityModelSettings:
     models: dict[str, QualityModelEntry] = field(default_factory=dict)
     max_chars: int = DEFAULT_MAX_CHARS
+    batch_size: int = 64  # documents per scoring call (a forward pass for a Hugging Face model)
 
 
 @dataclass
@@ -228,11 +230,13 @@ def _quality_model(s: QualityModelSettings) -> beam.PTransform:
     if not s.models:
         raise ConfigError("stages.quality-model.models: name at least one model, e.g. {dclm: {path: model.bin, "
                           "top_fraction: 0.1}}")
-    missing = next((name for name, m in s.models.items() if not Path(m.path).is_file()), None)
+    missing = next((name for name, m in s.models.items()
+                    if not (Path(m.path).is_dir() if m.kind == "hf" else Path(m.path).is_file())), None)
     if missing:
-        raise ConfigError(f"stages.quality-model.models.{missing}.path: {s.models[missing].path} is not a file")
-    return QualityModel([ModelRule(name, m.path, m.label, m.threshold, m.top_fraction)
-                         for name, m in s.models.items()], s.max_chars)
+        raise ConfigError(f"stages.quality-model.models.{missing}.path: {s.models[missing].path} is not a "
+                          f"{'folder' if s.models[missing].kind == 'hf' else 'file'}")
+    return QualityModel([ModelRule(name, m.path, m.label, m.threshold, m.top_fraction, m.kind)
+                         for name, m in s.models.items()], s.max_chars, s.batch_size)
 
 
 def _exact_dedup(s: ExactDedupSettings) -> beam.PTransform:

@@ -122,3 +122,27 @@ def test_an_eval_set_that_is_not_jsonl_is_a_config_error(tmp_path):
                     stages={"decontaminate": {"sets": {"mmlu": str(tmp_path / "set.jsonl")}}})
     with pytest.raises(ValueError, match=r"decontaminate.sets.mmlu: .*set.jsonl:1: not JSON"):
         curate(config, str(tmp_path / "out"), ["decontaminate"])
+
+
+PAGE = (b"<html><head><title>t</title></head><body><nav><a href='/'>Home</a> <a href='/a'>About</a></nav>"
+        b"<article><h1>The mill</h1><p>The river carried the boat past the old mill while the children watched "
+        b"from the bridge, and their teacher explained how water once turned the great wheel.</p>"
+        b"<p>It ground the grain for the whole village for three hundred years, until the railway came.</p>"
+        b"</article><footer>Copyright 2024 Example Ltd. All rights reserved.</footer></body></html>")
+
+
+@pytest.mark.parametrize("extractor", ["resiliparse", "trafilatura"])
+def test_both_extractors_keep_the_article_and_drop_the_menu(extractor):
+    if extractor == "trafilatura":
+        pytest.importorskip("trafilatura")
+    from tokenmill.filters.extract.html import html_to_text
+
+    text = html_to_text(PAGE, "utf-8", extractor)
+    assert "ground the grain for the whole village" in text and "About" not in text
+
+
+def test_an_unknown_extractor_is_named():
+    from tokenmill.filters.extract.html import html_to_text
+
+    with pytest.raises(ValueError, match="'boilerpipe' is not one of resiliparse, trafilatura"):
+        html_to_text(PAGE, "utf-8", "boilerpipe")

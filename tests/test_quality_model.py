@@ -132,3 +132,49 @@ def test_a_missing_model_file_is_a_config_error(tmp_path):
                     stages={"quality-model": {"models": {"dclm": {"path": str(tmp_path / "no.bin"), "threshold": 0.5}}}})
     with pytest.raises(ValueError, match="quality-model.models.dclm.path: .* is not a file"):
         curate(config, str(tmp_path / "out"), ["quality-model"])
+
+
+def tiny_hf_model(folder, num_labels, labels=None):
+    """A one-layer BERT with a word-level tokenizer, built here (random weights, nothing downloaded)."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+
+    words = sorted(set(PROSE[:200] + SPAM[:200]))
+    vocab = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, **{w: i + 4 for i, w in enumerate(words)}}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                            sep_token="[SEP]").save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=128, num_labels=num_labels,
+                        **({"id2label": dict(enumerate(labels)), "label2id": {l: i for i, l in enumerate(labels)}}
+                           if labels else {}))
+    BertForSequenceClassification(config).save_pretrained(folder)
+    return str(folder)
+
+
+def test_hf_model_scores_in_batches_as_one_at_a_time(tmp_path):
+    pytest.importorskip("transformers")
+    from tokenmill.filters.hf_classifier import HfScorer
+
+    texts = documents(PROSE, 5, 11, 30) + documents(SPAM, 5, 12, 90)
+    regression = HfScorer(tiny_hf_model(tmp_path / "edu", 1), "unused", max_tokens=64, batch_size=4)
+    batched = regression.scores(texts)
+    assert batched == pytest.approx([regression.scores([t])[0] for t in texts], abs=1e-5)
+    classes = HfScorer(tiny_hf_model(tmp_path / "cls", 2, ["low", "high"]), "high", max_tokens=64)
+    assert all(0.0 <= p <= 1.0 for p in classes.scores(texts))
+    with pytest.raises(ValueError, match="is not a class"):
+        HfScorer(str(tmp_path / "cls"), "__label__hq").setup()
+
+
+def test_stage_with_an_hf_model_keeps_the_top_fraction(tmp_path):
+    pytest.importorskip("transformers")
+    write_jsonl(tmp_path / "docs.jsonl", documents(PROSE, 10, 13, 40) + documents(SPAM, 10, 14, 40))
+    config = Config(sources={"web": SourceConfig("jsonl", [str(tmp_path / "docs.jsonl")])},
+                    stages={"quality-model": {"batch_size": 8, "models": {"edu": {
+                        "path": tiny_hf_model(tmp_path / "edu", 1), "kind": "hf", "top_fraction": 0.5}}}})
+    ledger = curate(config, str(tmp_path / "out"), ["quality-model"])
+    assert ledger["kept"]["web"] == 10 and ledger["removed"]["web"] == {"quality-model/edu": 10}
+    assert pq.read_table(tmp_path / "out" / "curated").column("quality_model_edu").null_count == 0

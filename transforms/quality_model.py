@@ -19,15 +19,28 @@ from tokenmill.filters.quality_model import ModelRule, QualityModelFilter, signa
 from tokenmill.transforms.filter_chain import FAILED, REJECTED, run_chain
 
 
-class _ScoreFn(beam.DoFn):
+class _ScoreBatchFn(beam.DoFn):
+    """A batch of documents → each kept, rejected or failed; the models score the batch at once."""
+
     def __init__(self, doc_filter: QualityModelFilter):
         self.doc_filter = doc_filter
 
     def setup(self):
         self.doc_filter.setup()
 
-    def process(self, doc):
-        for result in run_chain(doc, [self.doc_filter]):
+    def process(self, docs):
+        try:
+            verdicts = self.doc_filter.filter_batch(docs)
+        except Exception:  # find the document that fails, scoring one at a time
+            for doc in docs:
+                yield from self._tagged(run_chain(doc, [self.doc_filter]), doc)
+            return
+        for doc, verdict in zip(docs, verdicts):
+            yield from self._tagged([doc if verdict is None else Rejected(doc, self.doc_filter.stage, verdict)], doc)
+
+    @staticmethod
+    def _tagged(results, doc):
+        for result in results:
             if isinstance(result, Rejected):
                 yield TaggedOutput(REJECTED, result)
             elif result is not doc:
@@ -73,16 +86,19 @@ def cut_top_fractions(doc, thresholds: dict[str, float], rules: Sequence[ModelRu
 class QualityModel(beam.PTransform):
     """Documents → {"kept", "rejected", "failed"} by the models' thresholds and top fractions."""
 
-    def __init__(self, rules: Sequence[ModelRule], max_chars: int):
+    def __init__(self, rules: Sequence[ModelRule], max_chars: int, batch_size: int = 64):
         super().__init__()
         self.doc_filter = QualityModelFilter(rules, max_chars)
+        self.batch_size = batch_size
         self.top_rules = [rule for rule in rules if rule.top_fraction is not None]
 
     def signal_types(self):
         return self.doc_filter.signal_types()
 
     def expand(self, docs):
-        scored = docs | "Score" >> beam.ParDo(_ScoreFn(self.doc_filter)).with_outputs(REJECTED, FAILED, main="kept")
+        scored = (docs
+                  | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.batch_size)
+                  | "Score" >> beam.ParDo(_ScoreBatchFn(self.doc_filter)).with_outputs(REJECTED, FAILED, main="kept"))
         if not self.top_rules:
             return {"kept": scored.kept, "rejected": scored[REJECTED], "failed": scored[FAILED]}
         fractions = {rule.name: rule.top_fraction for rule in self.top_rules}
