@@ -104,7 +104,7 @@ class DecontaminateSettings:
 
 @dataclass
 class QualityModelEntry:
-    """One fastText model: keep a document scoring ≥ `threshold` and/or in the `top_fraction` best
+    """One model: keep a document scoring ≥ `threshold` and/or in the `top_fraction` best
     (neither given: `threshold` 0.5, the classifier's own decision)."""
 
     path: str
