@@ -12,6 +12,7 @@ import click
 # name -> (module:attribute of the click command, one-line help shown by `tokenmill --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
     "curate": ("tokenmill.jobs.curate:curate_command", "Curate raw shards into Parquet and a ledger."),
+    "classifier": ("tokenmill.jobs.classifier:classifier_group", "Train and evaluate fastText quality classifiers."),
     "tokenizer": ("tokenmill.jobs.tokenizer:tokenizer_group", "Train a BPE tokenizer; encode and decode."),
     "pack": ("tokenmill.jobs.pack:pack_command", "Tokenize, pack and mix curated text into token shards."),
     "export-tokens": ("tokenmill.jobs.export_tokens:export_command", "Export token shards for nanoGPT or Megatron-LM."),

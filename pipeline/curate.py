@@ -3,7 +3,8 @@
     1. stream:  input file ─► read ─► document stages before dedup (fused) ─► staged Parquet shard
                                                                    └─► keys, ledger events
     2. decide:  keys only ─► exact dedup, near dedup, paragraph dedup ─► verdicts by staged shard
-    3. apply:   staged shard + its verdicts ─► document stages after dedup ─► curated/, rejected/
+    3. apply:   staged shard + its verdicts ─► quality models' rules ─► document stages after dedup
+                ─► curated/, rejected/  (a model's top-fraction cut: from the staged scores that reach it)
     ledger:     events of passes 1 and 3, counted ─► ledger.json; then the staging folder is removed
 """
 from __future__ import annotations
@@ -17,13 +18,14 @@ from apache_beam.io.filesystems import FileSystems
 from tokenmill.pipeline.config import Config
 from tokenmill.pipeline.ledger import WriteLedger
 from tokenmill.pipeline.schema import ConfigError
-from tokenmill.pipeline.stages import STAGES, settings_for, source_stages
+from tokenmill.pipeline.stages import STAGES, quality_model_rules, settings_for, source_stages
 from tokenmill.transforms.apply_verdicts import ApplyVerdicts
 from tokenmill.transforms.exact_dedup import ExactDedup
 from tokenmill.transforms.formats import ReadOptions
 from tokenmill.transforms.near_dedup import NearDedup, signature_files
 from tokenmill.transforms.paragraph_dedup import SIGNAL_TYPES as PARAGRAPH_SIGNALS
 from tokenmill.transforms.paragraph_dedup import ParagraphDedup
+from tokenmill.transforms.quality_model import ModelStage
 from tokenmill.transforms.staging import EVENTS, EXACT, NEAR, PARAGRAPHS, SHARDS, Corpus, NearKeys, Shard, StageShards
 from tokenmill.transforms.write import document_schema
 
@@ -115,6 +117,12 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
             signal_types.update(doc_filter.signal_types())
     if "paragraph-dedup" in used:
         signal_types.update(PARAGRAPH_SIGNALS)
+    models = None
+    if "quality-model" in used:
+        scoring = settings_for(config, "quality-model")
+        models = ModelStage(tuple(quality_model_rules(scoring)), members["quality-model"], scoring.batch_size,
+                            scoring.max_chars)
+        signal_types.update(models.scorer().signal_types())
 
     staging = f"{plan.output}/{STAGING}"
     near = settings_for(config, "near-dedup") if "near-dedup" in used else None
@@ -126,7 +134,7 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
         paragraph_min_chars=paragraph.min_chars if paragraph else 0,
         near_keys=NearKeys(near.num_perm, near.seed, near.shingle_words, near.bands, near.rows, near.keep,
                            near.keep_signal, signatures) if near else None,
-        keep_rejected=plan.keep_rejected)
+        models=models, keep_rejected=plan.keep_rejected)
     parts: dict[str, int] = {}
     shards = []
     for index, (source, fmt, path) in enumerate(plan.shards):
@@ -155,7 +163,8 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
     all_verdicts = (verdicts or [pipeline | "NoVerdicts" >> beam.Create([])]) | "AllVerdicts" >> beam.Flatten()
     # Pass 3: each staged shard read once, its verdicts applied, curated/ and rejected/ written.
     applied = ({"shard": staged[SHARDS], "verdict": all_verdicts}
-               | "Apply" >> ApplyVerdicts(plan.output, chains_after, corpus.paragraphs, document_schema(signal_types),
+               | "Apply" >> ApplyVerdicts(plan.output, chains_after, corpus.paragraphs, models,
+                                          document_schema(signal_types),
                                           document_schema(signal_types, rejected=True) if plan.keep_rejected else None,
                                           plan.rows_per_shard))
     written = ((staged[EVENTS], applied) | "AllEvents" >> beam.Flatten()

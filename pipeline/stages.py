@@ -2,25 +2,48 @@
 how each becomes a per-document filter or a corpus-wide transform.
 
 A *document* stage decides each document alone (`filters.base.DocumentFilter`); consecutive
-document stages run fused in one pass. A *corpus* stage needs to see other documents (dedup): it
-decides on keys in pass 2 of pipeline/curate.py, which reads its settings.
+document stages run fused in one pass. A *corpus* stage needs to see other documents (dedup, the
+top fraction of a model's scores): it decides on keys or scores in pass 2 of pipeline/curate.py,
+which reads its settings.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Union
 
 from tokenmill.filters.base import DocumentFilter
+from tokenmill.filters.clean_text import CleanText
+from tokenmill.filters.decontaminate import DEFAULT_MIN_ITEM_WORDS, DEFAULT_NGRAM, Decontaminate
 from tokenmill.filters.langid import DEFAULT_THRESHOLD, LanguageFilter
 from tokenmill.filters.pii import CODE_ENTITIES, PiiFilter
 from tokenmill.filters.pii_context import MIN_SCORE
 from tokenmill.filters.pii_scan import PATTERN_ENTITIES
+from tokenmill.filters.quality_model import POSITIVE_LABEL, ModelRule
+from tokenmill.filters.url_filter import UrlFilter
 from tokenmill.filters.textguard import DEFAULT_MAX_CHARS
 from tokenmill.filters import toxicity
 from tokenmill.filters.quality import C4, CodeRules, FineWeb, GopherQuality, GopherRepetition, QualityFilter, Sanity
 from tokenmill.pipeline.config import CONFIG_CHECKS, Config, SourceConfig
 from tokenmill.pipeline.schema import ConfigError, from_mapping
 from tokenmill.transforms.formats import READERS
+
+
+@dataclass
+class CleanTextSettings:
+    """Unicode spaces made plain spaces, mojibake repaired with ftfy (filters/clean_text.py)."""
+
+    spaces: bool = True
+    mojibake: bool = True
+
+
+@dataclass
+class UrlSettings:
+    """UT1 blocklists by name (`{adult: blacklists/adult}`: a folder with `domains` and `urls`)."""
+
+    lists: dict[str, str] = field(default_factory=dict)
+    banned_words: list[str] = field(default_factory=list)
+    banned_subwords: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -57,6 +80,48 @@ class QualitySettings:
     c4: C4 = field(default_factory=C4)
     fineweb: FineWeb = field(default_factory=FineWeb)
     code: CodeRules = field(default_factory=CodeRules)
+
+
+@dataclass
+class DecontaminateSettings:
+    """Evaluation sets by name (`{mmlu: evals/mmlu.jsonl}`: JSONL, Parquet or text); `fields`: the
+    record fields that hold items (default: every string); `flag_only`: record, do not drop."""
+
+    sets: dict[str, str] = field(default_factory=dict)
+    ngram: int = DEFAULT_NGRAM
+    min_item_words: int = DEFAULT_MIN_ITEM_WORDS
+    fields: Optional[list[str]] = None
+    flag_only: bool = False
+    max_chars: int = DEFAULT_MAX_CHARS
+
+    def __post_init__(self):
+        if self.ngram < 1 or self.min_item_words < 1:
+            raise ValueError("ngram and min_item_words: must be at least 1")
+
+
+@dataclass
+class QualityModelEntry:
+    """One model: keep a document scoring ≥ `threshold` and/or in the `top_fraction` best
+    (neither given: `threshold` 0.5, the classifier's own decision)."""
+
+    path: str
+    label: str = POSITIVE_LABEL
+    threshold: Optional[float] = None
+    top_fraction: Optional[float] = None
+    kind: Literal["fasttext", "hf"] = "fasttext"  # hf: a Hugging Face sequence-classification folder
+
+    def __post_init__(self):
+        if self.threshold is None and self.top_fraction is None:
+            self.threshold = 0.5
+        if self.top_fraction is not None and not 0.0 < self.top_fraction <= 1.0:
+            raise ValueError("top_fraction: must be in (0, 1]")
+
+
+@dataclass
+class QualityModelSettings:
+    models: dict[str, QualityModelEntry] = field(default_factory=dict)
+    max_chars: int = DEFAULT_MAX_CHARS
+    batch_size: int = 64  # documents per scoring call (a forward pass for a Hugging Face model)
 
 
 @dataclass
@@ -148,6 +213,35 @@ def _quality(s: QualitySettings, source: SourceConfig) -> DocumentFilter:
     return QualityFilter([getattr(s, name) for name in names])
 
 
+def _url(s: UrlSettings, source: SourceConfig) -> DocumentFilter:
+    try:
+        return UrlFilter(s.lists, s.banned_words, s.banned_subwords)
+    except (FileNotFoundError, ValueError) as err:
+        raise ConfigError(f"stages.{err}") from None
+
+
+def _decontaminate(s: DecontaminateSettings, source: SourceConfig) -> DocumentFilter:
+    if not s.sets:
+        raise ConfigError("stages.decontaminate.sets: name at least one evaluation set, e.g. {mmlu: evals/mmlu.jsonl}")
+    try:
+        return Decontaminate(s.sets, s.ngram, s.min_item_words, s.fields, s.flag_only, s.max_chars)
+    except (FileNotFoundError, ValueError) as err:
+        raise ConfigError(f"stages.{err}") from None
+
+
+def quality_model_rules(s: QualityModelSettings) -> list[ModelRule]:
+    """The stage's models as rules, each model file (or Hugging Face folder) checked to exist."""
+    if not s.models:
+        raise ConfigError("stages.quality-model.models: name at least one model, e.g. {dclm: {path: model.bin, "
+                          "top_fraction: 0.1}}")
+    missing = next((name for name, m in s.models.items()
+                    if not (Path(m.path).is_dir() if m.kind == "hf" else Path(m.path).is_file())), None)
+    if missing:
+        raise ConfigError(f"stages.quality-model.models.{missing}.path: {s.models[missing].path} is not a "
+                          f"{'folder' if s.models[missing].kind == 'hf' else 'file'}")
+    return [ModelRule(name, m.path, m.label, m.threshold, m.top_fraction, m.kind) for name, m in s.models.items()]
+
+
 def _toxicity(s: ToxicitySettings, source: SourceConfig) -> DocumentFilter:
     return toxicity.ToxicityFilter(s.mode, s.max_word_ratio, s.lists, s.default_language, s.classifier_model,
                                    s.classifier_label, s.max_classifier_score, s.profanity_check,
@@ -166,11 +260,15 @@ def _pii(s: PiiSettings, source: SourceConfig) -> DocumentFilter:
 STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in (
+        Stage("clean-text", CleanTextSettings, "document", lambda s, source: CleanText(s.spaces, s.mojibake)),
+        Stage("url", UrlSettings, "document", _url, default=False),
         Stage("langid", LangidSettings, "document", _langid),
         Stage("quality", QualitySettings, "document", _quality),
+        Stage("decontaminate", DecontaminateSettings, "document", _decontaminate, default=False),
         Stage("exact-dedup", ExactDedupSettings, "corpus", None),
         Stage("near-dedup", NearDedupSettings, "corpus", None),
         Stage("paragraph-dedup", ParagraphDedupSettings, "corpus", None, default=False),
+        Stage("quality-model", QualityModelSettings, "corpus", None, default=False),
         Stage("toxicity", ToxicitySettings, "document", _toxicity),
         Stage("pii", PiiSettings, "document", _pii),
     )

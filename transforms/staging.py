@@ -27,6 +27,7 @@ from tokenmill.transforms.filter_chain import run_chain
 from tokenmill.transforms.formats import ReadOptions
 from tokenmill.transforms.near_dedup import SIGNATURE_SCHEMA, near_rank, signature_prefix
 from tokenmill.transforms.paragraph_dedup import paragraph_keys
+from tokenmill.transforms.quality_model import ModelStage, score_batch
 from tokenmill.transforms.read import ShardReader
 from tokenmill.transforms.write import ShardWriter, document_row
 
@@ -68,6 +69,7 @@ class Corpus:
     paragraphs: frozenset = frozenset()
     paragraph_min_chars: int = 50
     near_keys: Optional[NearKeys] = None
+    models: Optional[ModelStage] = None      # quality-model: its sources are scored here
     keep_rejected: bool = False
 
 
@@ -104,13 +106,16 @@ class _StageShardFn(beam.DoFn):
         self.chains.setup()
         near = self.corpus.near_keys
         self.hasher = MinHasher(near.num_perm, near.seed, near.shingle_words) if near else None
+        self.scorer = self.corpus.models.scorer() if self.corpus.models else None
+        if self.scorer is not None:
+            self.scorer.setup()
 
     def process(self, shard: Shard):
         writer = ShardWriter(f"{self.staging}/docs/{shard.index:05d}", self.schema)
         signed = shard.source in self.corpus.near
         signatures = (ShardWriter(signature_prefix(self.corpus.near_keys.signatures_folder, shard.index),
                                   SIGNATURE_SCHEMA) if signed else None)
-        batch: list = []
+        pending: list = []
         row = 0
         for item in self.reader.items(shard.source, shard.format, shard.path):
             yield TaggedOutput(EVENTS, ("input", shard.source, ""))
@@ -118,6 +123,32 @@ class _StageShardFn(beam.DoFn):
                 yield TaggedOutput(EVENTS, ("notes", shard.source, "read/documents_with_replaced_bytes"))
             if isinstance(item, Document):
                 item = self.chains(item)
+            pending.append(item)
+            if len(pending) >= BATCH:
+                batch = yield from self._accounted(shard, pending)
+                yield from self._flush(shard, list(enumerate(batch, row)), writer, signatures)
+                row += len(batch)
+                pending = []
+        batch = yield from self._accounted(shard, pending)
+        yield from self._flush(shard, list(enumerate(batch, row)), writer, signatures)
+        paths = writer.close()
+        if signatures is not None:
+            signatures.close()
+        yield TaggedOutput(SHARDS, (shard.index, (shard.source, shard.part, paths[0] if paths else None)))
+
+    def _accounted(self, shard: Shard, items: list):
+        """Score the documents among `items` where the quality models cover the source; yield the
+        ledger events of failures and removals; return what is staged (documents, and removed ones
+        when they are kept)."""
+        if self.scorer is not None and shard.source in self.corpus.models.sources:
+            at = [i for i, item in enumerate(items) if isinstance(item, Document)]
+            size = self.corpus.models.batch_size
+            for start in range(0, len(at), size):
+                chunk = at[start:start + size]
+                for i, result in zip(chunk, score_batch(self.scorer, [items[i] for i in chunk])):
+                    items[i] = result
+        staged = []
+        for item in items:
             if isinstance(item, Failed):
                 yield TaggedOutput(EVENTS, ("errors", item.source, item.key))
                 continue
@@ -125,16 +156,8 @@ class _StageShardFn(beam.DoFn):
                 yield TaggedOutput(EVENTS, ("removed", item.doc.source, item.key))
                 if not self.corpus.keep_rejected:
                     continue
-            batch.append((row, item))
-            row += 1
-            if len(batch) >= BATCH:
-                yield from self._flush(shard, batch, writer, signatures)
-                batch = []
-        yield from self._flush(shard, batch, writer, signatures)
-        paths = writer.close()
-        if signatures is not None:
-            signatures.close()
-        yield TaggedOutput(SHARDS, (shard.index, (shard.source, shard.part, paths[0] if paths else None)))
+            staged.append(item)
+        return staged
 
     def _flush(self, shard: Shard, batch: list, writer: ShardWriter, signatures: Optional[ShardWriter]):
         docs = [(row, item) for row, item in batch if isinstance(item, Document)]

@@ -1,19 +1,19 @@
 """Which HTML → main-text extractor the WARC reader uses: quality and speed on hand-labelled pages.
 
-    python tests/benchmarks/bench_extraction.py [--trafilatura-python /path/to/venv/bin/python]
+    python tests/benchmarks/bench_extraction.py      # trafilatura rows need `pip install '.[trafilatura]'`
 
 The pages and gold are trafilatura's own evaluation set (../shared/corpus/web-bulk): for each page,
 snippets that must be extracted ("with") and boilerplate that must not ("without"). A found "with"
 snippet is a true positive, a missing one a false negative, a found "without" snippet a false
-positive (trafilatura's own scoring). trafilatura runs in its own environment (it is not a
-tokenmill dependency) and is timed there on the same pages.
+positive (trafilatura's own scoring). Both extractors run in this process, as the WARC reader calls
+them (`options: {extractor: resiliparse | trafilatura}`), and trafilatura's plain `extract()` beside.
 """
 from __future__ import annotations
 
-import argparse
 import gzip
+import importlib.util
 import json
-import subprocess
+import os
 import sys
 import tarfile
 import time
@@ -21,20 +21,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-CORPUS = REPO.parent / "shared" / "corpus" / "web-bulk"
+CORPUS = Path(os.environ.get("TOKENMILL_CORPUS") or REPO.parent / "shared" / "corpus") / "web-bulk"
 
 from resiliparse.extract.html2text import extract_plain_text  # noqa: E402
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding  # noqa: E402
 
-from tokenmill.transforms.formats.warc import html_to_text  # noqa: E402
-
-TRAFILATURA_SCRIPT = """
-import json, sys, time, trafilatura
-pages = json.load(sys.stdin)
-start = time.perf_counter()
-out = [trafilatura.extract(bytes.fromhex(html)) or "" for html in pages]
-print(json.dumps({"seconds": time.perf_counter() - start, "texts": out}))
-"""
+from tokenmill.filters.extract.html import html_to_text  # noqa: E402
 
 
 def load_pages():
@@ -67,9 +59,6 @@ def timed(extract, pages):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--trafilatura-python", help="a Python with trafilatura installed")
-    args = parser.parse_args()
     pages = load_pages()
     megabytes = sum(len(html) for html, _ in pages) / 1e6
     runs = {
@@ -77,11 +66,11 @@ def main():
         "resiliparse whole page": timed(
             lambda html: extract_plain_text(bytes_to_str(html, detect_encoding(html)), main_content=False), pages),
     }
-    if args.trafilatura_python:
-        result = subprocess.run([args.trafilatura_python, "-c", TRAFILATURA_SCRIPT], capture_output=True, text=True,
-                                input=json.dumps([html.hex() for html, _ in pages]), check=True)
-        data = json.loads(result.stdout)
-        runs["trafilatura 2.3.1 extract()"] = (data["texts"], data["seconds"])
+    if importlib.util.find_spec("trafilatura"):
+        import trafilatura
+
+        runs["trafilatura (tokenmill extractor)"] = timed(lambda html: html_to_text(html, None, "trafilatura"), pages)
+        runs["trafilatura 2.3.1 extract(), defaults"] = timed(lambda html: trafilatura.extract(html) or "", pages)
     print(f"\n{len(pages)} labelled pages, {megabytes:.1f} MB of HTML\n")
     print(f"{'extractor':40} {'precision':>9} {'recall':>7} {'F1':>6} {'pages/s':>8} {'MB/s':>6}")
     for name, (texts, seconds) in runs.items():

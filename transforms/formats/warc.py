@@ -1,4 +1,4 @@
-"""WARC responses (HTML → main text with resiliparse) and WET conversion records, via FastWARC.
+"""WARC responses (HTML → main text with resiliparse or trafilatura) and WET conversion records, via FastWARC.
 
 HTTP bodies are decoded (chunked transfer coding, gzip/deflate/br content coding,
 `formats/http_body.py`) before extraction; a body that does not decode is one failure
@@ -13,10 +13,9 @@ import zlib
 from typing import IO, Iterator
 
 from fastwarc.warc import ArchiveIterator, WarcRecordType
-from resiliparse.extract.html2text import extract_plain_text
-from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
 from tokenmill.filters.document import Document, Failed, derived_id
+from tokenmill.filters.extract.html import EXTRACTORS, html_to_text
 from tokenmill.transforms.formats.common import (READ_STAGE, ReadOptions, content_error, decode_text, looks_binary,
                                                  open_raw, reject_at_read)
 from tokenmill.transforms.formats.http_body import UndecodableBody, decode_body
@@ -26,14 +25,12 @@ GZIP_MAGIC = b"\x1f\x8b\x08"
 TEXT_CONTENT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 
 
-def html_to_text(html: bytes, charset: str | None) -> str:
-    """Main content of an HTML page as plain text (resiliparse; boilerplate, menus and footers removed)."""
-    encoding = charset or detect_encoding(html)
-    return extract_plain_text(bytes_to_str(html, encoding), main_content=True, alt_texts=False, links=False)
-
-
 def read_warc(path: str, source: str, options: ReadOptions) -> Iterator:
-    """Documents from the HTTP 200 HTML responses of a WARC file."""
+    """Documents from the HTTP 200 HTML responses of a WARC file (option `extractor`: resiliparse,
+    the default, or trafilatura)."""
+    extractor = options.extra.get("extractor", "resiliparse")
+    if extractor not in EXTRACTORS:
+        raise ValueError(f"options.extractor: {extractor!r} is not one of {', '.join(EXTRACTORS)}")
     yield from _read_records(path, source, options, WarcRecordType.response)
 
 
@@ -110,7 +107,7 @@ def _record_to_document(record, path, source, options, record_type, position) ->
         if looks_binary(body):
             yield reject_at_read(Document(record_id, source, "", url, meta=meta), "binary")
             return
-        text = html_to_text(body, record.http_charset)
+        text = html_to_text(body, record.http_charset, options.extra.get("extractor", "resiliparse"))
     else:
         text, replaced = decode_text(body, "utf-8")
         if replaced:

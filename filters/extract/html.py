@@ -1,0 +1,39 @@
+"""HTML → main text: resiliparse (the default, fast) or trafilatura (FineWeb's choice, slower).
+
+Both drop menus, footers and other boilerplate. On trafilatura's own labelled pages
+(tests/benchmarks/bench_extraction.py) trafilatura finds more of the main text; resiliparse is
+several times faster. trafilatura is an optional dependency: `pip install 'tokenmill[trafilatura]'`.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from resiliparse.extract.html2text import extract_plain_text
+from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+
+
+def decode_html(html: bytes, charset: Optional[str]) -> str:
+    """The page's text: its declared charset, else the one resiliparse detects."""
+    return bytes_to_str(html, charset or detect_encoding(html))
+
+
+def resiliparse_text(html: str) -> str:
+    return extract_plain_text(html, main_content=True, alt_texts=False, links=False)
+
+
+def trafilatura_text(html: str) -> str:
+    try:
+        import trafilatura
+    except ImportError as error:
+        raise ImportError("extractor: trafilatura needs the extra: pip install 'tokenmill[trafilatura]'") from error
+    return trafilatura.extract(html, include_comments=False, include_tables=True, deduplicate=False) or ""
+
+
+EXTRACTORS: dict[str, Callable[[str], str]] = {"resiliparse": resiliparse_text, "trafilatura": trafilatura_text}
+
+
+def html_to_text(html: bytes, charset: Optional[str], extractor: str = "resiliparse") -> str:
+    """Main content of an HTML page as plain text, by the named extractor."""
+    if extractor not in EXTRACTORS:
+        raise ValueError(f"extractor: {extractor!r} is not one of {', '.join(EXTRACTORS)}")
+    return EXTRACTORS[extractor](decode_html(html, charset))
