@@ -21,6 +21,13 @@ SAMPLE_STEPS = 30
 CORPUS = Path(os.environ.get("TOKENMILL_CORPUS") or REPO.parent / "shared" / "corpus").resolve()
 
 
+def output_tree(root: Path) -> dict[str, bytes]:
+    """Every file under `root` by relative path, but the run cards (run.json: their times, command
+    line and runner differ by design): what "byte-identical output" compares."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != "run.json"}
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if "corpus" in getattr(item, "fixturenames", ()):

@@ -125,8 +125,8 @@ train: {steps: many}
         "curate.rows_per_shard: expected an integer, got 'lots'",
         "sources.web.format: unknown format 'pdf' (expected one of: book, code, jsonl, latex, mediawiki, parquet, "
         "text, warc, wet)",
-        "sources.books.stages: unknown stage 'dedupe' (expected one of: langid, quality, exact-dedup, near-dedup, "
-        "paragraph-dedup, toxicity, pii)",
+        "sources.books.stages: unknown stage 'dedupe' (expected one of: clean-text, url, langid, quality, "
+        "decontaminate, exact-dedup, near-dedup, paragraph-dedup, quality-model, toxicity, pii)",
         "stages.langid: threshold: must be between 0 and 1",
         "train.steps: expected an integer, got 'many'",
     ]]

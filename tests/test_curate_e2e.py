@@ -8,6 +8,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import output_tree
+
 from tokenmill.jobs.curate import curate
 from tokenmill.pipeline.config import Config, SourceConfig
 
@@ -87,8 +89,7 @@ def test_same_input_gives_byte_identical_outputs_with_one_or_two_workers(corpus,
     for workers in (1, 1, 2):
         out = tmp_path / f"w{workers}-{len(outputs)}"
         curate(config(), str(out), workers=workers)
-        files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "run.json")  # times differ
-        outputs.append({str(p.relative_to(out)): p.read_bytes() for p in files})
+        outputs.append(output_tree(out))
     assert outputs[0].keys() == outputs[1].keys() == outputs[2].keys()
     assert any(name.endswith(".parquet") for name in outputs[0])
     assert outputs[0] == outputs[1] == outputs[2]

@@ -6,6 +6,8 @@ import random
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+
+from conftest import output_tree
 from datasketch import MinHash, MinHashLSH
 
 from tokenmill.filters.document import Document
@@ -182,7 +184,7 @@ def test_every_dedup_stage_gives_the_same_bytes_with_one_or_two_workers(tmp_path
     for workers in (1, 2):
         out = tmp_path / f"out{workers}"
         ledger = curate(config, str(out), ["exact-dedup", "near-dedup", "paragraph-dedup"], workers=workers)
-        trees.append({str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
+        trees.append(output_tree(out))
     assert trees[0] == trees[1]
     assert {"exact-dedup/duplicate", "near-dedup/duplicate"} <= set(ledger["removed"]["web"])
     assert "curated/web/part-00000-0000.parquet" in trees[0] and not any("_staging" in n for n in trees[0])

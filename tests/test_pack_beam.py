@@ -11,6 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+from conftest import output_tree
 from click.testing import CliRunner
 from tokenizers import Tokenizer
 
@@ -58,10 +60,6 @@ def read_rows(files: dict[str, bytes]) -> tuple[np.ndarray, list[str], list[int]
         [p for t in tables for p in t.column("phase").to_pylist()]
 
 
-def tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
 def group_rows(curated: Path, source: str, tokenizer: Path) -> tuple[list[tuple[int, ...]], int]:
     """Concat packing of each curated shard on its own: its rows, and the ids left at the ends."""
     tok = Tokenizer.from_file(str(tokenizer))
@@ -76,7 +74,7 @@ def group_rows(curated: Path, source: str, tokenizer: Path) -> tuple[list[tuple[
 
 def test_rows_are_each_groups_stream_and_the_manifest_counts_them(packed, curated, tokenizer):
     out, manifest = packed
-    files = tree(out)
+    files = output_tree(out)
     rows, sources, _ = read_rows(files)
     assert rows.shape == (manifest["total_rows"], WIDTH)
     for source, entry in manifest["sources"].items():
@@ -98,7 +96,7 @@ def test_rows_are_each_groups_stream_and_the_manifest_counts_them(packed, curate
 
 def test_every_window_of_1000_rows_matches_the_weights(packed):
     out, manifest = packed
-    _, sources, _ = read_rows(tree(out))
+    _, sources, _ = read_rows(output_tree(out))
     assert len(sources) > 3000
     worst = 0.0
     for start in range(0, len(sources) - 1000 + 1, 50):
@@ -112,7 +110,7 @@ def test_two_workers_write_the_same_bytes(packed, curated, tokenizer, tmp_path):
     out, manifest = packed
     again = pack(str(curated), str(tokenizer), str(tmp_path), Config(pack=CONFIG), seq_len=SEQ_LEN,
                  mixture=MIXTURE, workers=2)
-    assert again == manifest and tree(tmp_path) == tree(out)
+    assert again == manifest and output_tree(tmp_path) == output_tree(out)
 
 
 def test_remote_folders_through_beams_file_systems(packed, curated, tokenizer):
@@ -125,7 +123,9 @@ def test_remote_folders_through_beams_file_systems(packed, curated, tokenizer):
         remote = pack(f"memfs://bucket/{curated.name}", f"memfs://bucket/{tokenizer.parent.name}/tokenizer.json",
                       "memfs://bucket/tokens", Config(pack=CONFIG), seq_len=SEQ_LEN, mixture=MIXTURE)
         assert remote == manifest
-        assert MemoryFileSystem.files("memfs://bucket/tokens") == tree(out)
+        written = MemoryFileSystem.files("memfs://bucket/tokens")
+        assert "run.json" in written   # the run card, through Beam's file systems too
+        assert {name: data for name, data in written.items() if name != "run.json"} == output_tree(out)
     finally:
         MemoryFileSystem.objects.clear()
 
@@ -135,7 +135,7 @@ def test_phases_and_bos_bestfit(curated, tokenizer, tmp_path):
                                      {"until": 1.0, "weights": {"web": 0.4, "books": 0.6}}],
                           "total_tokens": 2000 * WIDTH, "rows_per_shard": 700})
     manifest = pack(str(curated), str(tokenizer), str(tmp_path), config, seq_len=SEQ_LEN, packing="bos-bestfit")
-    rows, sources, phases = read_rows(tree(tmp_path))
+    rows, sources, phases = read_rows(output_tree(tmp_path))
     assert phases == [0] * 500 + [1] * 1500
     assert Counter(sources[:500]) == {"web": 400, "books": 100} and Counter(sources[500:]) == {"web": 600, "books": 900}
     assert manifest["packing"]["mode"] == "bos-bestfit" and list(manifest["sources"]) == ["books", "web"]
@@ -151,7 +151,7 @@ def test_phases_and_bos_bestfit(curated, tokenizer, tmp_path):
 
 def test_a_bad_shard_is_named_and_the_last_output_stays(curated, tokenizer, tmp_path):
     pack(str(curated), str(tokenizer), str(tmp_path / "tokens"), seq_len=SEQ_LEN, mixture={"wiki": 1.0})
-    before = tree(tmp_path / "tokens")
+    before = output_tree(tmp_path / "tokens")
     broken = tmp_path / "curated"
     for source in ("web", "wiki"):
         (broken / source).mkdir(parents=True)
@@ -163,7 +163,7 @@ def test_a_bad_shard_is_named_and_the_last_output_stays(curated, tokenizer, tmp_
     with pytest.raises(ConfigError, match="the mixture cannot fill"):
         pack(str(curated), str(tokenizer), str(tmp_path / "tokens"), seq_len=SEQ_LEN, total_tokens=10**9,
              mixture={"wiki": 1.0})
-    assert tree(tmp_path / "tokens") == before, "a failed run leaves the last output alone, and no work folder"
+    assert output_tree(tmp_path / "tokens") == before, "a failed run leaves the last output alone, and no work folder"
 
 
 def test_run_every_beam_stage_into_a_remote_folder(tmp_path):
@@ -180,7 +180,8 @@ def test_run_every_beam_stage_into_a_remote_folder(tmp_path):
                                           "--skip-train"])
         assert result.exit_code == 0, result.output
         files = MemoryFileSystem.files("memfs://bucket/out")
-        assert {"ledger.json", "tokenizer.json", "tokenizer_config.json", "tokens/manifest.json"} <= set(files)
+        assert {"ledger.json", "tokenizer.json", "tokenizer_config.json", "tokens/manifest.json", "run.json",
+                "tokens/run.json"} <= set(files)
         assert any(name.startswith("curated/web/") for name in files)
         manifest = json.loads(files["tokens/manifest.json"])
         assert manifest["sources"]["web"]["documents"] == json.loads(files["ledger.json"])["kept"]["web"] > 100

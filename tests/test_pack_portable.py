@@ -10,7 +10,7 @@ from tests import pack_corpus
 from tokenmill.jobs.pack import pack
 from tokenmill.jobs.tokenizer import train_tokenizer
 from tests.beam_services import job_service, worker_pool  # noqa: F401 (fixtures)
-from tests.test_portable import tokenmill, tree
+from conftest import output_tree, tokenmill
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +27,12 @@ def test_tokenizer_and_pack_on_an_external_worker_pool_give_the_local_bytes(cura
                     mixture={"web": 0.6, "books": 0.4})
     tokenmill("tokenizer", "train", "--input", str(curated), "--vocab-size", "400", "--mixture", "web=0.6,books=0.4",
               "--output", str(tmp_path / "remote" / "tokenizer.json"), *portable)
-    assert tree(tmp_path / "remote") == tree(tmp_path / "local")
+    assert output_tree(tmp_path / "remote") == output_tree(tmp_path / "local")
     pack(str(curated), str(tmp_path / "local" / "tokenizer.json"), str(tmp_path / "local" / "tokens"), seq_len=31,
          mixture={"web": 0.7, "books": 0.3}, packing="bos-bestfit")
     tokenmill("pack", "--curated", str(curated), "--tokenizer", str(tmp_path / "local" / "tokenizer.json"),
               "--seq-len", "31", "--mixture", "web=0.7,books=0.3", "--packing", "bos-bestfit",
               "--output", str(tmp_path / "remote" / "tokens"), *portable)
-    local = tree(tmp_path / "local" / "tokens")
+    local = output_tree(tmp_path / "local" / "tokens")
     assert "manifest.json" in local and any(name.startswith("shard-") for name in local)
-    assert tree(tmp_path / "remote" / "tokens") == local
+    assert output_tree(tmp_path / "remote" / "tokens") == local

@@ -11,20 +11,13 @@ from apache_beam.options.pipeline_options import FlinkRunnerOptions, GoogleCloud
 from apache_beam.runners.portability.flink_runner import FlinkJarJobServer
 from apache_beam.runners.portability.spark_runner import SparkJarJobServer
 
-from conftest import REPO, SAMPLE, tokenmill
+from conftest import REPO, SAMPLE, output_tree, tokenmill
 from tests.beam_services import job_service, worker_pool  # noqa: F401 (fixtures)
 from tokenmill.jobs.curate import curation_pipeline
-from tokenmill.jobs.run_card import CARD_FILE
 from tokenmill.pipeline.config import Config, SourceConfig
 from tokenmill.pipeline.schema import ConfigError
 
 SAMPLE_CONFIG = SAMPLE / "sample.yaml"
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    """Every file under `root` but the run cards (their times and runner differ by design)."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name != CARD_FILE}
 
 
 def test_curate_on_the_portable_runner_gives_the_local_runners_bytes(sample_run, tmp_path, job_service):
@@ -33,8 +26,8 @@ def test_curate_on_the_portable_runner_gives_the_local_runners_bytes(sample_run,
     result = tokenmill("curate", "--sample", "--output", str(portable), "--runner", "PortableRunner",
                        "--job_endpoint", job_service, "--environment_type", "LOOPBACK")
     assert "ledger balanced" in result.stdout
-    local_files = {k: v for k, v in tree(local).items() if k.startswith(("curated/", "rejected/", "ledger"))}
-    portable_files = tree(portable)
+    local_files = {k: v for k, v in output_tree(local).items() if k.startswith(("curated/", "rejected/", "ledger"))}
+    portable_files = output_tree(portable)
     assert any(name.startswith("curated/docs/") for name in local_files)
     assert any(name.startswith("rejected/") for name in local_files)
     assert portable_files.keys() == local_files.keys()
@@ -49,7 +42,7 @@ def test_pack_on_the_portable_runner_gives_the_local_runners_bytes(sample_run, t
     tokenmill("pack", "--config", str(SAMPLE_CONFIG), "--curated", str(local / "curated"),
               "--tokenizer", str(local / "tokenizer.json"), "--output", str(tmp_path / "portable"),
               "--runner", "PortableRunner", "--job_endpoint", job_service, "--environment_type", "LOOPBACK")
-    local_files, portable_files = tree(local / "tokens"), tree(tmp_path / "portable")
+    local_files, portable_files = output_tree(local / "tokens"), output_tree(tmp_path / "portable")
     assert "manifest.json" in local_files and len(local_files) > 1
     assert portable_files == local_files
 
@@ -170,7 +163,7 @@ def test_every_stage_on_an_external_worker_pool_gives_the_local_runners_bytes(tm
                        "--runner", "PortableRunner", "--job_endpoint", job_service,
                        "--environment_type", "EXTERNAL", "--environment_config", worker_pool)
     assert "ledger balanced" in result.stdout
-    local, pool = tree(tmp_path / "local"), tree(tmp_path / "pool")
+    local, pool = output_tree(tmp_path / "local"), output_tree(tmp_path / "pool")
     ledger = json.loads(local["ledger.json"])
     removed = {key for per in ledger["removed"].values() for key in per}
     assert {"exact-dedup/duplicate", "near-dedup/duplicate"} <= removed

@@ -29,7 +29,7 @@ from tokenmill.jobs.run_card import CARD_FILE, read_cards
 from tokenmill.pipeline.config import Config, SourceConfig, load_config
 from tokenmill.pipeline.ledger import LEDGER_FILE
 from tokenmill.pipeline.schema import ConfigError, from_mapping
-from tokenmill.pipeline.stages import STAGES, settings_for
+from tokenmill.pipeline.stages import STAGES, settings_for, source_stages
 from tokenmill.transforms.write import BASE_COLUMNS, REJECT_COLUMNS
 
 REPORT_FILE = "report.html"
@@ -181,11 +181,13 @@ def languages_section(curated: list[Path], rejected: list[Path]) -> Optional[Sec
 def stage_thresholds(config: Config, sources: list[str]) -> dict[str, dict[tuple, list[str]]]:
     """signal → {(low, high): [sources]} from each document stage's filter as `config` sets it up."""
     found: dict[str, dict[tuple, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for name, stage in STAGES.items():
-        if stage.kind != "document":
-            continue
-        for source in sources:
-            known = source in config.sources
+    for source in sources:
+        known = source in config.sources
+        names = source_stages(config, source) if known else [n for n, s in STAGES.items() if s.default]
+        for name in names:
+            stage = STAGES[name]
+            if stage.kind != "document":
+                continue
             doc_filter = stage.build(settings_for(config, name, source if known else None),
                                      config.sources[source] if known else SourceConfig("text", []))
             for signal, bounds in doc_filter.thresholds().items():

@@ -41,26 +41,39 @@ def read_wet(path: str, source: str, options: ReadOptions) -> Iterator:
 
 def _read_records(path: str, source: str, options: ReadOptions, record_type) -> Iterator:
     with open_raw(path) as stream:
-        offset, resuming = 0, False
+        offset = 0
         while offset is not None:
             start = offset
             offset, parsed, failure, last = yield from _read_from(stream, offset, path, source, options, record_type)
-            # A resume that fails before its first record hit the same corrupt stretch: counted once.
-            if failure is not None and (parsed or not resuming):
+            if failure is not None:
                 yield failure
             if offset is None and failure is None and not _gzip_ends_cleanly(stream, last if parsed else start):
                 yield Failed(source, READ_STAGE, "truncated_gzip", f"{path}@{last}",
                              "the gzip stream ends inside a member")
-            resuming = True
 
 
 def _read_from(stream: IO[bytes], offset: int, path: str, source: str, options: ReadOptions, record_type):
-    """Read records from `offset`. Returns (where to resume or None at the end, records parsed, failure,
-    the offset of the last record read)."""
+    """Read records from `offset`. Returns (where to resume or None at the end, records parsed, the
+    failure to count or None, the offset of the last record read).
+
+    FastWARC reads past the end of a record's gzip member before it hands the record over, so a
+    damaged member can raise while the iterator moves on from the whole record before it. Then
+    nothing is lost yet: reading resumes where that record's member ends, and the damaged member
+    counts as one failure when it is read itself."""
     stream.seek(offset)
     last, parsed = offset, 0
+    records = iter(ArchiveIterator(stream, parse_http=record_type == WarcRecordType.response))
     try:
-        for record in ArchiveIterator(stream, parse_http=record_type == WarcRecordType.response):
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                return None, parsed, None, last
+            except OSError:
+                end = _member_end(stream, last) if parsed else None
+                if end is None:
+                    raise
+                return end, parsed, None, last
             last = record.stream_pos  # FastWARC counts from the start of the file, not from `offset`
             parsed += 1
             if record.record_type == record_type:
@@ -69,7 +82,6 @@ def _read_from(stream: IO[bytes], offset: int, path: str, source: str, options: 
         kind = "corrupt_gzip" if "zip" in str(content_error(err)).lower() else "malformed_warc"
         failure = Failed(source, READ_STAGE, kind, f"{path}@{last}", str(err))
         return _next_gzip_member(stream, last + 1), parsed, failure, last
-    return None, parsed, None, last
 
 
 def _record_to_document(record, path, source, options, record_type, position) -> Iterator:
@@ -134,6 +146,25 @@ def _next_gzip_member(stream: IO[bytes], start: int, chunk: int = 1 << 20):
         if _opens_warc_record(stream, position + found):
             return position + found
         position += found + 1
+
+
+def _member_end(stream: IO[bytes], offset: int, chunk: int = 1 << 16):
+    """Where the gzip member that starts at `offset` ends, or None when none starts there or it does
+    not inflate whole."""
+    stream.seek(offset)
+    member = zlib.decompressobj(wbits=31)
+    consumed = 0
+    try:
+        while data := stream.read(chunk):
+            member.decompress(data, 1)
+            while member.unconsumed_tail and not member.eof:
+                member.decompress(member.unconsumed_tail, 1 << 20)
+            if member.eof:
+                return offset + consumed + len(data) - len(member.unused_data)
+            consumed += len(data)
+    except zlib.error:
+        return None
+    return None
 
 
 def _gzip_ends_cleanly(stream: IO[bytes], offset: int, chunk: int = 1 << 16) -> bool:
