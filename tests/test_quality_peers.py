@@ -197,3 +197,23 @@ def test_a_rejected_row_keeps_the_text_the_stage_read_and_its_rewrite_apart():
     assert document_schema({}, rejected=True).field("rewritten_text").type == pa.string()
     (kept_as_read,) = run_chain(Document("d", "s", "Too short.", lang="en"), [QualityFilter([GopherQuality()])])
     assert kept_as_read.rewritten_text is None  # a stage that rewrote nothing: no second text
+
+
+def test_the_rewrite_reaches_the_rejected_shard_through_staging(tmp_path):
+    """The same page through `curate`: removed in pass 1, staged, written to rejected/ in pass 3 with
+    both texts."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from tokenmill.jobs.curate import curate
+    from tokenmill.pipeline.config import Config, CurateConfig, SourceConfig
+
+    page = "Home | News | Sport\nWeather and more\nSign in to comment"
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "menu", "text": page}) + "\n")
+    config = Config(sources={"web": SourceConfig("jsonl", [str(tmp_path / "in.jsonl")])},
+                    stages={"quality": {"rule_sets": ["c4"]}}, curate=CurateConfig(keep_rejected=True))
+    ledger = curate(config, str(tmp_path / "out"), ["quality"])
+    assert ledger["removed"]["web"] == {"quality/c4_too_few_sentences": 1}
+    rows = pq.read_table(tmp_path / "out" / "rejected").to_pylist()
+    assert [(r["id"], r["text"], r["rewritten_text"]) for r in rows] == [("menu", page, "")]
