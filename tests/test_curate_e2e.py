@@ -1,27 +1,11 @@
 """`tokenmill curate` end to end on real crawl data: the ledger balances, languages hold, runs repeat."""
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import output_tree
-
+from conftest import output_tree, tokenmill
+from tests.curated_checks import assert_kept_in_language, assert_ledger_balances, assert_rejected_match_the_ledger
 from tokenmill.jobs.curate import curate
 from tokenmill.pipeline.config import Config, SourceConfig
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def tokenmill(*args):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-m", "tokenmill", *args], capture_output=True, text=True, env=env,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -36,38 +20,16 @@ def curated(corpus, tmp_path_factory):
 
 def test_ledger_balances_for_every_source(curated):
     out, result = curated
-    ledger = json.loads((out / "ledger.json").read_text())
-    assert set(ledger["input"]) == {"web", "wet", "bulk"}
-    for source, n in ledger["input"].items():
-        removed = sum(ledger["removed"][source].values())
-        errors = sum(ledger["errors"][source].values())
-        assert n == ledger["kept"][source] + removed + errors, source
-    assert ledger["balanced"] is True
+    ledger = assert_ledger_balances(out, result.stdout, {"web", "wet", "bulk"})
     assert ledger["input"]["bulk"] > 1300 and ledger["kept"]["bulk"] > 600  # the web quality rules keep ~57%
-    assert "ledger balanced" in result.stdout
 
 
 def test_kept_documents_are_in_the_wanted_language(curated):
-    out, _ = curated
-    table = pq.read_table(out / "curated").to_pydict()
-    assert set(table["lang"]) == {"en"}
-    assert min(table["lang_score"]) >= 0.65
-    assert len(set(table["id"])) == len(table["id"])
-    for column in ("id", "source", "text", "url", "lang", "lang_score", "meta", "char_count", "words_per_char"):
-        assert column in table
+    assert_kept_in_language(curated[0])
 
 
 def test_rejected_rows_carry_stage_and_reason_and_match_the_ledger(curated):
-    out, _ = curated
-    ledger = json.loads((out / "ledger.json").read_text())
-    rejected = pq.read_table(out / "rejected").to_pydict()
-    counted = {}
-    for source, stage, reason in zip(rejected["source"], rejected["stage"], rejected["reason"]):
-        counted.setdefault(source, {}).setdefault(f"{stage}/{reason}", 0)
-        counted[source][f"{stage}/{reason}"] += 1
-    assert counted == {s: r for s, r in ledger["removed"].items() if r}
-    dups = [d for d, r in zip(rejected["duplicate_of"], rejected["reason"]) if r == "duplicate"]
-    assert dups and all(dups)
+    ledger = assert_rejected_match_the_ledger(curated[0])
     # The Aragonese Wikipedia page in the Common Crawl sample is not English.
     assert "langid/unwanted_language" in ledger["removed"]["wet"]
 

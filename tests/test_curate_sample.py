@@ -1,43 +1,24 @@
 """`tokenmill curate` end to end on the bundled sample: the ledger balances, languages hold, rejects
 match the ledger, runs repeat byte for byte with 1 or 2 workers and leave no stale shard
 (tests/test_curate_e2e.py measures the same on real crawl data, in the corpus tier)."""
-import json
 
 import pyarrow.parquet as pq
 
 from conftest import tokenmill
+from tests.curated_checks import assert_kept_in_language, assert_ledger_balances, assert_rejected_match_the_ledger
 
 
 def test_ledger_balances_for_every_source(sample_run):
     out, result = sample_run
-    ledger = json.loads((out / "ledger.json").read_text())
-    assert set(ledger["input"]) == {"web", "docs"}
-    for source, n in ledger["input"].items():
-        assert n == ledger["kept"][source] + sum(ledger["removed"][source].values()) + sum(
-            ledger["errors"][source].values()), source
-    assert ledger["balanced"] is True and "ledger balanced" in result.stdout
+    assert_ledger_balances(out, result.stdout, {"web", "docs"})
 
 
 def test_kept_documents_are_in_the_wanted_language_with_every_column(sample_run):
-    out, _ = sample_run
-    table = pq.read_table(out / "curated").to_pydict()
-    assert set(table["lang"]) == {"en"} and min(table["lang_score"]) >= 0.65
-    assert len(set(table["id"])) == len(table["id"])
-    for column in ("id", "source", "text", "url", "lang", "lang_score", "meta", "char_count", "words_per_char"):
-        assert column in table
+    assert_kept_in_language(sample_run[0])
 
 
 def test_rejected_rows_carry_stage_and_reason_and_match_the_ledger(sample_run):
-    out, _ = sample_run
-    ledger = json.loads((out / "ledger.json").read_text())
-    rejected = pq.read_table(out / "rejected").to_pydict()
-    counted = {}
-    for source, stage, reason in zip(rejected["source"], rejected["stage"], rejected["reason"]):
-        counted.setdefault(source, {}).setdefault(f"{stage}/{reason}", 0)
-        counted[source][f"{stage}/{reason}"] += 1
-    assert counted == {s: r for s, r in ledger["removed"].items() if r}
-    duplicates = [d for d, r in zip(rejected["duplicate_of"], rejected["reason"]) if r == "duplicate"]
-    assert duplicates and all(duplicates)  # the sample's copied page names the page it copies
+    ledger = assert_rejected_match_the_ledger(sample_run[0])  # the sample's copied page names the page it copies
     assert ledger["removed"]["web"]["langid/unwanted_language"] == 3  # its German, French and Spanish pages
 
 

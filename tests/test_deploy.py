@@ -152,20 +152,28 @@ def test_the_container_matches_the_pins_and_bakes_in_the_language_model():
     assert 'ENTRYPOINT ["/opt/apache/beam/boot"]' in dockerfile
 
 
-def test_the_launch_script_builds_and_runs_the_template(tmp_path):
+LAUNCH_IMAGE = f"europe-west4-docker.pkg.dev/p/tokenmill/tokenmill:{PYPROJECT['project']['version']}"
+
+
+def launch(tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """deploy/dataflow/launch.sh ARGS with DRY_RUN=1 (it prints the docker, gcloud and gsutil commands
+    instead of running them) for project p, region europe-west4 and bucket gs://b."""
     env = {**os.environ, "DRY_RUN": "1", "PROJECT": "p", "REGION": "europe-west4", "BUCKET": "gs://b",
            "TMPDIR": str(tmp_path)}
-    script = str(DATAFLOW / "launch.sh")
-    image = f"europe-west4-docker.pkg.dev/p/tokenmill/tokenmill:{PYPROJECT['project']['version']}"
-    build = subprocess.run(["bash", script, "build"], env=env, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(["bash", str(DATAFLOW / "launch.sh"), *args], env=env, capture_output=True, text=True,
+                          check=check)
+
+
+def test_the_launch_script_builds_and_runs_the_template(tmp_path):
+    script, image = str(DATAFLOW / "launch.sh"), LAUNCH_IMAGE
+    build = launch(tmp_path, "build").stdout
     assert f"docker build -f {DATAFLOW}/Dockerfile -t {image} {REPO}" in build
     spec_path = re.search(r"template spec: (\S+)", build).group(1)
     spec = json.loads(Path(spec_path).read_text())
     assert spec["image"] == image
     assert spec["metadata"] == json.loads((DATAFLOW / "flex_template.json").read_text())["metadata"]
     assert f"gcloud storage cp {spec_path} gs://b/templates/curate.json" in build
-    run = subprocess.run(["bash", script, "run", "gs://b/out", "web=warc:gs://b/cc/*.warc.gz", "langs=en,de"],
-                         env=env, capture_output=True, text=True, check=True).stdout
+    run = launch(tmp_path, "run", "gs://b/out", "web=warc:gs://b/cc/*.warc.gz", "langs=en,de").stdout
     assert "gcloud dataflow flex-template run tokenmill-curate-" in run
     assert "--template-file-gcs-location gs://b/templates/curate.json" in run
     assert f"output=gs://b/out~sources=web=warc:gs://b/cc/\\*.warc.gz~sdk_container_image={image}~langs=en\\,de" in run

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests import pack_corpus
-from tests.test_deploy import DATAFLOW, PYPROJECT, REPO, load_entry_point
+from tests.test_deploy import DATAFLOW, LAUNCH_IMAGE, REPO, launch, load_entry_point
 from tokenmill.jobs.pack import pack_command
 from tokenmill.jobs.tokenizer import train_command
 from tokenmill.transforms.tokenize import train_bpe
@@ -70,11 +70,8 @@ def test_the_entry_point_packs(tmp_path):
 
 
 def test_the_launch_script_builds_every_template_and_launches_tokenizer_and_pack(tmp_path):
-    env = {**os.environ, "DRY_RUN": "1", "PROJECT": "p", "REGION": "europe-west4", "BUCKET": "gs://b",
-           "TMPDIR": str(tmp_path)}
-    script = str(DATAFLOW / "launch.sh")
-    image = f"europe-west4-docker.pkg.dev/p/tokenmill/tokenmill:{PYPROJECT['project']['version']}"
-    build = subprocess.run(["bash", script, "build"], env=env, capture_output=True, text=True, check=True).stdout
+    image = LAUNCH_IMAGE
+    build = launch(tmp_path, "build").stdout
     specs = re.findall(r"template spec: (\S+)", build)
     for spec_path, job, source in zip(specs, ("curate", "tokenizer", "pack"),
                                       ("flex_template.json", "flex_template_tokenizer.json", "flex_template_pack.json")):
@@ -82,17 +79,15 @@ def test_the_launch_script_builds_every_template_and_launches_tokenizer_and_pack
         assert spec["image"] == image
         assert spec["metadata"] == json.loads((DATAFLOW / source).read_text())["metadata"]
         assert f"gcloud storage cp {spec_path} gs://b/templates/{job}.json" in build
-    tokenizer = subprocess.run(["bash", script, "tokenizer", "gs://b/out/curated", "gs://b/out/tokenizer.json",
-                                "vocab_size=8192"], env=env, capture_output=True, text=True, check=True).stdout
+    tokenizer = launch(tmp_path, "tokenizer", "gs://b/out/curated", "gs://b/out/tokenizer.json", "vocab_size=8192").stdout
     assert "--template-file-gcs-location gs://b/templates/tokenizer.json" in tokenizer
     assert (f"job=tokenizer~input=gs://b/out/curated~output=gs://b/out/tokenizer.json~sdk_container_image={image}"
             "~vocab_size=8192") in tokenizer
-    packed = subprocess.run(["bash", script, "pack", "gs://b/out/curated", "gs://b/out/tokenizer.json",
-                             "gs://b/out/tokens", "mixture=web=0.7,c4=0.3"], env=env, capture_output=True, text=True,
-                            check=True).stdout
+    packed = launch(tmp_path, "pack", "gs://b/out/curated", "gs://b/out/tokenizer.json", "gs://b/out/tokens",
+                    "mixture=web=0.7,c4=0.3").stdout
     assert "gcloud dataflow flex-template run tokenmill-pack-" in packed
     assert "--template-file-gcs-location gs://b/templates/pack.json" in packed
     assert ("job=pack~curated=gs://b/out/curated~tokenizer=gs://b/out/tokenizer.json~output=gs://b/out/tokens"
             f"~sdk_container_image={image}~mixture=web=0.7\\,c4=0.3") in packed
-    missing = subprocess.run(["bash", script, "pack", "gs://b/out/curated"], env=env, capture_output=True, text=True)
+    missing = launch(tmp_path, "pack", "gs://b/out/curated", check=False)
     assert missing.returncode != 0 and "pack: give TOKENIZER" in missing.stderr
