@@ -11,10 +11,12 @@ from __future__ import annotations
 from typing import Sequence
 
 DEFAULT_MAX_TOKENS = 512
+DEFAULT_BATCH_SIZE = 32   # texts per forward pass
 
 
 class HfScorer:
-    def __init__(self, path: str, label: str, max_tokens: int = DEFAULT_MAX_TOKENS, batch_size: int = 32):
+    def __init__(self, path: str, label: str, max_tokens: int = DEFAULT_MAX_TOKENS,
+                 batch_size: int = DEFAULT_BATCH_SIZE):
         self.path = path
         self.label = label
         self.max_tokens = max_tokens

@@ -21,7 +21,7 @@ from typing import Literal, Optional, Sequence
 
 from tokenmill.filters.base import Bounds, DocumentFilter, SignalTypes
 from tokenmill.filters.document import Document
-from tokenmill.filters.hf_classifier import HfScorer
+from tokenmill.filters.hf_classifier import DEFAULT_BATCH_SIZE, HfScorer
 from tokenmill.filters.langid import load_fasttext_model
 from tokenmill.filters.textguard import DEFAULT_MAX_CHARS, unfit_reason
 
@@ -84,10 +84,10 @@ class FastTextScorer:
 class ModelScorer:
     """Scores documents with each model, in one batch call per model."""
 
-    def __init__(self, rules: Sequence[ModelRule]):
+    def __init__(self, rules: Sequence[ModelRule], batch_size: int = DEFAULT_BATCH_SIZE):
         self.rules = list(rules)
-        self.scorers = [FastTextScorer(r.path, r.label) if r.kind == "fasttext" else HfScorer(r.path, r.label)
-                        for r in self.rules]
+        self.scorers = [FastTextScorer(r.path, r.label) if r.kind == "fasttext"
+                        else HfScorer(r.path, r.label, batch_size=batch_size) for r in self.rules]
 
     def setup(self) -> None:
         for rule, scorer in zip(self.rules, self.scorers):
@@ -112,8 +112,9 @@ class QualityModelFilter(DocumentFilter):
 
     stage = "quality-model"
 
-    def __init__(self, rules: Sequence[ModelRule], max_chars: int = DEFAULT_MAX_CHARS):
-        self.scorer = ModelScorer(rules)
+    def __init__(self, rules: Sequence[ModelRule], max_chars: int = DEFAULT_MAX_CHARS,
+                 batch_size: int = DEFAULT_BATCH_SIZE):
+        self.scorer = ModelScorer(rules, batch_size)
         self.max_chars = max_chars
 
     @property
@@ -138,9 +139,14 @@ class QualityModelFilter(DocumentFilter):
         for i, scores in zip(fit, self.scorer.scores([docs[i].text for i in fit])):
             for rule in self.rules:
                 docs[i].signals[signal_name(rule.name)] = scores[rule.name]
-            verdicts[i] = next((rule.name for rule in self.rules
-                                if rule.threshold is not None and scores[rule.name] < rule.threshold), None)
+            verdicts[i] = below_threshold(self.rules, docs[i].signals)
         return verdicts
+
+
+def below_threshold(rules: Sequence[ModelRule], signals: dict) -> Optional[str]:
+    """The first model whose fixed threshold the document's scores (its signals) miss, or None."""
+    return next((rule.name for rule in rules
+                 if rule.threshold is not None and signals[signal_name(rule.name)] < rule.threshold), None)
 
 
 def top_fraction_threshold(counts: dict[float, int], fraction: float) -> float:

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from tokenmill.pipeline.pack import absolute
+from tokenmill.pipeline.storage import absolute
 from tokenmill.pipeline.schema import ConfigError
 from tokenmill.transforms.formats.common import open_raw
 from tokenmill.transforms.tokenize import read_json

@@ -21,7 +21,8 @@ from tokenizers import Tokenizer
 from tokenmill.jobs.pack import resolve_phases
 from tokenmill.jobs.run_card import run_card
 from tokenmill.pipeline.config import Config, load_config
-from tokenmill.pipeline.pack import absolute, curated_shards, remove_tree, run_beam
+from tokenmill.pipeline.pack import curated_shards, run_beam
+from tokenmill.pipeline.storage import absolute, remove_tree
 from tokenmill.pipeline.pack_config import TokenizerConfig, pack_config, parse_mixture, tokenizer_config
 from tokenmill.pipeline.schema import ConfigError
 from tokenmill.transforms.mix import average_weights

@@ -18,6 +18,7 @@ from apache_beam.io.filesystems import FileSystems
 from tokenmill.pipeline.config import Config
 from tokenmill.pipeline.ledger import WriteLedger
 from tokenmill.pipeline.schema import ConfigError
+from tokenmill.pipeline.storage import delete_matching, remove_tree
 from tokenmill.pipeline.stages import STAGES, quality_model_rules, settings_for, source_stages
 from tokenmill.transforms.apply_verdicts import ApplyVerdicts
 from tokenmill.transforms.exact_dedup import ExactDedup
@@ -172,18 +173,7 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
     _ = written | "ClearStaging" >> beam.Map(lambda _: remove_tree(staging))
 
 
-def remove_tree(root: str) -> None:
-    """Delete every file under `root`, then `root` itself where the filesystem has folders."""
-    paths = [m.path for m in FileSystems.match([f"{root}/**"])[0].metadata_list]
-    if paths:
-        FileSystems.delete(paths)
-    if FileSystems.exists(root):
-        FileSystems.delete([root])
-
-
 def clear_outputs(output: str) -> None:
     """Remove an earlier run's curated/rejected shards and ledger, so no stale file survives."""
-    patterns = [f"{output}/curated/**", f"{output}/rejected/**", f"{output}/{STAGING}/**", f"{output}/ledger.json"]
-    paths = [m.path for result in FileSystems.match(patterns) for m in result.metadata_list]
-    if paths:
-        FileSystems.delete(paths)
+    delete_matching([f"{output}/curated/**", f"{output}/rejected/**", f"{output}/{STAGING}/**",
+                     f"{output}/ledger.json"])

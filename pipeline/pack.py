@@ -23,6 +23,7 @@ from apache_beam.io.filesystems import FileSystems
 from tokenmill.pipeline.pack_config import PackConfig, epoch_cap
 from tokenmill.pipeline.runner import check_options, make_runner, pipeline_options
 from tokenmill.pipeline.schema import ConfigError
+from tokenmill.pipeline.storage import absolute, delete_matching, remove_tree
 from tokenmill.transforms.formats.common import open_raw
 from tokenmill.transforms.mix import (MixPlan, PhasePlan, SourceRows, WriteMixedShards, plan_mixture, read_shards,
                                       rows_needed)
@@ -30,12 +31,6 @@ from tokenmill.transforms.pack import PackGroup, PackGroups, TokenizePackFn, rea
 from tokenmill.transforms.tokenize import EOT, CuratedShardError, Encoder, curated_batches, write_json
 
 WORK = "_work"
-
-
-def absolute(path: str) -> str:
-    """A local path made absolute (workers may run elsewhere); a remote one (gs://...) as given."""
-    path = path.rstrip("/") or "/"
-    return path if FileSystems.get_scheme(path) else os.path.abspath(path)
 
 
 def curated_shards(curated: str) -> dict[str, list[str]]:
@@ -116,22 +111,10 @@ def run_beam(build, runner: str, workers: int, beam_args: Sequence[str]) -> None
     pipeline.run().wait_until_finish()
 
 
-def remove_tree(folder: str) -> None:
-    """Delete `folder` and everything under it, on any file system (a missing folder is fine)."""
-    paths = [m.path for m in FileSystems.match([f"{folder}/**"])[0].metadata_list]
-    if paths:
-        FileSystems.delete(paths)
-    if FileSystems.exists(folder):
-        FileSystems.delete([folder])
-
-
 def clear_tokens(output: str) -> None:
     """Remove a previous run's shards and manifest, so no stale shard survives; called only once
     the new run is sure to write its own."""
-    patterns = [f"{output}/shard-*.parquet", f"{output}/manifest.json"]
-    paths = [m.path for result in FileSystems.match(patterns) for m in result.metadata_list]
-    if paths:
-        FileSystems.delete(paths)
+    delete_matching([f"{output}/shard-*.parquet", f"{output}/manifest.json"])
 
 
 @dataclass

@@ -121,7 +121,7 @@ class QualityModelEntry:
 class QualityModelSettings:
     models: dict[str, QualityModelEntry] = field(default_factory=dict)
     max_chars: int = DEFAULT_MAX_CHARS
-    batch_size: int = 64  # documents per scoring call (a forward pass for a Hugging Face model)
+    batch_size: int = 64  # texts per forward pass of a Hugging Face model
 
 
 @dataclass

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterator, Optional, Sequence
 
 import apache_beam as beam
@@ -23,7 +24,8 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from tokenmill.filters.document import Document, Failed, Rejected
-from tokenmill.filters.quality_model import ModelRule, QualityModelFilter, signal_name, top_fraction_threshold
+from tokenmill.filters.quality_model import (ModelRule, QualityModelFilter, below_threshold, signal_name,
+                                             top_fraction_threshold)
 from tokenmill.transforms.filter_chain import run_chain
 from tokenmill.transforms.join import CUT
 
@@ -40,23 +42,19 @@ class ModelStage:
     batch_size: int = 64
     max_chars: int = 0
 
-    @property
+    @cached_property
     def top_rules(self) -> list[ModelRule]:
         return [rule for rule in self.rules if rule.top_fraction is not None]
 
     def scorer(self) -> QualityModelFilter:
-        """The models, scoring only: their rules wait for pass 3."""
+        """The models, scoring only (`batch_size` texts per forward pass of a Hugging Face model):
+        their rules wait for pass 3."""
         return QualityModelFilter([dataclasses.replace(rule, threshold=None) for rule in self.rules],
-                                  self.max_chars)
-
-    def below_threshold(self, signals: dict) -> Optional[str]:
-        """The first model whose fixed threshold the scores miss."""
-        return next((rule.name for rule in self.rules
-                     if rule.threshold is not None and signals[signal_name(rule.name)] < rule.threshold), None)
+                                  self.max_chars, self.batch_size)
 
     def verdict(self, signals: dict, cuts: Thresholds) -> Optional[str]:
         """The model that removes a document with these scores, or None to keep it."""
-        return self.below_threshold(signals) or next(
+        return below_threshold(self.rules, signals) or next(
             (rule.name for rule in self.top_rules if signals[signal_name(rule.name)] < cuts[rule.name]), None)
 
 
@@ -84,7 +82,7 @@ def survivor_score_counts(item, stage: ModelStage) -> Iterator[dict[str, Counter
     counts = {rule.name: Counter() for rule in stage.top_rules}
     for row, (removed_by, *scores) in enumerate(zip(table["stage"], *(table[c] for c in columns))):
         signals = dict(zip(columns, scores))
-        if removed_by is None and row not in removed and stage.below_threshold(signals) is None:
+        if removed_by is None and row not in removed and below_threshold(stage.rules, signals) is None:
             for rule in stage.top_rules:
                 counts[rule.name][signals[signal_name(rule.name)]] += 1
     yield counts

@@ -125,16 +125,19 @@ class _StageShardFn(beam.DoFn):
                 item = self.chains(item)
             pending.append(item)
             if len(pending) >= BATCH:
-                batch = yield from self._accounted(shard, pending)
-                yield from self._flush(shard, list(enumerate(batch, row)), writer, signatures)
-                row += len(batch)
+                row = yield from self._stage(shard, pending, row, writer, signatures)
                 pending = []
-        batch = yield from self._accounted(shard, pending)
-        yield from self._flush(shard, list(enumerate(batch, row)), writer, signatures)
+        yield from self._stage(shard, pending, row, writer, signatures)
         paths = writer.close()
         if signatures is not None:
             signatures.close()
         yield TaggedOutput(SHARDS, (shard.index, (shard.source, shard.part, paths[0] if paths else None)))
+
+    def _stage(self, shard: Shard, items: list, row: int, writer: ShardWriter, signatures: Optional[ShardWriter]):
+        """Stage `items` from row `row` on; returns the next row."""
+        batch = yield from self._accounted(shard, items)
+        yield from self._flush(shard, list(enumerate(batch, row)), writer, signatures)
+        return row + len(batch)
 
     def _accounted(self, shard: Shard, items: list):
         """Score the documents among `items` where the quality models cover the source; yield the
@@ -142,11 +145,8 @@ class _StageShardFn(beam.DoFn):
         when they are kept)."""
         if self.scorer is not None and shard.source in self.corpus.models.sources:
             at = [i for i, item in enumerate(items) if isinstance(item, Document)]
-            size = self.corpus.models.batch_size
-            for start in range(0, len(at), size):
-                chunk = at[start:start + size]
-                for i, result in zip(chunk, score_batch(self.scorer, [items[i] for i in chunk])):
-                    items[i] = result
+            for i, result in zip(at, score_batch(self.scorer, [items[i] for i in at])):
+                items[i] = result
         staged = []
         for item in items:
             if isinstance(item, Failed):
