@@ -80,12 +80,15 @@ def _decompress(body: bytes, coding: str, limit: int) -> bytes:
     if coding == "br":
         import brotli
 
-        try:
-            decoded = brotli.decompress(body)
+        decompressor = brotli.Decompressor()
+        try:  # the output stops growing past the limit, so a small bomb cannot fill the worker's memory
+            decoded = decompressor.process(body, output_buffer_limit=limit + 1)
         except brotli.error:
             return _stored_decoded(body, coding)
         if len(decoded) > limit:
             raise UndecodableBody(f"br: decodes to more than {limit} bytes")
+        if not decompressor.is_finished():  # cut short, as brotli.decompress would have refused it
+            return _stored_decoded(body, coding)
         return decoded
     raise UndecodableBody(f"unknown coding {coding!r}")
 

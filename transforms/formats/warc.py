@@ -167,7 +167,7 @@ def _member_end(stream: IO[bytes], offset: int, chunk: int = 1 << 16):
     return None
 
 
-def _gzip_ends_cleanly(stream: IO[bytes], offset: int, chunk: int = 1 << 16) -> bool:
+def _gzip_ends_cleanly(stream: IO[bytes], offset: int) -> bool:
     """Whether the gzip members from `offset` (where a record's member starts) to the end of the file are
     all complete. True for a file that is not gzip there; a whole-file member is checked from the start."""
     stream.seek(offset)
@@ -176,20 +176,12 @@ def _gzip_ends_cleanly(stream: IO[bytes], offset: int, chunk: int = 1 << 16) -> 
         if offset == 0 or stream.read(len(GZIP_MAGIC)) != GZIP_MAGIC:
             return True
         offset = 0
-    stream.seek(offset)
-    member = None
-    while data := stream.read(chunk):
-        while data:
-            member = member or zlib.decompressobj(wbits=31)
-            try:
-                member.decompress(data, 1)  # the output is not wanted: one byte at most, the rest stays unconsumed
-                while member.unconsumed_tail and not member.eof:
-                    member.decompress(member.unconsumed_tail, 1 << 20)
-            except zlib.error:
-                return False
-            data = member.unused_data if member.eof else b""
-            member = None if member.eof else member
-    return member is None
+    while offset is not None:
+        stream.seek(offset)
+        if not stream.read(1):
+            return True
+        offset = _member_end(stream, offset)
+    return False
 
 
 def _opens_warc_record(stream: IO[bytes], offset: int) -> bool:
