@@ -57,6 +57,18 @@ class ModelRule:
     kind: Literal["fasttext", "hf"] = "fasttext"
 
 
+def check_label(model, label: str, path: str) -> None:
+    """A ValueError naming the model's labels when `label` is not one of them."""
+    if label not in model.get_labels():
+        raise ValueError(f"label: {label!r} is not a label of {path} ({', '.join(model.get_labels())})")
+
+
+def label_probabilities(model, lines: Sequence[str], label: str) -> list[float]:
+    """The probability a fastText model gives `label` for each line (model_line's form)."""
+    labels, probabilities = model.predict(list(lines), k=-1)
+    return [min(float(dict(zip(ls, ps)).get(label, 0.0)), 1.0) for ls, ps in zip(labels, probabilities)]
+
+
 class FastTextScorer:
     """The probability of `label` for each text, by a fastText model (loaded once per process)."""
 
@@ -67,15 +79,12 @@ class FastTextScorer:
 
     def setup(self) -> None:
         self._model = load_fasttext_model(self.path)
-        if self.label not in self._model.get_labels():
-            raise ValueError(f"label: {self.label!r} is not a label of {self.path} "
-                             f"({', '.join(self._model.get_labels())})")
+        check_label(self._model, self.label, self.path)
 
     def scores(self, texts: Sequence[str]) -> list[float]:
         if self._model is None:
             self.setup()
-        labels, probabilities = self._model.predict([model_line(text) for text in texts], k=-1)
-        return [min(float(dict(zip(ls, ps)).get(self.label, 0.0)), 1.0) for ls, ps in zip(labels, probabilities)]
+        return label_probabilities(self._model, [model_line(text) for text in texts], self.label)
 
     def __getstate__(self):
         return {**self.__dict__, "_model": None}

@@ -29,11 +29,12 @@ import click
 from tokenmill.filters.clean_text import clean_text
 from tokenmill.filters.document import Document, stable_hash
 from tokenmill.filters.langid import load_fasttext_model
-from tokenmill.filters.quality_model import NEGATIVE_LABEL, POSITIVE_LABEL, model_line
+from tokenmill.filters.quality_model import NEGATIVE_LABEL, POSITIVE_LABEL, check_label, label_probabilities, model_line
 from tokenmill.pipeline.config import parse_source_flag
 from tokenmill.pipeline.curate import expand_pattern, glob_root
 from tokenmill.pipeline.schema import ConfigError
 from tokenmill.transforms.formats import READERS, ReadOptions
+from tokenmill.transforms.read import ShardReader
 
 
 @dataclass(frozen=True)
@@ -44,18 +45,24 @@ class Example:
 
 
 def read_documents(flag: str) -> Iterator[Document]:
-    """The documents of a `NAME=FORMAT:GLOB` source, read as curate reads them (rejects and failures skipped)."""
+    """The documents of a `NAME=FORMAT:GLOB` source, read as curate reads them; how many records were
+    unreadable or removed at read time is said on stderr."""
     name, source = parse_source_flag(flag)
     if source.format not in READERS:
         raise ConfigError(f"{flag}: unknown format {source.format!r} (expected one of: {', '.join(sorted(READERS))})")
     files = expand_pattern(source.paths[0])
     if not files:
         raise ConfigError(f"{flag}: {source.paths[0]!r} matches no file")
-    options = ReadOptions(extra={"roots": [glob_root(source.paths[0])]})
+    reader = ShardReader({name: ReadOptions(extra={"roots": [glob_root(source.paths[0])]})})
+    unused = 0
     for path in files:
-        for result in READERS[source.format](path, name, options):
+        for result in reader.items(name, source.format, path):
             if isinstance(result, Document) and result.text.strip():
                 yield result
+            elif not isinstance(result, Document):
+                unused += 1
+    if unused:
+        click.echo(f"{flag}: {unused:,} records unreadable or removed at read time, not used", err=True)
 
 
 def to_example(doc: Document, positive: bool) -> Optional[Example]:
@@ -136,11 +143,6 @@ def train_model(train: Sequence[Example], output: str, seed: int, epoch: int, lr
     return load_fasttext_model(output)
 
 
-def positive_scores(model, lines: Sequence[str], label: str = POSITIVE_LABEL) -> list[float]:
-    labels, probabilities = model.predict(list(lines), k=-1)
-    return [min(float(dict(zip(ls, ps)).get(label, 0.0)), 1.0) for ls, ps in zip(labels, probabilities)]
-
-
 def roc_auc(scores: Sequence[float], positive: Sequence[bool]) -> float:
     """The probability that a random positive outscores a random negative (ties count half)."""
     ranked = sorted(zip(scores, positive))
@@ -169,7 +171,7 @@ class Scores:
 
 
 def evaluate(model, items: Sequence[Example], threshold: float = 0.5, label: str = POSITIVE_LABEL) -> Scores:
-    scores = positive_scores(model, [e.line for e in items], label)
+    scores = label_probabilities(model, [e.line for e in items], label)
     truth = [e.positive for e in items]
     predicted = [s >= threshold for s in scores]
     true_pos = sum(p and t for p, t in zip(predicted, truth))
@@ -243,4 +245,9 @@ def eval_command(model_path, positives, negatives, labelled, label_field, positi
         raise click.ClickException(str(err)) from None
     if not items:
         raise click.ClickException("no documents: give --positive/--negative or --labelled sources")
-    click.echo(describe(evaluate(load_fasttext_model(model_path), items, threshold, label), threshold))
+    model = load_fasttext_model(model_path)
+    try:
+        check_label(model, label, model_path)
+    except ValueError as err:
+        raise click.ClickException(f"--{err}") from None
+    click.echo(describe(evaluate(model, items, threshold, label), threshold))

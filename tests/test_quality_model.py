@@ -198,3 +198,14 @@ def test_top_fraction_is_of_the_documents_dedup_keeps(trained, tmp_path):
     assert removed["quality-model/top"] == 21 - ledger["kept"]["web"]
     kept = pq.read_table(tmp_path / "out" / "curated").to_pydict()
     assert documents(PROSE, 1, 23)[0] in kept["text"]     # the prose page outscores every mixture
+
+
+def test_eval_refuses_a_label_the_model_lacks_and_says_what_it_could_not_read(trained):
+    folder, _ = trained
+    (folder / "broken.parquet").write_bytes(b"not parquet at all")
+    labelled = CliRunner().invoke(classifier_group, ["eval", "--model", str(folder / "model1.bin"),
+                                                     "--positive", f"g=jsonl:{folder}/good.jsonl",
+                                                     "--negative", f"b=parquet:{folder}/broken.parquet",
+                                                     "--label", "__label__hg"])
+    assert labelled.exit_code != 0 and "'__label__hg' is not a label" in labelled.output
+    assert "b=parquet:" in labelled.output and "1 records unreadable" in labelled.output
