@@ -101,6 +101,17 @@ def test_eval_rows_are_held_out_from_training(tmp_path):
     assert trained == set(range(150, 300))  # rank 1's lane: the second span of the 300 training rows
 
 
+def test_sharded_ranks_get_as_many_eval_batches(tmp_path):
+    """FSDP's forward pass needs every rank: 5 held-out rows over 2 ranks give each 2 rows, not 3 and 2."""
+    from tokenmill.jobs.train.data import TrainingData
+
+    write_token_shards(tmp_path / "tokens", patterned_rows(20, SEQ, 512), 512, rows_per_shard=5)
+    ranks = [TrainingData(str(tmp_path / "tokens"), eval_fraction=0.01, rank=r, world_size=2) for r in (0, 1)]
+    assert [[len(b) for b in d.eval_batches(2, 8)] for d in ranks] == [[2, 1], [2]]
+    ranks = [TrainingData(str(tmp_path / "tokens"), eval_fraction=0.01, rank=r, world_size=2) for r in (0, 1)]
+    assert [[len(b) for b in d.eval_batches(2, 8, even=True)] for d in ranks] == [[2], [2]]
+
+
 def test_held_out_shards_come_from_the_end_at_least_one_never_all():
     from tokenmill.jobs.train.data import hold_out
 

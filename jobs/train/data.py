@@ -60,6 +60,7 @@ class TrainingData:
         self.seq_len: int = head.seq_len
         self.vocab_size: int = head.vocab_size
         self._eval_paths = [f"{tokens_dir.rstrip('/')}/{s['path']}" for s in eval_shards]
+        self._eval_total = sum(int(s["rows"]) for s in eval_shards)
         self._rank, self._world_size = rank, world_size
         self._eval_rows: np.ndarray | None = None
 
@@ -102,10 +103,14 @@ class TrainingData:
         for lane, stream in self.streams.items():
             stream.load_state_dict(state["streams"][lane])
 
-    def eval_batches(self, batch_size: int, count: int) -> Iterator[np.ndarray]:
-        """Up to `count` batches of this rank's share of the held-out rows, the same every call."""
+    def eval_batches(self, batch_size: int, count: int, even: bool = False) -> Iterator[np.ndarray]:
+        """Up to `count` batches of this rank's share of the held-out rows, the same every call. `even`:
+        every rank gets as many rows (a sharded model's forward pass needs every rank; a rank with
+        one batch more would wait for the others for ever)."""
         if self._eval_rows is None:
-            self._eval_rows = self._read_eval_rows(batch_size * count)
+            limit = batch_size * count
+            self._eval_rows = self._read_eval_rows(min(limit, self._eval_total // self._world_size) if even
+                                                   else limit)
         for start in range(0, len(self._eval_rows), batch_size):
             yield self._eval_rows[start:start + batch_size]
 

@@ -296,7 +296,7 @@ class Trainer:
             return None
         self.net.eval()
         total, count = torch.zeros((), device=self.ctx.device), 0
-        for batch in self.data.eval_batches(self.cfg.batch_size, self.cfg.eval_batches):
+        for batch in self.data.eval_batches(self.cfg.batch_size, self.cfg.eval_batches, even=self.sharded):
             with self.autocast():
                 total += pretraining_loss(self.net, torch.from_numpy(batch).to(self.ctx.device))
             count += 1
