@@ -14,6 +14,7 @@ from typing import Any, Callable, Literal, Optional, Union
 
 from tokenmill.filters.base import DocumentFilter
 from tokenmill.filters.clean_text import CleanText
+from tokenmill.filters.extract.html import EXTRACTORS
 from tokenmill.filters.decontaminate import DEFAULT_MIN_ITEM_WORDS, DEFAULT_NGRAM, Decontaminate
 from tokenmill.filters.langid import DEFAULT_THRESHOLD, LanguageFilter
 from tokenmill.filters.pii import CODE_ENTITIES, PiiFilter
@@ -314,6 +315,10 @@ def stage_problems(config: Config) -> list[str]:
                             f"(expected one of: {', '.join(sorted(READERS))})")
         problems.extend(f"{where}: sources.{name}.stages: unknown stage {stage!r} (expected one of: {known})"
                         for stage in (source.stages or []) + list(source.overrides) if stage not in STAGES)
+        extractor = source.options.get("extractor", "resiliparse")
+        if source.format == "warc" and extractor not in EXTRACTORS:
+            problems.append(f"{where}: sources.{name}.options.extractor: {extractor!r} is not one of "
+                            f"{', '.join(EXTRACTORS)}")
     problems.extend(f"{where}: stages.{stage}: unknown stage (expected one of: {known})"
                     for stage in config.stages if stage not in STAGES)
     for stage in STAGES:

@@ -146,3 +146,12 @@ def test_an_unknown_extractor_is_named():
 
     with pytest.raises(ValueError, match="'boilerpipe' is not one of resiliparse, trafilatura"):
         html_to_text(PAGE, "utf-8", "boilerpipe")
+
+
+def test_an_unknown_extractor_is_a_config_error_before_any_file_is_read(tmp_path):
+    from tokenmill.pipeline.config import load_config
+    from tokenmill.pipeline.schema import ConfigError
+
+    (tmp_path / "run.yaml").write_text("sources:\n  web: {format: warc, paths: [a.warc.gz], options: {extractor: lxml}}\n")
+    with pytest.raises(ConfigError, match=r"sources.web.options.extractor: 'lxml' is not one of resiliparse, trafilatura"):
+        load_config(str(tmp_path / "run.yaml"))

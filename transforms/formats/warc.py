@@ -15,7 +15,7 @@ from typing import IO, Iterator
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 from tokenmill.filters.document import Document, Failed, derived_id
-from tokenmill.filters.extract.html import EXTRACTORS, html_to_text
+from tokenmill.filters.extract.html import html_to_text
 from tokenmill.transforms.formats.common import (READ_STAGE, ReadOptions, content_error, decode_text, looks_binary,
                                                  open_raw, reject_at_read)
 from tokenmill.transforms.formats.http_body import UndecodableBody, decode_body
@@ -27,10 +27,7 @@ TEXT_CONTENT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 
 def read_warc(path: str, source: str, options: ReadOptions) -> Iterator:
     """Documents from the HTTP 200 HTML responses of a WARC file (option `extractor`: resiliparse,
-    the default, or trafilatura)."""
-    extractor = options.extra.get("extractor", "resiliparse")
-    if extractor not in EXTRACTORS:
-        raise ValueError(f"options.extractor: {extractor!r} is not one of {', '.join(EXTRACTORS)}")
+    the default, or trafilatura; checked with the config, pipeline/stages.py)."""
     yield from _read_records(path, source, options, WarcRecordType.response)
 
 
