@@ -46,7 +46,8 @@ def pack(curated: str, tokenizer: str, output: str, config: Optional[Config] = N
     runs_on = {"name": runner or config.runner.name, "workers": workers or config.runner.workers,
                "options": [*config.runner.options, *beam_args]}
     resolved = {"pack": settings, "tokenizer": encoding, "phases": phases, "weights_from": origin}
-    with run_card("pack", output, resolved, [curated, tokenizer], runs_on):
+    # `curated` as a folder ("/"): on gs:// a name without it matches no object, and the card no input.
+    with run_card("pack", output, resolved, [curated.rstrip("/") + "/", tokenizer], runs_on):
         return run_pack(curated, tokenizer, output, settings, phases, origin, encoding.encoder, encoding.threads,
                         encoding.batch_docs, runs_on["name"], runs_on["workers"], runs_on["options"])
 

@@ -82,7 +82,9 @@ def train_tokenizer(curated: str, output: str, config: Optional[Config] = None, 
     runs_on = {"name": runner or config.runner.name, "workers": workers or config.runner.workers,
                "options": [*config.runner.options, *beam_args]}
     resolved = {"tokenizer": settings, "weights": weights, "weights_from": origin}
-    with run_card("tokenizer", folder, resolved, [path for _, path in elements], runs_on):
+    # The sampled sources' shards as one pattern each: a remote card lists a folder once, not each file.
+    inputs = [f"{absolute(curated)}/{source}/*.parquet" for source in sorted({source for source, _ in elements})]
+    with run_card("tokenizer", folder, resolved, inputs, runs_on):
         remove_tree(work)
         try:
             run_beam(lambda p: p | "DrawSample" >> DrawSample(elements, weights, settings.sample_bytes,

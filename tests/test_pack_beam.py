@@ -125,6 +125,8 @@ def test_remote_folders_through_beams_file_systems(packed, curated, tokenizer):
         assert remote == manifest
         written = MemoryFileSystem.files("memfs://bucket/tokens")
         assert "run.json" in written   # the run card, through Beam's file systems too
+        card_inputs = [entry["path"] for entry in json.loads(written["run.json"])["pack"]["inputs"]]
+        assert sum(path.endswith(".parquet") for path in card_inputs) == len(list(curated.rglob("*.parquet")))
         assert {name: data for name, data in written.items() if name != "run.json"} == output_tree(out)
     finally:
         MemoryFileSystem.objects.clear()
