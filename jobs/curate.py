@@ -39,8 +39,8 @@ def curate(config: Config, output: str, stages: Optional[list[str]] = None, runn
     local = runner_name == LOCAL_RUNNER  # remote workers' log lines do not come back here
     runs_on = {"name": runner_name, "workers": workers or config.runner.workers,
                "options": [*config.runner.options, *beam_args], "stages": plan.stages}
-    with run_card("curate", plan.output, config, [path for _, _, path in plan.shards], runs_on):
-        with progress_bar([path for _, _, path in plan.shards]) if local else nullcontext():
+    with run_card("curate", plan.output, config, plan.sizes, runs_on):
+        with progress_bar(plan.sizes) if local else nullcontext():
             pipeline.run().wait_until_finish()
     return read_ledger(plan.output)
 

@@ -100,10 +100,14 @@ def _now() -> str:
 
 
 @contextmanager
-def run_card(job: str, folder: str, config: Any, inputs: Sequence[str], runner: dict[str, Any]) -> Iterator[dict]:
+def run_card(job: str, folder: str, config: Any, inputs: Sequence[str] | dict[str, int],
+             runner: dict[str, Any]) -> Iterator[dict]:
     """Write `folder`/run.json's entry for `job` when the block ends (`status` says whether it
-    finished). The yielded mapping takes anything else worth keeping (e.g. where a run's parts went)."""
-    files = input_files(inputs)
+    finished). `inputs`: paths, globs and folders to list, or the {path: bytes} a job listed already
+    (nothing is asked of the file system again). The yielded mapping takes anything else worth
+    keeping (e.g. where a run's parts went)."""
+    files = ([{"path": path, "bytes": size} for path, size in sorted(inputs.items())] if isinstance(inputs, dict)
+             else input_files(inputs))
     card = {"command": command_line(), "python": sys.executable, "config": _plain(config),
             "versions": library_versions(), "inputs": files, "inputs_sha256": file_list_sha256(files),
             "runner": _plain(runner), "started": _now()}

@@ -41,6 +41,7 @@ class CuratePlan:
     read_options: dict[str, ReadOptions]
     keep_rejected: bool
     rows_per_shard: int
+    sizes: dict[str, int]                    # path -> bytes, as the listing found them
 
 
 def plan_curation(config: Config, output: str, selected: Optional[list[str]] = None) -> CuratePlan:
@@ -51,13 +52,14 @@ def plan_curation(config: Config, output: str, selected: Optional[list[str]] = N
         unknown = [s for s in selected if s not in STAGES]
         if unknown:
             raise ConfigError(f"--stages: unknown stage {unknown[0]!r} (expected some of: {', '.join(STAGES)})")
-    shards = []
+    shards, sizes = [], {}
     for name, source in sorted(config.sources.items()):
         for pattern in source.paths:
-            files = expand_pattern(pattern)
+            files = matching_files(pattern)
             if not files:
                 raise ConfigError(f"{config.origin}: sources.{name}.paths: {pattern!r} matches no file")
             shards.extend((name, source.format, path) for path in files)
+            sizes.update(files)
     max_bytes = int(config.curate.max_document_mb * 1_000_000)
     return CuratePlan(
         output=output.rstrip("/"),
@@ -67,17 +69,23 @@ def plan_curation(config: Config, output: str, selected: Optional[list[str]] = N
                       for name, s in config.sources.items()},
         keep_rejected=config.curate.keep_rejected,
         rows_per_shard=config.curate.rows_per_shard,
+        sizes=sizes,
     )
 
 
-def expand_pattern(pattern: str) -> list[str]:
-    """The files a glob matches; a directory given without a glob stands for every file under it."""
+def matching_files(pattern: str) -> dict[str, int]:
+    """{path: size in bytes} of the files a glob matches; a directory given without a glob stands for
+    every file under it."""
     if not any(char in pattern for char in "*?["):
         inside = FileSystems.match([pattern.rstrip("/") + "/**"])[0].metadata_list
         if inside:
-            return sorted(m.path for m in inside if not m.path.endswith("/"))
-    metadata = FileSystems.match([pattern])[0].metadata_list
-    return sorted(m.path for m in metadata if not m.path.endswith("/"))
+            return {m.path: m.size_in_bytes for m in inside if not m.path.endswith("/")}
+    return {m.path: m.size_in_bytes for m in FileSystems.match([pattern])[0].metadata_list if not m.path.endswith("/")}
+
+
+def expand_pattern(pattern: str) -> list[str]:
+    """The files a glob matches, sorted (see matching_files)."""
+    return sorted(matching_files(pattern))
 
 
 def glob_root(pattern: str) -> str:

@@ -15,7 +15,6 @@ import time
 from contextlib import contextmanager
 from typing import Iterator, Optional, TextIO
 
-from apache_beam.io.filesystems import FileSystems
 
 from tokenmill.transforms.read import LOG as READ_LOG
 from tokenmill.transforms.read import PROGRESS_PATTERN
@@ -92,18 +91,15 @@ class _Feed(logging.Filter):
         return not self.bar.update(record.getMessage()) and record.levelno >= self.min_level
 
 
-def input_bytes(paths: list[str]) -> int:
-    return sum(m.size_in_bytes for result in FileSystems.match(paths) for m in result.metadata_list)
-
-
 @contextmanager
-def progress_bar(paths: list[str], stream: Optional[TextIO] = None) -> Iterator[Optional[ProgressBar]]:
-    """A bar over reading `paths` while the block runs, when `stream` (default stderr) is a terminal."""
+def progress_bar(sizes: dict[str, int], stream: Optional[TextIO] = None) -> Iterator[Optional[ProgressBar]]:
+    """A bar over reading the files of `sizes` ({path: bytes}) while the block runs, when `stream`
+    (default stderr) is a terminal."""
     stream = stream or sys.stderr
     if not stream.isatty():
         yield None
         return
-    bar = ProgressBar(len(paths), input_bytes(paths), stream)
+    bar = ProgressBar(len(sizes), sum(sizes.values()), stream)
     forwarded = logging.getLogger(FORWARDED_LOGGER)
     feeds = [(READ_LOG, _Feed(bar, logging.NOTSET)), (forwarded, _Feed(bar, forwarded.getEffectiveLevel()))]
     saved_level = forwarded.level
