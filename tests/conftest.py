@@ -21,11 +21,12 @@ SAMPLE_STEPS = 30
 CORPUS = Path(os.environ.get("TOKENMILL_CORPUS") or REPO.parent / "shared" / "corpus").resolve()
 
 
-def output_tree(root: Path) -> dict[str, bytes]:
-    """Every file under `root` by relative path, but the run cards (run.json: their times, command
-    line and runner differ by design): what "byte-identical output" compares."""
+def output_tree(root: Path, only: tuple[str, ...] = ()) -> dict[str, bytes]:
+    """Every file under `root` (under its entries named in `only`, when given) by relative path, but
+    the run cards (run.json: their times, command line and runner differ by design): what
+    "byte-identical output" compares."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name != "run.json"}
+            if p.is_file() and p.name != "run.json" and (not only or p.relative_to(root).parts[0] in only)}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -4,7 +4,7 @@ match the ledger, runs repeat byte for byte with 1 or 2 workers and leave no sta
 
 import pyarrow.parquet as pq
 
-from conftest import tokenmill
+from conftest import output_tree, tokenmill
 from tests.curated_checks import assert_kept_in_language, assert_ledger_balances, assert_rejected_match_the_ledger
 
 
@@ -40,10 +40,7 @@ def test_two_workers_give_the_same_bytes_and_a_rerun_leaves_no_stale_shard(sampl
     tokenmill("curate", "--sample", "--output", str(out), "--workers", "2")
     assert not stale.exists()
 
-    def tree(root):
-        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-                if p.is_file() and p.parts[len(root.parts)] in ("curated", "rejected", "ledger.json")}
-
-    one, two = tree(local), tree(out)
+    parts = ("curated", "rejected", "ledger.json")
+    one, two = output_tree(local, parts), output_tree(out, parts)
     assert any(name.endswith(".parquet") for name in one)
     assert one.keys() == two.keys() and one == two
