@@ -23,10 +23,12 @@ from tokenmill.pipeline.stages import STAGES, quality_model_rules, settings_for,
 from tokenmill.transforms.apply_verdicts import ApplyVerdicts
 from tokenmill.transforms.exact_dedup import ExactDedup
 from tokenmill.transforms.formats import ReadOptions
-from tokenmill.transforms.near_dedup import NearDedup, signature_files
+from tokenmill.transforms.join import DocIds
+from tokenmill.transforms.near_dedup import NearDedup
 from tokenmill.transforms.paragraph_dedup import SIGNAL_TYPES as PARAGRAPH_SIGNALS
 from tokenmill.transforms.paragraph_dedup import ParagraphDedup
 from tokenmill.transforms.quality_model import ModelStage
+from tokenmill.transforms.signature_files import signature_files
 from tokenmill.transforms.staging import EVENTS, EXACT, NEAR, PARAGRAPHS, SHARDS, Corpus, NearKeys, Shard, StageShards
 from tokenmill.transforms.write import document_schema
 
@@ -137,8 +139,10 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
     near = settings_for(config, "near-dedup") if "near-dedup" in used else None
     signatures = (near.save_signatures or f"{staging}/signatures").rstrip("/") if near else ""
     paragraph = settings_for(config, "paragraph-dedup") if "paragraph-dedup" in used else None
+    earlier = signature_files(near.earlier_signatures) if near else []
+    ids = DocIds.for_shards(len(plan.shards) + len(earlier))
     corpus = Corpus(
-        exact=members.get("exact-dedup", frozenset()), near=members.get("near-dedup", frozenset()),
+        ids=ids, exact=members.get("exact-dedup", frozenset()), near=members.get("near-dedup", frozenset()),
         paragraphs=members.get("paragraph-dedup", frozenset()),
         paragraph_min_chars=paragraph.min_chars if paragraph else 0,
         near_keys=NearKeys(near.num_perm, near.seed, near.shingle_words, near.bands, near.rows, near.keep,
@@ -154,21 +158,25 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
     staged = pipeline | "Stage" >> StageShards(shards, plan.read_options, chains_before, corpus, staging,
                                                document_schema(signal_types, rejected=True))
     # Pass 2: corpus-wide decisions on keys alone.
-    verdicts = []
-    nodes = staged[NEAR]
+    verdicts, notes = [], []
+    exact_keepers = pipeline | "NoExactDedup" >> beam.Create([]).with_output_types(int)
     if "exact-dedup" in used:
-        exact = staged[EXACT] | "exact-dedup" >> ExactDedup()
+        exact = staged[EXACT] | "exact-dedup" >> ExactDedup(ids, corpus.near)
         verdicts.append(exact["verdicts"])
-        nodes = (nodes, exact["nodes"]) | "NearNodes" >> beam.Flatten()
+        exact_keepers = exact["keepers"]
     if near:
-        verdicts.append(nodes | "near-dedup" >> NearDedup(
-            signatures, near.bands, near.rows, near.threshold, near.bucket_cap, near.max_rounds,
-            signature_files(near.earlier_signatures)))
+        files = staged[SHARDS] | "SignatureFiles" >> beam.FlatMapTuple(
+            lambda index, shard: [(index, shard.signatures)] if shard.signatures else []).with_output_types(tuple[int, str])
+        decided = {"entries": staged[NEAR], "members": exact_keepers, "files": files} | "near-dedup" >> NearDedup(
+            ids, len(plan.shards), near.bands, near.rows, near.num_perm, near.threshold, near.max_rounds, earlier)
+        verdicts.append(decided["verdicts"])
+        notes.append(decided["notes"])
     if paragraph:
         removed = (verdicts or [pipeline | "NoRemovals" >> beam.Create([])]) | "Removals" >> beam.Flatten()
-        verdicts.append({"entries": staged[PARAGRAPHS],
-                         "removed": removed | "RemovedRows" >> beam.MapTuple(lambda shard, v: ((shard, v[0]), None))}
-                        | "paragraph-dedup" >> ParagraphDedup())
+        verdicts.append({"keys": staged[PARAGRAPHS],
+                         "removed": removed | "RemovedDocs" >> beam.MapTuple(
+                             lambda shard, verdict: (ids.uid(shard, verdict.row), None)).with_output_types(tuple[int, None])}
+                        | "paragraph-dedup" >> ParagraphDedup(ids))
     all_verdicts = (verdicts or [pipeline | "NoVerdicts" >> beam.Create([])]) | "AllVerdicts" >> beam.Flatten()
     # Pass 3: each staged shard read once, its verdicts applied, curated/ and rejected/ written.
     applied = ({"shard": staged[SHARDS], "verdict": all_verdicts}
@@ -176,7 +184,7 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
                                           document_schema(signal_types),
                                           document_schema(signal_types, rejected=True) if plan.keep_rejected else None,
                                           plan.rows_per_shard))
-    written = ((staged[EVENTS], applied) | "AllEvents" >> beam.Flatten()
+    written = ((staged[EVENTS], applied, *notes) | "AllEvents" >> beam.Flatten()
                | "Ledger" >> WriteLedger(plan.output, list(config.sources)))
     _ = written | "ClearStaging" >> beam.Map(lambda _: remove_tree(staging))
 

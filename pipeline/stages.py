@@ -140,8 +140,7 @@ class NearDedupSettings:
     seed: int = 1
     shingle_words: int = 5
     threshold: float = 0.7          # estimated Jaccard a candidate pair must reach
-    bucket_cap: int = 1000          # members kept in one LSH bucket (boilerplate makes hot keys)
-    max_rounds: int = 6             # large-star/small-star rounds (each about halves a chain's length)
+    max_rounds: int = 20            # component rounds the graph holds: a path of 2^20 settles (transforms/components.py)
     keep: Literal["lowest_id", "longest", "best_signal"] = "lowest_id"
     keep_signal: Optional[str] = None
     save_signatures: Optional[str] = None       # folder for this run's signatures (Parquet, one per input file)
@@ -152,6 +151,9 @@ class NearDedupSettings:
             raise ValueError(f"bands × rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError("threshold: must be between 0 and 1")
+        if self.max_rounds < 1:
+            raise ValueError("max_rounds: must be at least 1 (a component still changing after the last round "
+                             "keeps one member per label it reached, counted as near-dedup/unsettled_kept)")
         if self.keep == "best_signal" and not self.keep_signal:
             raise ValueError("keep_signal: name the signal column that `keep: best_signal` maximises")
 

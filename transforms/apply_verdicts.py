@@ -1,7 +1,7 @@
 """Pass 3 of curation: each staged shard read once, its verdicts applied, curated/ and rejected/ written.
 
-A staged shard's verdicts (a few bytes per removed document or cut paragraph) arrive grouped with
-it; its rows stream through in input order: removed rows go to `rejected/` (with `duplicate_of`),
+A staged shard's verdicts (`Verdict` records, a few bytes per removed document or cut paragraph)
+arrive grouped with it; its rows stream through in input order: removed rows go to `rejected/` (with `duplicate_of`),
 paragraph cuts rewrite the text, the quality models' rules apply (transforms/quality_model.py), the
 document stages after dedup run, and the rest is written to
 `curated/<source>/part-<file>-<n>.parquet`, one file per `rows_per_shard` rows. Ledger events
@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from tokenmill.filters.base import DocumentFilter
 from tokenmill.filters.document import Document, Failed, Rejected
-from tokenmill.transforms.join import CUT, FAIL
+from tokenmill.transforms.join import CUT, ShardVerdicts, stream_join
 from tokenmill.transforms.paragraph_dedup import rewrite
 from tokenmill.transforms.quality_model import STAGE as MODEL_STAGE
 from tokenmill.transforms.quality_model import ModelStage, Thresholds, TopFractionCuts
@@ -34,17 +34,17 @@ class _ApplyVerdictsFn(beam.DoFn):
     def setup(self):
         self.chains.setup()
 
-    def process(self, item, lowest_kept: Thresholds):
-        _, grouped = item
-        (source, part, staged), = grouped["shard"]
+    def process(self, item, lowest_kept: Thresholds, coders):
+        group = ShardVerdicts(item[1], coders)
+        source, part, staged = group.shard.source, group.shard.part, group.shard.staged
         if staged is None:
             return
         decided, cuts = {}, {}
-        for row, kind, stage, reason, detail in grouped["verdict"]:
-            if kind == CUT:
-                cuts.setdefault(row, set()).add(detail)
-            elif kind == FAIL or row not in decided:  # a failure outranks a removal
-                decided[row] = (kind, stage, reason, detail)
+        for verdict in group.verdicts():
+            if verdict.kind == CUT:
+                cuts.setdefault(verdict.row, set()).add(verdict.paragraph)
+            elif verdict.row not in decided or verdict.stage < decided[verdict.row].stage:
+                decided[verdict.row] = verdict  # two removals: the same one on every runner
         curated = ShardWriter(f"{self.output}/curated/{source}/part-{part:05d}", self.curated, self.rows_per_shard)
         rejected = (ShardWriter(f"{self.output}/rejected/{source}/part-{part:05d}", self.rejected, self.rows_per_shard)
                     if self.rejected is not None else None)
@@ -52,10 +52,9 @@ class _ApplyVerdictsFn(beam.DoFn):
         for row, data in enumerate(read_rows(staged)):
             item = row_document(data)
             if isinstance(item, Document) and row in decided:
-                kind, stage, reason, detail = decided[row]
-                item = (Failed(source, stage, reason, item.id, detail) if kind == FAIL
-                        else Rejected(item, stage, reason, duplicate_of=detail))
-                yield ("errors" if kind == FAIL else "removed", source, item.key)
+                verdict = decided[row]
+                item = Rejected(item, verdict.stage, verdict.reason, duplicate_of=verdict.duplicate_of)
+                yield "removed", source, item.key
             elif isinstance(item, Document):
                 if source in self.paragraph_sources:
                     item = rewrite(item, cuts.get(row, set()))
@@ -75,7 +74,7 @@ class _ApplyVerdictsFn(beam.DoFn):
 
 
 class ApplyVerdicts(beam.PTransform):
-    """{"shard": (index, (source, part, staged path)), "verdict": (index, verdict)} → ledger events."""
+    """{"shard": (index, StagedShard), "verdict": (index, Verdict)} → ledger events."""
 
     def __init__(self, output: str, chains: dict[str, list[DocumentFilter]], paragraph_sources: frozenset,
                  models: Optional[ModelStage], curated: pa.Schema, rejected: Optional[pa.Schema], rows_per_shard: int):
@@ -84,8 +83,8 @@ class ApplyVerdicts(beam.PTransform):
         self.fn = _ApplyVerdictsFn(output, chains, paragraph_sources, models, curated, rejected, rows_per_shard)
 
     def expand(self, inputs):
-        grouped = inputs | "ByShard" >> beam.CoGroupByKey()
+        grouped, coders = stream_join("ByShard", [inputs["shard"], inputs["verdict"]], int)
         if self.models is not None and self.models.top_rules:
-            lowest_kept = beam.pvalue.AsSingleton(grouped | "TopFractions" >> TopFractionCuts(self.models))
-            return grouped | "Apply" >> beam.ParDo(self.fn, lowest_kept)
-        return grouped | "Apply" >> beam.ParDo(self.fn, {})
+            lowest_kept = beam.pvalue.AsSingleton(grouped | "TopFractions" >> TopFractionCuts(self.models, coders))
+            return grouped | "Apply" >> beam.ParDo(self.fn, lowest_kept, coders)
+        return grouped | "Apply" >> beam.ParDo(self.fn, {}, coders)

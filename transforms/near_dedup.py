@@ -1,245 +1,272 @@
-"""Near-duplicate removal on keys: MinHash LSH, verified pairs, connected components in O(log n) rounds.
+"""Near-duplicate removal on keys: MinHash LSH buckets, verified pairs, connected components, one keeper
+per component.
 
-    nodes (rank, band keys) ─► (band key, rank) ─► CombinePerKey: the `bucket_cap` best ranks per
-      bucket (a boilerplate band never gathers more on one worker) ─► candidate pairs: each member
-      with the bucket's best and with the member before it ─► verified against the signatures
-      (read from their shard's signature file, a shard at a time) ─► edges at estimated Jaccard
-      >= threshold ─► large-star / small-star rounds (Kiveris et al. 2014, "Connected Components
-      in MapReduce and Beyond") ─► every node points at its component's smallest rank
-      ─► verdicts: the others are `near-dedup/duplicate` with `duplicate_of`.
+    (band key, uid) per band of each document ─► a bucket's members meet and each is paired with
+      the bucket's smallest uid (streamed, whatever the bucket's size: the BucketsToEdges of NeMo
+      Curator, the Spark MinHash of text-dedup) ─► a pair found in enough bands to agree on the
+      threshold is an edge as it stands; any other is verified against the two signatures where
+      they lie: in the first's shard's file, with the second's signature sent there by its own
+      shard (once per shard and node, however many pairs) ─► edges at estimated Jaccard >=
+      `threshold` ─► connected components (transforms/components.py), each leaving the rounds
+      once settled ─► each member's rank read from its shard's signature file ─► a component's
+      members meet by its root: the smallest rank is kept, every other member becomes a
+      `near-dedup/duplicate` verdict naming it.
 
-A node's rank orders the members of a component: (era, rule value, id, source, shard, row), so the
-keeper does not depend on the order the runner delivers anything, and the rank says where the
-document sits. Signatures of an earlier run (written with `save_signatures`, one file per input
-shard) join the graph ranked before every document of this run, so a document near one of them
-is dropped as `seen_in_earlier_run`. A component that still changes after `max_rounds` rounds is an
-error in the ledger (`near-dedup/unsettled_component`), never a silent keep.
+Documents are uids (transforms/join.py): the shuffles carry integers, 56-bit band keys and, only for
+the members of a component, their ranks. The rank (era, keep rule's value, id, source, uid) orders
+a component, so the keeper depends on nothing the runner does. Signatures of an earlier run
+(`save_signatures`, one file per input file) join as shards of their own, every row a member that
+ranks before this run's documents: a document near one of them is removed as
+`seen_in_earlier_run`. A component that has not settled after `max_rounds` keeps one member per
+label it reached; each such keeper is counted in the ledger's notes (`near-dedup/unsettled_kept`).
 """
 from __future__ import annotations
 
-from bisect import insort
-from typing import Optional, Sequence
+from typing import NamedTuple, Sequence
 
 import apache_beam as beam
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics import Metrics
+from apache_beam.coders import RowCoder, registry
 
-from tokenmill.filters.document import Document
 from tokenmill.filters.minhash import band_keys
-from tokenmill.transforms.join import FAIL, REMOVE, verdict
+from tokenmill.transforms.components import ConnectedComponents, Label
+from tokenmill.transforms.join import REMOVE, DocIds, Streams, Verdict, smallest_and_others, stream_join, typed
+from tokenmill.transforms.signature_files import SignatureFile
 
 STAGE = "near-dedup"
-EARLIER, CURRENT = 0, 1  # a node's era: an earlier run's signatures rank before this run's documents
-SIGNATURE_SCHEMA = pa.schema([("row", pa.int64()), ("id", pa.string()), ("source", pa.string()),
-                              ("signature", pa.binary())])
+EARLIER, CURRENT = 0, 1  # a member's era: an earlier run's signatures rank before this run's documents
+FILE, ITEMS, SENT = 0, 1, 2  # the inputs of a join by shard: its signature file, its items, signatures sent to it
+UNSETTLED_KEPT = f"{STAGE}/unsettled_kept"
 
 
-def near_rank(doc: Document, keep: str, signal: Optional[str], shard: int, row: int) -> tuple:
-    """Smaller is better: the keeper of a component has the smallest rank."""
-    if keep == "longest":
-        primary = -len(doc.text)
-    elif keep == "best_signal":
-        value = doc.signals.get(signal) if signal else None
-        primary = -float(value) if isinstance(value, (int, float)) else float("inf")
-    else:  # lowest_id
-        primary = 0
-    return CURRENT, primary, doc.id, doc.source, shard, row
+class Pair(NamedTuple):
+    """A candidate pair: a bucket member and the bucket's smallest member."""
+
+    node: int
+    smallest: int
 
 
-def signature_prefix(folder: str, shard: int) -> str:
-    """Where staged shard `shard` keeps its signatures (ShardWriter adds `-0000.parquet`)."""
-    return f"{folder.rstrip('/')}/part-{shard:05d}"
+class Request(NamedTuple):
+    """Shard `to` needs `node`'s signature."""
+
+    node: int
+    to: int
 
 
-def signature_files(folders: Sequence[str]) -> list[str]:
-    """The signature files of earlier runs, in a fixed order (each becomes a negative shard number)."""
-    return sorted(m.path for folder in folders
-                  for m in FileSystems.match([folder.rstrip("/") + "/*.parquet"])[0].metadata_list)
+class Sent(NamedTuple):
+    """A node's signature, sent to the shard that verifies a pair with it."""
+
+    node: int
+    signature: bytes
 
 
-def read_signatures(path: str) -> tuple[list[tuple[int, str, str]], list[bytes]]:
-    """([(row, id, source)], [signature bytes]) of one signature file (files without a row column,
-    from before signatures were sharded, count rows by position)."""
-    with FileSystems.open(path) as handle:
-        table = pq.read_table(handle)
-    rows = table.column("row").to_pylist() if "row" in table.column_names else list(range(table.num_rows))
-    keys = list(zip(rows, table.column("id").to_pylist(), table.column("source").to_pylist()))
-    return keys, table.column("signature").to_pylist()
+class Member(NamedTuple):
+    """A component member, by uid, and its component's label."""
+
+    node: int
+    label: Label
 
 
-def as_signature(data: bytes) -> np.ndarray:
-    return np.frombuffer(data, dtype="<u4").astype(np.uint32)
+class Ranked(NamedTuple):
+    """A component member as the keep rule orders them (the smallest is kept)."""
+
+    era: int
+    keep_rank: float
+    id: str
+    source: str
+    uid: int
+    settled: bool
 
 
-class _EarlierNodes(beam.DoFn):
-    def __init__(self, files: Sequence[str], bands: int, rows: int):
-        self.files, self.bands, self.rows = list(files), bands, rows
-
-    def process(self, number: int):
-        keys, signatures = read_signatures(self.files[number])
-        for (row, doc_id, source), signature in zip(keys, signatures):
-            keys = band_keys(as_signature(signature), self.bands, self.rows)
-            yield (EARLIER, 0, doc_id, source, -1 - number, row), keys
+for record in (Pair, Request, Sent, Member, Ranked):
+    registry.register_coder(record, RowCoder)
 
 
-class BestRanks(beam.CombineFn):
-    """The `cap` smallest ranks of a bucket, as a sorted list: each worker sends at most `cap` members
-    of a key onward, and a plain list travels in Beam's compact encoding (no pickled heap)."""
-
-    def __init__(self, cap: int):
-        self.cap = cap
-
-    def create_accumulator(self):
-        return []
-
-    def add_input(self, best, rank):
-        if len(best) < self.cap or rank < best[-1]:
-            insort(best, rank)
-            del best[self.cap:]
-        return best
-
-    def merge_accumulators(self, accumulators):
-        return sorted(set(rank for best in accumulators for rank in best))[: self.cap]
-
-    def extract_output(self, best):
-        return best
+def band_entries(uid: int, signature: np.ndarray, bands: int, rows: int):
+    """(band key, uid) for each band of a document with words (an all-max signature has none)."""
+    if signature.min() < np.iinfo(np.uint32).max:
+        for key in band_keys(signature, bands, rows):
+            yield key, uid
 
 
-def candidate_pairs(bucket):
-    """(key, members sorted by rank) → (member, better member) pairs: each with the best, and with the
-    member just before it (so a chain A~B~C inside one bucket stays connected)."""
-    _, members = bucket
-    for i in range(1, len(members)):
-        yield members[i], members[0]
-        if i > 1:
-            yield members[i], members[i - 1]
+def pair_with_smallest(item):
+    """(band key, uids) → (member, the bucket's smallest uid) for every other member."""
+    _, members = item
+    smallest, others = smallest_and_others(members)
+    for member in others:
+        yield member, smallest
 
 
-class _Signatures(beam.DoFn):
-    """(shard, pairs) → each pair with one more signature, read from that shard's signature file."""
+def agree(left: np.ndarray, right: np.ndarray, threshold: float) -> bool:
+    return float(np.mean(left == right)) >= threshold
 
-    def __init__(self, folder: str, earlier: Sequence[str], side: int, threshold: float):
-        self.folder, self.earlier, self.side, self.threshold = folder, list(earlier), side, threshold
-        self.below = Metrics.counter(STAGE, "candidates_below_threshold")
+
+class _ByShard(beam.DoFn):
+    """A shard's group from `stream_join`: its signature file, the items sent to it, and (for `_Verify`)
+    the signatures other shards sent; a shard with no item is not read."""
+
+    def __init__(self, coders, ids: DocIds):
+        self.coders, self.ids = coders, ids
 
     def process(self, item):
-        shard, pairs = item
-        path = self.earlier[-1 - shard] if shard < 0 else signature_prefix(self.folder, shard) + "-0000.parquet"
-        keys, signatures = read_signatures(path)
-        by_row = {key[0]: signature for key, signature in zip(keys, signatures)}
-        for pair in pairs:
-            node, other = pair[self.side], pair[1 - self.side]
-            signature = by_row[node[5]]
-            if self.side == 0:
-                yield other[4], (pair[0], pair[1], signature)
-            elif np.mean(as_signature(pair[2]) == as_signature(signature)) >= self.threshold:
-                yield pair[0], pair[1]
+        shard, grouped = item
+        streams = Streams(grouped, self.coders)
+        path = next(streams(FILE), None)
+        if path is not None and next(streams(ITEMS), None) is not None:
+            yield from self.shard(shard, path, streams)
+
+    def shard(self, shard: int, path: str, streams: Streams):
+        raise NotImplementedError
+
+
+class _ReadBands(_ByShard):
+    """Band entries of the members named (exact dedup's keepers), from their shard's signatures."""
+
+    def __init__(self, coders, ids: DocIds, bands: int, rows: int):
+        super().__init__(coders, ids)
+        self.bands, self.rows = bands, rows
+
+    def shard(self, shard, path, streams):
+        signatures = SignatureFile(path)
+        for uid in streams(ITEMS):
+            yield from band_entries(uid, signatures.signature(self.ids.row(uid)), self.bands, self.rows)
+
+
+class _EarlierBands(beam.DoFn):
+    """Every row of an earlier run's signature file as band entries (its shard numbered after this run's)."""
+
+    def __init__(self, ids: DocIds, bands: int, rows: int):
+        self.ids, self.bands, self.rows = ids, bands, rows
+
+    def process(self, item):
+        shard, path = item
+        signatures = SignatureFile(path)
+        for row, signature in zip(signatures.rows, signatures.signatures if signatures.signatures is not None else ()):
+            yield from band_entries(self.ids.uid(shard, int(row)), signature, self.bands, self.rows)
+
+
+class _Send(_ByShard):
+    """The signatures other shards asked this one for."""
+
+    def shard(self, shard, path, streams):
+        signatures = SignatureFile(path)
+        for request in streams(ITEMS):
+            yield request.to, Sent(request.node, signatures.signature(self.ids.row(request.node)).tobytes())
+
+
+class _Verify(_ByShard):
+    """The pairs whose first member lies in this shard, compared against the two signatures."""
+
+    def __init__(self, coders, ids: DocIds, threshold: float):
+        super().__init__(coders, ids)
+        self.threshold = threshold
+        self.below = beam.metrics.Metrics.counter(STAGE, "candidates_below_threshold")
+
+    def shard(self, shard, path, streams):
+        sent = {s.node: np.frombuffer(s.signature, dtype="<u4") for s in streams(SENT)}
+        signatures = SignatureFile(path)
+        for pair in streams(ITEMS):
+            other = (signatures.signature(self.ids.row(pair.smallest)) if self.ids.shard(pair.smallest) == shard
+                     else sent[pair.smallest])
+            if agree(signatures.signature(self.ids.row(pair.node)), other, self.threshold):
+                yield pair
             else:
                 self.below.inc()
 
 
-def _both_ways(edge):
-    return [(edge[0], edge[1]), (edge[1], edge[0])]
+class _Ranks(_ByShard):
+    """Component members with their ranks, read from their shard's signature file."""
+
+    def __init__(self, coders, ids: DocIds, first_earlier: int):
+        super().__init__(coders, ids)
+        self.first_earlier = first_earlier
+
+    def shard(self, shard, path, streams):
+        ranks = SignatureFile(path, ranks=True)
+        era = EARLIER if shard >= self.first_earlier else CURRENT
+        for member in streams(ITEMS):
+            keep_rank, doc_id, source = ranks.rank(self.ids.row(member.node))
+            yield member.label.root, Ranked(era, keep_rank, doc_id, source, member.node, member.label.settled)
 
 
-def _large_star(item):
-    """Every larger neighbour of a node links to the smallest of the node's neighbourhood."""
-    node, neighbours = item
-    neighbours = set(neighbours)  # an edge reached by two paths arrives twice
-    smallest = min(min(neighbours), node)
-    for neighbour in neighbours:
-        if neighbour > node:
-            yield neighbour, smallest
+class _Keep(beam.DoFn):
+    """A component's members (by its root) → verdicts for all but the smallest rank; a keeper of a
+    component that did not settle is counted in the ledger's notes."""
 
+    def __init__(self, ids: DocIds):
+        self.ids = ids
 
-def _small_star(item):
-    """A node and its smaller neighbours all link to the smallest of them."""
-    node, smaller = item
-    smaller = set(smaller)
-    smallest = min(min(smaller), node)
-    for member in (*smaller, node):
-        if member != smallest:
-            yield member, smallest
-
-
-def connected_components(edges, max_rounds: int):
-    """Undirected edges → {"labels": (node, the smallest node of its component), "unsettled": nodes
-    whose edges one more round would still change}."""
-    for r in range(max_rounds):
-        edges = (edges
-                 | f"LargeStarOut{r}" >> beam.FlatMap(_both_ways)
-                 | f"LargeStarGroup{r}" >> beam.GroupByKey()
-                 | f"LargeStar{r}" >> beam.FlatMap(_large_star)
-                 | f"SmallStarOut{r}" >> beam.Map(lambda e: (max(e), min(e)))
-                 | f"SmallStarGroup{r}" >> beam.GroupByKey()
-                 | f"SmallStar{r}" >> beam.FlatMap(_small_star))
-    check = (edges
-             | "CheckLargeOut" >> beam.FlatMap(_both_ways) | "CheckLargeGroup" >> beam.GroupByKey()
-             | "CheckLarge" >> beam.FlatMap(_large_star)
-             | "CheckSmallOut" >> beam.Map(lambda e: (max(e), min(e))) | "CheckSmallGroup" >> beam.GroupByKey()
-             | "CheckSmall" >> beam.FlatMap(_small_star))
-
-    def changed(item):
-        edge, grouped = item
-        if not (any(True for _ in grouped["before"]) and any(True for _ in grouped["after"])):
-            yield from edge
-
-    unsettled = ({"before": edges | "Before" >> beam.Map(lambda e: ((max(e), min(e)), None)),
-                  "after": check | "After" >> beam.Map(lambda e: ((max(e), min(e)), None))}
-                 | "CompareRounds" >> beam.CoGroupByKey()
-                 | "Changed" >> beam.FlatMap(changed)
-                 | "UnsettledNodes" >> beam.Distinct())
-    labels = (edges
-              | "LabelOut" >> beam.FlatMap(_both_ways)
-              | "Smallest" >> beam.CombinePerKey(min)
-              | "NotRoots" >> beam.Filter(lambda kv: kv[1] < kv[0]))
-    return {"labels": labels, "unsettled": unsettled}
+    def process(self, item):
+        _, members = item
+        keeper, others = smallest_and_others(members)
+        reason = "seen_in_earlier_run" if keeper.era == EARLIER else "duplicate"
+        settled = keeper.settled
+        for member in others:
+            settled = settled and member.settled
+            if member.era == CURRENT:
+                yield self.ids.shard(member.uid), Verdict(self.ids.row(member.uid), REMOVE, STAGE, reason, keeper.id)
+        if not settled and keeper.era == CURRENT:
+            yield beam.pvalue.TaggedOutput("notes", ("notes", keeper.source, UNSETTLED_KEPT))
 
 
 class NearDedup(beam.PTransform):
-    """Nodes (rank, band keys) → verdicts by staged shard; see the module docstring."""
+    """{"entries": (band key, uid) from pass 1, "members": uids whose band keys their signature files
+    hold, "files": (shard, signature file)} → {"verdicts": (shard, Verdict), "notes": ledger events}."""
 
-    def __init__(self, signatures_folder: str, bands: int = 14, rows: int = 8, threshold: float = 0.7,
-                 bucket_cap: int = 1000, max_rounds: int = 6, earlier_files: Sequence[str] = ()):
+    def __init__(self, ids: DocIds, shards: int, bands: int = 14, rows: int = 8, num_perm: int = 112,
+                 threshold: float = 0.7, max_rounds: int = 20, earlier_files: Sequence[str] = ()):
+        """`shards`: this run's staged shards; earlier runs' signature files are numbered after them."""
         super().__init__()
-        self.signatures_folder, self.bands, self.rows = signatures_folder, bands, rows
-        self.threshold, self.bucket_cap, self.max_rounds = threshold, bucket_cap, max_rounds
-        self.earlier_files = list(earlier_files)
+        self.ids, self.shards, self.bands, self.rows, self.num_perm = ids, shards, bands, rows, num_perm
+        self.threshold, self.max_rounds = threshold, max_rounds
+        self.earlier = [(shards + number, path) for number, path in enumerate(earlier_files)]
 
-    def expand(self, nodes):
-        if self.earlier_files:
-            earlier = (nodes.pipeline
-                       | "EarlierFiles" >> beam.Create(range(len(self.earlier_files)))
-                       | "SpreadEarlier" >> beam.Reshuffle()
-                       | "ReadEarlier" >> beam.ParDo(_EarlierNodes(self.earlier_files, self.bands, self.rows)))
-            nodes = (nodes, earlier) | "WithEarlier" >> beam.Flatten()
-        folder, earlier_files, threshold = self.signatures_folder, self.earlier_files, self.threshold
-        rounds = self.max_rounds
-        edges = (nodes
-                 | "BandKeys" >> beam.FlatMap(lambda node: [(key, node[0]) for key in node[1]])
-                 | "Buckets" >> beam.CombinePerKey(BestRanks(self.bucket_cap))
-                 | "Candidates" >> beam.FlatMap(candidate_pairs)
-                 | "DistinctPairs" >> beam.Distinct()
-                 | "ByFirstShard" >> beam.Map(lambda pair: (pair[0][4], pair))
-                 | "GroupFirst" >> beam.GroupByKey()
-                 | "FirstSignature" >> beam.ParDo(_Signatures(folder, earlier_files, 0, threshold))
-                 | "GroupSecond" >> beam.GroupByKey()
-                 | "Verify" >> beam.ParDo(_Signatures(folder, earlier_files, 1, threshold)))
-        components = connected_components(edges, self.max_rounds)
+    def expand(self, inputs):
+        ids, threshold = self.ids, self.threshold
+        pipeline = inputs["files"].pipeline
+        earlier = typed(pipeline | "EarlierFiles" >> beam.Create(self.earlier), tuple[int, str])
+        files = typed((inputs["files"], earlier) | "AllFiles" >> beam.Flatten(), tuple[int, str])
 
-        def duplicate(node, keeper):
-            if node[0] == CURRENT:
-                reason = "seen_in_earlier_run" if keeper[0] == EARLIER else "duplicate"
-                yield verdict(node[4:6], REMOVE, STAGE, reason, keeper[2])
+        by_shard = typed(inputs["members"] | "MembersByShard" >> beam.Map(lambda uid: (ids.shard(uid), uid)),
+                         tuple[int, int])
+        joined, coders = stream_join("ReadBands", [files, by_shard], int)
+        read = joined | "ReadBands" >> beam.ParDo(_ReadBands(coders, ids, self.bands, self.rows))
+        earlier_entries = (earlier | "SpreadEarlier" >> beam.Reshuffle()
+                           | "EarlierBands" >> beam.ParDo(_EarlierBands(ids, self.bands, self.rows)))
+        entries = typed((inputs["entries"], read, earlier_entries) | "BandEntries" >> beam.Flatten(), tuple[int, int])
 
-        def unsettled(node):
-            if node[0] == CURRENT:
-                yield verdict(node[4:6], FAIL, STAGE, "unsettled_component",
-                              f"component not settled after {rounds} rounds (raise max_rounds)")
+        counted = (entries
+                   | "Buckets" >> beam.GroupByKey()
+                   | "PairWithSmallest" >> beam.FlatMap(pair_with_smallest).with_output_types(tuple[int, int])
+                   | "BandsPerPair" >> beam.combiners.Count.PerElement())
+        # A pair linked in n bands agrees on at least n × rows of the num_perm values.
+        enough = threshold * self.num_perm / self.rows
+        sure = counted | "AgreeInBands" >> beam.FlatMap(
+            lambda kv: [Pair(*kv[0])] if kv[1] >= enough else []).with_output_types(Pair)
+        unsure = counted | "ToVerify" >> beam.FlatMap(
+            lambda kv: [Pair(*kv[0])] if kv[1] < enough else []).with_output_types(Pair)
 
-        removed = components["labels"] | "Duplicates" >> beam.FlatMapTuple(duplicate)
-        failed = components["unsettled"] | "Unsettled" >> beam.FlatMap(unsettled)
-        return (removed, failed) | "Verdicts" >> beam.Flatten()
+        requests = (unsure
+                    | "Remote" >> beam.FlatMap(lambda p: [(ids.shard(p.node), p.smallest)]
+                                               if ids.shard(p.node) != ids.shard(p.smallest) else [])
+                    .with_output_types(tuple[int, int])
+                    | "OncePerShard" >> beam.Distinct()
+                    | "ByOwner" >> beam.MapTuple(lambda to, node: (ids.shard(node), Request(node, to)))
+                    .with_output_types(tuple[int, Request]))
+        joined, coders = stream_join("Send", [files, requests], int)
+        sent = typed(joined | "Send" >> beam.ParDo(_Send(coders, ids)), tuple[int, Sent])
+        pairs = unsure | "ByFirstShard" >> beam.Map(lambda p: (ids.shard(p.node), p)).with_output_types(tuple[int, Pair])
+        joined, coders = stream_join("Verify", [files, pairs, sent], int)
+        verified = typed(joined | "Verify" >> beam.ParDo(_Verify(coders, ids, threshold)), Pair)
+
+        labels = ((sure, verified) | "Edges" >> beam.Flatten()
+                  | "AsEdges" >> beam.Map(tuple).with_output_types(tuple[int, int])
+                  | "Components" >> ConnectedComponents(self.max_rounds))
+        members = labels | "ByMemberShard" >> beam.MapTuple(
+            lambda node, label: (ids.shard(node), Member(node, label))).with_output_types(tuple[int, Member])
+        joined, coders = stream_join("Ranks", [files, members], int)
+        ranked = typed(joined | "Ranks" >> beam.ParDo(_Ranks(coders, ids, self.shards)), tuple[int, Ranked])
+        kept = (ranked
+                | "ByComponent" >> beam.GroupByKey()
+                | "Keep" >> beam.ParDo(_Keep(ids)).with_outputs("notes", main="verdicts"))
+        return {"verdicts": typed(kept.verdicts, tuple[int, Verdict]), "notes": kept.notes}

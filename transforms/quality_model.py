@@ -27,7 +27,7 @@ from tokenmill.filters.document import Document, Failed, Rejected
 from tokenmill.filters.quality_model import (ModelRule, QualityModelFilter, below_threshold, signal_name,
                                              top_fraction_threshold)
 from tokenmill.transforms.filter_chain import run_chain
-from tokenmill.transforms.join import CUT
+from tokenmill.transforms.join import CUT, ShardVerdicts
 
 STAGE = QualityModelFilter.stage
 Thresholds = dict[str, float]   # top-fraction model -> its lowest kept score
@@ -68,14 +68,14 @@ def score_batch(scorer: QualityModelFilter, docs: Sequence[Document]) -> list[Do
     return [doc if verdict is None else Rejected(doc, STAGE, verdict) for doc, verdict in zip(docs, verdicts)]
 
 
-def survivor_score_counts(item, stage: ModelStage) -> Iterator[dict[str, Counter]]:
-    """(shard index, {"shard": [...], "verdict": [...]}) → the scores of its documents that reach the
+def survivor_score_counts(item, stage: ModelStage, coders) -> Iterator[dict[str, Counter]]:
+    """A staged shard's group of pass 3 (join.ShardVerdicts) → the scores of its documents that reach the
     stage (staged, not removed by dedup, above every fixed threshold), counted per top-fraction model."""
-    _, grouped = item
-    (source, _, staged), = grouped["shard"]
+    group = ShardVerdicts(item[1], coders)
+    source, staged = group.shard.source, group.shard.staged
     if staged is None or source not in stage.sources:
         return
-    removed = {row for row, kind, *_ in grouped["verdict"] if kind != CUT}
+    removed = {verdict.row for verdict in group.verdicts() if verdict.kind != CUT}
     columns = [signal_name(rule.name) for rule in stage.rules]
     with FileSystems.open(staged) as handle:
         table = pq.read_table(handle, columns=["stage", *columns]).to_pydict()
@@ -112,14 +112,14 @@ class ScoreCounts(beam.CombineFn):
 class TopFractionCuts(beam.PTransform):
     """The grouped staged shards and verdicts of pass 3 → one {model: lowest kept score} mapping."""
 
-    def __init__(self, stage: ModelStage):
+    def __init__(self, stage: ModelStage, coders):
         super().__init__()
-        self.stage = stage
+        self.stage, self.coders = stage, coders
 
     def expand(self, grouped):
         fractions = {rule.name: rule.top_fraction for rule in self.stage.top_rules}
         return (grouped
-                | "CountScores" >> beam.FlatMap(survivor_score_counts, self.stage)
+                | "CountScores" >> beam.FlatMap(survivor_score_counts, self.stage, self.coders)
                 | "AllScores" >> beam.CombineGlobally(ScoreCounts())
                 | "LowestKept" >> beam.Map(lambda counts: {
                     name: top_fraction_threshold(counts.get(name, {}), fraction)

@@ -3,36 +3,43 @@
     (shard, source, format, path) ─► read ─► document stages (fused) ─► <staging>/docs/<shard>-0000.parquet
                                     └─► small keys for the corpus stages, ledger events, the shard's info
 
-No document crosses a shuffle: what leaves this pass is where each kept document sits (shard,
-row), its rank, its content hash, its paragraph hashes and its MinHash band keys. The signatures
-themselves go to a Parquet file per shard (`signatures_folder`), read back only for the few pairs
-that share a band.
+No document crosses a shuffle: what leaves this pass is where each kept document sits (its uid:
+shard and row, transforms/join.py) with its content hash and id, its paragraph hashes, and the
+MinHash band keys of the documents exact dedup does not see first (those of exact dedup's keepers
+are read back from the signature files). The signatures themselves go to a Parquet file per shard
+(transforms/signature_files.py), read back where a decision needs them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
+from apache_beam.coders import RowCoder, registry
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
 from tokenmill.filters.base import DocumentFilter
 from tokenmill.filters.document import Document, Failed, Rejected
-from tokenmill.filters.minhash import MinHasher, band_keys
+from tokenmill.filters.minhash import MinHasher
 from tokenmill.filters.normalize import content_hash
+from tokenmill.transforms.exact_dedup import ExactCopy
 from tokenmill.transforms.filter_chain import run_chain
 from tokenmill.transforms.formats import ReadOptions
-from tokenmill.transforms.near_dedup import SIGNATURE_SCHEMA, near_rank, signature_prefix
-from tokenmill.transforms.paragraph_dedup import paragraph_keys
+from tokenmill.transforms.join import DocIds, typed
+from tokenmill.transforms.near_dedup import STAGE as NEAR_STAGE
+from tokenmill.transforms.near_dedup import band_entries
+from tokenmill.transforms.paragraph_dedup import ParagraphKeys, paragraph_keys
 from tokenmill.transforms.quality_model import ModelStage, score_batch
 from tokenmill.transforms.read import ShardReader
+from tokenmill.transforms.signature_files import keep_rank, signature_row, signature_writer
 from tokenmill.transforms.write import ShardWriter, document_row
 
 EXACT, NEAR, PARAGRAPHS, EVENTS, SHARDS = "exact", "near", "paragraphs", "events", "shards"
 BATCH = 256
+NO_WORDS = f"{NEAR_STAGE}/uncompared_no_words"  # a note: a document with no word to shingle is kept uncompared
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,18 @@ class Shard:
     format: str
     path: str
     part: int
+
+
+class StagedShard(NamedTuple):
+    """What pass 1 wrote for one input file: its staged shard and its signature file (None: nothing)."""
+
+    source: str
+    part: int
+    staged: Optional[str]
+    signatures: Optional[str]
+
+
+registry.register_coder(StagedShard, RowCoder)
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,7 @@ class NearKeys:
 class Corpus:
     """Which sources each corpus stage covers, and the settings pass 1 needs for their keys."""
 
+    ids: DocIds = DocIds(1)
     exact: frozenset = frozenset()
     near: frozenset = frozenset()
     paragraphs: frozenset = frozenset()
@@ -113,8 +133,7 @@ class _StageShardFn(beam.DoFn):
     def process(self, shard: Shard):
         writer = ShardWriter(f"{self.staging}/docs/{shard.index:05d}", self.schema)
         signed = shard.source in self.corpus.near
-        signatures = (ShardWriter(signature_prefix(self.corpus.near_keys.signatures_folder, shard.index),
-                                  SIGNATURE_SCHEMA) if signed else None)
+        signatures = signature_writer(self.corpus.near_keys.signatures_folder, shard.index) if signed else None
         pending: list = []
         row = 0
         for item in self.reader.items(shard.source, shard.format, shard.path):
@@ -129,9 +148,9 @@ class _StageShardFn(beam.DoFn):
                 pending = []
         yield from self._stage(shard, pending, row, writer, signatures)
         paths = writer.close()
-        if signatures is not None:
-            signatures.close()
-        yield TaggedOutput(SHARDS, (shard.index, (shard.source, shard.part, paths[0] if paths else None)))
+        signed_paths = signatures.close() if signatures is not None else []
+        yield TaggedOutput(SHARDS, (shard.index, StagedShard(shard.source, shard.part, paths[0] if paths else None,
+                                                             signed_paths[0] if signed_paths else None)))
 
     def _stage(self, shard: Shard, items: list, row: int, writer: ShardWriter, signatures: Optional[ShardWriter]):
         """Stage `items` from row `row` on; returns the next row."""
@@ -168,28 +187,25 @@ class _StageShardFn(beam.DoFn):
             writer.write(document_row(item.doc, self.schema, item) if isinstance(item, Rejected)
                          else document_row(item, self.schema))
         for i, (row, doc) in enumerate(docs):
-            where = (shard.index, row)
-            node = None
+            uid = self.corpus.ids.uid(shard.index, row)
             if signed:
-                signature = matrix[i]
-                signatures.write({"row": row, "id": doc.id, "source": doc.source,
-                                  "signature": signature.astype("<u4").tobytes()})
-                if signature.min() < np.iinfo(np.uint32).max:  # no shingle: nothing to compare
-                    node = (near_rank(doc, near.keep, near.keep_signal, *where),
-                            band_keys(signature, near.bands, near.rows))
+                signatures.write(signature_row(row, doc, keep_rank(doc, near.keep, near.keep_signal), matrix[i]))
+                if matrix[i].min() == np.iinfo(np.uint32).max:
+                    yield TaggedOutput(EVENTS, ("notes", doc.source, NO_WORDS))
             if shard.source in self.corpus.exact:
-                yield TaggedOutput(EXACT, (content_hash(doc.text), (doc.id, doc.source, *where, node)))
-            elif node is not None:
-                yield TaggedOutput(NEAR, node)
+                yield TaggedOutput(EXACT, (bytes.fromhex(content_hash(doc.text)), ExactCopy(doc.id, doc.source, uid)))
+            elif signed:
+                for entry in band_entries(uid, matrix[i], near.bands, near.rows):
+                    yield TaggedOutput(NEAR, entry)
             if shard.source in self.corpus.paragraphs:
-                keys = paragraph_keys(doc.text, self.corpus.paragraph_min_chars)
-                if keys:
-                    yield TaggedOutput(PARAGRAPHS, (where, ((doc.id, doc.source, *where), keys)))
+                hashes, indexes = paragraph_keys(doc.text, self.corpus.paragraph_min_chars)
+                if hashes:
+                    yield TaggedOutput(PARAGRAPHS, (uid, ParagraphKeys(doc.id, doc.source, hashes, indexes)))
 
 
 class StageShards(beam.PTransform):
-    """[Shard] → tagged outputs: EXACT, NEAR, PARAGRAPHS keys, ledger EVENTS, and SHARDS (one per
-    input file: (index, (source, part, staged path or None)))."""
+    """[Shard] → tagged outputs: EXACT (hash, ExactCopy), NEAR (band key, uid), PARAGRAPHS (uid,
+    ParagraphKeys), ledger EVENTS, and SHARDS (one per input file: (index, StagedShard))."""
 
     def __init__(self, shards: Sequence[Shard], options: dict[str, ReadOptions],
                  chains: dict[str, list[DocumentFilter]], corpus: Corpus, staging: str, schema: pa.Schema):
@@ -198,8 +214,12 @@ class StageShards(beam.PTransform):
         self.args = (options, chains, corpus, staging, schema)
 
     def expand(self, pbegin):
-        return (pbegin
-                | "ListShards" >> beam.Create(self.shards)
-                | "SpreadShards" >> beam.Reshuffle()
-                | "StageShard" >> beam.ParDo(_StageShardFn(*self.args)).with_outputs(
-                    EXACT, NEAR, PARAGRAPHS, EVENTS, SHARDS))
+        staged = (pbegin
+                  | "ListShards" >> beam.Create(self.shards)
+                  | "SpreadShards" >> beam.Reshuffle()
+                  | "StageShard" >> beam.ParDo(_StageShardFn(*self.args)).with_outputs(
+                      EXACT, NEAR, PARAGRAPHS, EVENTS, SHARDS))
+        types = {EXACT: tuple[bytes, ExactCopy], NEAR: tuple[int, int], PARAGRAPHS: tuple[int, ParagraphKeys],
+                 SHARDS: tuple[int, StagedShard]}
+        return {tag: typed(staged[tag], types[tag]) if tag in types else staged[tag]
+                for tag in (EXACT, NEAR, PARAGRAPHS, EVENTS, SHARDS)}
