@@ -3,15 +3,20 @@ lost, and near-dedup's clusters equal to a plain union-find over the same verifi
 import json
 import random
 
+import apache_beam as beam
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from apache_beam.testing.util import assert_that, equal_to
 from datasketch import MinHashLSH
 
 from families import drift_chain, page, template_family, vocabulary
 from tokenmill.filters.minhash import MinHasher
 from tokenmill.jobs.curate import curate
 from tokenmill.pipeline.config import Config, CurateConfig, SourceConfig
+from tokenmill.transforms.exact_dedup import ExactCopy, ExactDedup
+from tokenmill.transforms.join import DocIds
+from tokenmill.transforms.paragraph_dedup import ParagraphDedup, ParagraphKeys
 
 
 def write_jsonl(path, docs: dict[str, str]) -> None:
@@ -80,3 +85,31 @@ def test_each_family_keeps_one_and_the_clusters_equal_a_union_find(families, tmp
     ours = {doc_id: removed.get(doc_id, doc_id) for doc_id in families}
     assert ours == reference
     assert ledger["removed"]["web"] == {"near-dedup/duplicate": len(families) - len(kept)}
+
+
+COPIES = 50_000
+
+
+def test_a_page_in_50000_copies_keeps_one_and_every_other_copy_names_it():
+    ids = DocIds.for_shards(3)
+    copies = [(b"page", ExactCopy(f"copy-{i:05d}", "web", ids.uid(i % 3, i))) for i in range(COPIES)]
+    copies.append((b"other", ExactCopy("other", "web", ids.uid(0, COPIES))))
+    with beam.Pipeline(runner="FnApiRunner") as pipeline:
+        decided = pipeline | beam.Create(copies) | ExactDedup(ids, frozenset({"web"}))
+        removals = decided["verdicts"] | beam.MapTuple(lambda shard, v: (v.stage, v.reason, v.duplicate_of))
+        assert_that(removals | beam.combiners.Count.PerElement(),
+                    equal_to([(("exact-dedup", "duplicate", "copy-00000"), COPIES - 1)]), label="Removals")
+        assert_that(decided["keepers"], equal_to([ids.uid(0, 0), ids.uid(0, COPIES)]), label="Keepers")
+
+
+def test_a_paragraph_in_50000_pages_is_cut_from_all_but_the_first_page_that_stays():
+    ids = DocIds.for_shards(3)
+    banner, own = b"cookie banner", [i.to_bytes(4, "little") for i in range(COPIES)]
+    keys = [(ids.uid(i % 3, i), ParagraphKeys(f"page-{i:05d}", "web", [own[i], banner], [0, 1])) for i in range(COPIES)]
+    removed = [(ids.uid(0, 0), None)]  # the first page was removed by another stage: the second holds the banner
+    with beam.Pipeline(runner="FnApiRunner") as pipeline:
+        cuts = {"keys": pipeline | "Keys" >> beam.Create(keys),
+                "removed": pipeline | "Removed" >> beam.Create(removed)} | ParagraphDedup(ids)
+        holders = (cuts | beam.MapTuple(lambda shard, v: (v.kind, v.paragraph, ids.uid(shard, v.row) == ids.uid(1, 1)))
+                   | beam.combiners.Count.PerElement())
+        assert_that(holders, equal_to([(("cut", 1, False), COPIES - 2)]))

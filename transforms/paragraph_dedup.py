@@ -68,7 +68,7 @@ def paragraph_keys(text: str, min_chars: int) -> tuple[list[bytes], list[int]]:
 def surviving_copies(item):
     """(uid, the document's keys and verdicts) → (hash, ParagraphCopy) per paragraph, unless removed."""
     uid, grouped = item
-    if next(grouped(REMOVED), None) is not None:
+    if any(True for _ in grouped(REMOVED)):
         return
     for keys in grouped(KEYS):
         for key, index in zip(keys.hashes, keys.indexes):

@@ -19,7 +19,8 @@ with 1% of its words replaced independently), an article's drift chain (`--chain
 versions, each one word away from the one before), and every other page of the web-bulk sets as
 distinct background; it prints what each family kept and the ledger's removals, errors and notes.
 
-Each run is `tokenmill.jobs.curate.curate` in a fresh process. Measured: wall time, docs/s, the
+Each run is `tokenmill.jobs.curate.curate` in a fresh process. Measured: wall time, CPU time of the
+process and its children with docs per CPU-second (what a loaded machine does not distort), the
 peak resident memory of the whole process tree (every process under the run, sampled from /proc
 every 50 ms, summed), and the bytes that went through the runner's shuffles per input document
 (everything the local runner's grouping buffers received: keys, values and combiner accumulators,
@@ -32,6 +33,7 @@ import gzip
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -178,6 +180,11 @@ def run(folder: Path, stages, workers: int, pythonpath: str = "") -> dict:
             peak[0] = max(peak[0], tree_rss(process.pid))
             time.sleep(0.05)
 
+    def cpu_seconds():
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    before = cpu_seconds()
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     out, _ = process.communicate()
@@ -185,24 +192,28 @@ def run(folder: Path, stages, workers: int, pythonpath: str = "") -> dict:
     if process.returncode:
         raise RuntimeError(f"curate failed with {process.returncode}")
     result = json.loads(out.strip().splitlines()[-1])
-    result["peak"] = peak[0]
+    result["peak"], result["cpu"] = peak[0], cpu_seconds() - before
     return result
 
 
-CHAINS = {"default": None, "exact-dedup": ["exact-dedup"], "near-dedup": ["near-dedup"]}
+CHAINS = {"default": None, "dedup": ["exact-dedup", "near-dedup"], "exact-dedup": ["exact-dedup"],
+          "near-dedup": ["near-dedup"]}
+
+
+MEASURED = "wall s | CPU s | docs per CPU-s | peak MB (tree) | shuffled B/doc"
 
 
 def measured(r: dict, docs: int) -> str:
-    """wall s | docs/s | peak MB | shuffled B/doc: the cells every table shares."""
-    return (f"{r['seconds']:.1f} | {docs / r['seconds']:,.0f} | {r['peak'] / 2**20:,.0f} | "
+    """The cells of MEASURED, which every table shares."""
+    return (f"{r['seconds']:.1f} | {r['cpu']:.1f} | {docs / r['cpu']:,.0f} | {r['peak'] / 2**20:,.0f} | "
             f"{r['shuffled'] / docs:,.0f}")
 
 
 def scale_table(args) -> None:
     print(f"curate at scale: {args.base} OpenWebText documents x copies "
           f"({NEAR_SHARE:.0%} edited near-duplicates, {EXACT_SHARE:.0%} exact); {machine()}\n")
-    print("| layout | chain | copies | docs | workers | wall s | docs/s | peak MB (tree) | shuffled B/doc | kept |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| layout | chain | copies | docs | workers | {MEASURED} | kept |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for layout in args.layouts.split(","):
         for scale in (int(s) for s in args.scales.split(",")):
             with tempfile.TemporaryDirectory(prefix="tokenmill-scale-") as tmp:
@@ -215,6 +226,13 @@ def scale_table(args) -> None:
                               f"{kept:,} |", flush=True)
 
 
+def dedup_removals(removed: dict[str, int]) -> str:
+    """The dedup stages' removals by reason, the other stages' as one count."""
+    dedup = {key: n for key, n in sorted(removed.items()) if "dedup/" in key}
+    others = sum(removed.values()) - sum(dedup.values())
+    return ", ".join([f"{key} {n:,}" for key, n in dedup.items()] + ([f"other stages {others:,}"] if others else []))
+
+
 def family_table(args) -> None:
     with tempfile.TemporaryDirectory(prefix="tokenmill-families-") as tmp:
         sizes = make_families(Path(tmp), args.template_copies, args.chain_versions)
@@ -222,9 +240,10 @@ def family_table(args) -> None:
         print(f"family corpus, one file of {docs:,} documents: a template in {sizes['template']:,} copies "
               f"({TEMPLATE_SHARE:.0%} of the words replaced in each), a drift chain of {sizes['chain']:,} versions "
               f"(one word each), {sizes['page']:,} distinct pages; {machine()}\n")
-        print("| chain | workers | wall s | docs/s | peak MB (tree) | shuffled B/doc | "
-              + " | ".join(f"{name} kept (of {sizes[name]:,})" for name in FAMILIES) + " | removed | errors | notes |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | " + " | ".join("---:" for _ in FAMILIES) + " | --- | --- | --- |")
+        print(f"| chain | workers | {MEASURED} | "
+              + " | ".join(f"{name} kept (of {sizes[name]:,})" for name in FAMILIES) + " | removed | errors | ledger notes |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | " + " | ".join("---:" for _ in FAMILIES)
+              + " | --- | --- | --- |")
         for chain in args.chains.split(","):
             for workers in (int(w) for w in args.workers.split(",")):
                 r = run(Path(tmp), CHAINS[chain], workers, args.pythonpath)
@@ -232,7 +251,8 @@ def family_table(args) -> None:
                 ledger = r["ledger"]
                 print(f"| {chain} | {workers} | {measured(r, docs)} | "
                       + " | ".join(f"{kept[name]:,}" for name in FAMILIES)
-                      + f" | {ledger['removed']['web']} | {ledger['errors']['web']} | {ledger.get('notes', {}).get('web', {})} |",
+                      + f" | {dedup_removals(ledger['removed']['web'])} | {ledger['errors']['web'] or ''} | "
+                      f"{ledger.get('notes', {}).get('web', {}) or ''} |",
                       flush=True)
 
 
@@ -241,7 +261,8 @@ def main() -> None:
     parser.add_argument("--base", type=int, default=250)
     parser.add_argument("--scales", default="1,4,16,64")
     parser.add_argument("--workers", default="1,2")
-    parser.add_argument("--chains", default="default,near-dedup")
+    parser.add_argument("--chains", default="default,near-dedup", help=f"some of {', '.join(CHAINS)} "
+                        "(dedup: exact-dedup and near-dedup alone)")
     parser.add_argument("--layouts", default="files", help="files (--base documents a file), one-file, or both")
     parser.add_argument("--families", action="store_true", help="Curate the family corpus instead.")
     parser.add_argument("--template-copies", type=int, default=4000)
