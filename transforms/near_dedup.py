@@ -27,6 +27,8 @@ from typing import NamedTuple, Sequence
 import apache_beam as beam
 import numpy as np
 from apache_beam.coders import RowCoder, registry
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
 
 from tokenmill.filters.minhash import band_keys
 from tokenmill.transforms.components import ConnectedComponents, Label
@@ -37,6 +39,7 @@ STAGE = "near-dedup"
 EARLIER, CURRENT = 0, 1  # a member's era: an earlier run's signatures rank before this run's documents
 FILE, ITEMS, SENT = 0, 1, 2  # the inputs of a join by shard: its signature file, its items, signatures sent to it
 UNSETTLED_KEPT = f"{STAGE}/unsettled_kept"
+NOTES = "notes"
 
 
 class Pair(NamedTuple):
@@ -141,7 +144,7 @@ class _EarlierBands(beam.DoFn):
     def process(self, item):
         shard, path = item
         signatures = SignatureFile(path)
-        for row, signature in zip(signatures.rows, signatures.signatures if signatures.signatures is not None else ()):
+        for row, signature in zip(signatures.rows, signatures.signatures):
             yield from band_entries(self.ids.uid(shard, int(row)), signature, self.bands, self.rows)
 
 
@@ -160,7 +163,7 @@ class _Verify(_ByShard):
     def __init__(self, coders, ids: DocIds, threshold: float):
         super().__init__(coders, ids)
         self.threshold = threshold
-        self.below = beam.metrics.Metrics.counter(STAGE, "candidates_below_threshold")
+        self.below = Metrics.counter(STAGE, "candidates_below_threshold")
 
     def shard(self, shard, path, streams):
         sent = {s.node: np.frombuffer(s.signature, dtype="<u4") for s in streams(SENT)}
@@ -206,7 +209,7 @@ class _Keep(beam.DoFn):
             if member.era == CURRENT:
                 yield self.ids.shard(member.uid), Verdict(self.ids.row(member.uid), REMOVE, STAGE, reason, keeper.id)
         if not settled and keeper.era == CURRENT:
-            yield beam.pvalue.TaggedOutput("notes", ("notes", keeper.source, UNSETTLED_KEPT))
+            yield TaggedOutput(NOTES, ("notes", keeper.source, UNSETTLED_KEPT))
 
 
 class NearDedup(beam.PTransform):
@@ -240,11 +243,11 @@ class NearDedup(beam.PTransform):
                    | "PairWithSmallest" >> beam.FlatMap(pair_with_smallest).with_output_types(tuple[int, int])
                    | "BandsPerPair" >> beam.combiners.Count.PerElement())
         # A pair linked in n bands agrees on at least n × rows of the num_perm values.
-        enough = threshold * self.num_perm / self.rows
+        rows, num_perm = self.rows, self.num_perm
         sure = counted | "AgreeInBands" >> beam.FlatMap(
-            lambda kv: [Pair(*kv[0])] if kv[1] >= enough else []).with_output_types(Pair)
+            lambda kv: [Pair(*kv[0])] if kv[1] * rows / num_perm >= threshold else []).with_output_types(Pair)
         unsure = counted | "ToVerify" >> beam.FlatMap(
-            lambda kv: [Pair(*kv[0])] if kv[1] < enough else []).with_output_types(Pair)
+            lambda kv: [Pair(*kv[0])] if kv[1] * rows / num_perm < threshold else []).with_output_types(Pair)
 
         requests = (unsure
                     | "Remote" >> beam.FlatMap(lambda p: [(ids.shard(p.node), p.smallest)]
@@ -268,5 +271,5 @@ class NearDedup(beam.PTransform):
         ranked = typed(joined | "Ranks" >> beam.ParDo(_Ranks(coders, ids, self.shards)), tuple[int, Ranked])
         kept = (ranked
                 | "ByComponent" >> beam.GroupByKey()
-                | "Keep" >> beam.ParDo(_Keep(ids)).with_outputs("notes", main="verdicts"))
+                | "Keep" >> beam.ParDo(_Keep(ids)).with_outputs(NOTES, main="verdicts"))
         return {"verdicts": typed(kept.verdicts, tuple[int, Verdict]), "notes": kept.notes}

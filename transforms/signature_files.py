@@ -72,7 +72,7 @@ class SignatureFile:
                                else [0.0] * table.num_rows)
         else:
             data = b"".join(table.column("signature").to_pylist())
-            self.signatures = np.frombuffer(data, dtype="<u4").reshape(table.num_rows, -1) if table.num_rows else None
+            self.signatures = np.frombuffer(data, dtype="<u4").reshape(table.num_rows, -1 if table.num_rows else 0)
 
     def position(self, row: int) -> int:
         found = int(np.searchsorted(self.rows, row, sorter=self.order))
