@@ -41,6 +41,8 @@ curate: {keep_rejected: true}
     ("curate: {rows_per_shard: lots}\n", "run.yaml: curate.rows_per_shard: expected an integer, got 'lots'"),
     ("stages:\n  langid: {threshold: 2}\n", "run.yaml: stages.langid: threshold: must be between 0 and 1"),
     ("stages:\n  dedupe: {}\n", "run.yaml: stages.dedupe: unknown stage"),
+    ("stages:\n  near-dedup: {max_rounds: 0}\n", "run.yaml: stages.near-dedup: max_rounds: must be at least 1"),
+    ("stages:\n  near-dedup: {bucket_cap: 1000}\n", "run.yaml: stages.near-dedup.bucket_cap: unknown key"),
     ("train: {steps: many}\n", "run.yaml: train.steps: expected an integer, got 'many'"),
     ("stagess: {}\n", "run.yaml: stagess: unknown key"),
     ("sources: [web]\n", "run.yaml: sources: expected a mapping, got list"),
