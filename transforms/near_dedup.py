@@ -12,7 +12,7 @@ per component.
       members meet by its root: the smallest rank is kept, every other member becomes a
       `near-dedup/duplicate` verdict naming it.
 
-Documents are uids (transforms/join.py): the shuffles carry integers, 56-bit band keys and, only for
+Documents are uids (transforms/join.py): the shuffles carry integers, 48-bit band keys and, only for
 the members of a component, their ranks. The rank (era, keep rule's value, id, source, uid) orders
 a component, so the keeper depends on nothing the runner does. Signatures of an earlier run
 (`save_signatures`, one file per input file) join as shards of their own, every row a member that
