@@ -197,8 +197,8 @@ def band_keys(signature: np.ndarray, bands: int = BANDS, rows: int = ROWS) -> li
     Two different band values share a key with odds 2^-48, among 10^7 documents about 0.2 pairs per
     band; the pairs such a bucket makes across the two values fail verification, so that band may
     link fewer pairs there, never a wrong one."""
-    return [int.from_bytes(hashlib.blake2b(band.to_bytes(2, "little") + signature[band * rows:(band + 1) * rows].tobytes(),
-                                           digest_size=KEY_BYTES).digest(), "little")
+    return [int.from_bytes(hashlib.blake2b(band.to_bytes(2, "little") + signature[band * rows:(band + 1) * rows]
+                                           .tobytes(), digest_size=KEY_BYTES).digest(), "little")
             for band in range(bands)]
 
 

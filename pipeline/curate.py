@@ -166,7 +166,8 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
         exact_keepers = exact["keepers"]
     if near:
         files = staged[SHARDS] | "SignatureFiles" >> beam.FlatMapTuple(
-            lambda index, shard: [(index, shard.signatures)] if shard.signatures else []).with_output_types(tuple[int, str])
+            lambda index, shard: [(index, shard.signatures)] if shard.signatures else []
+        ).with_output_types(tuple[int, str])
         decided = {"entries": staged[NEAR], "members": exact_keepers, "files": files} | "near-dedup" >> NearDedup(
             ids, len(plan.shards), near.bands, near.rows, near.num_perm, near.threshold, near.max_rounds, earlier)
         verdicts.append(decided["verdicts"])
@@ -175,7 +176,8 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
         removed = (verdicts or [pipeline | "NoRemovals" >> beam.Create([])]) | "Removals" >> beam.Flatten()
         verdicts.append({"keys": staged[PARAGRAPHS],
                          "removed": removed | "RemovedDocs" >> beam.MapTuple(
-                             lambda shard, verdict: (ids.uid(shard, verdict.row), None)).with_output_types(tuple[int, None])}
+                             lambda shard, verdict: (ids.uid(shard, verdict.row), None)
+                         ).with_output_types(tuple[int, None])}
                         | "paragraph-dedup" >> ParagraphDedup(ids))
     all_verdicts = (verdicts or [pipeline | "NoVerdicts" >> beam.Create([])]) | "AllVerdicts" >> beam.Flatten()
     # Pass 3: each staged shard read once, its verdicts applied, curated/ and rejected/ written.

@@ -47,7 +47,8 @@ def random_graphs(rng: random.Random, count: int):
     edges = []
     for offset in range(0, 300 * count, 300):
         size = rng.randrange(2, 120)
-        edges += [(offset + rng.randrange(size), offset + rng.randrange(size)) for _ in range(rng.randrange(1, 2 * size))]
+        edges += [(offset + rng.randrange(size), offset + rng.randrange(size))
+                  for _ in range(rng.randrange(1, 2 * size))]
     return [(a, b) for a, b in edges if a != b]
 
 

@@ -70,7 +70,8 @@ def families():
     drift chain of 2,000 versions (one word each), and 200 distinct pages."""
     rng = random.Random(24)
     words = vocabulary(3000, rng)
-    docs = {f"template-{i:04d}": text for i, text in enumerate(template_family(page(words, 150, rng), 600, 0.01, words, rng))}
+    template = template_family(page(words, 150, rng), 600, 0.01, words, rng)
+    docs = {f"template-{i:04d}": text for i, text in enumerate(template)}
     docs.update({f"chain-{i:04d}": text for i, text in enumerate(drift_chain(page(words, 150, rng), 2000, words, rng))})
     docs.update({f"page-{i:04d}": page(words, 150, rng) for i in range(200)})
     return docs

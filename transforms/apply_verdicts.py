@@ -1,9 +1,9 @@
 """Pass 3 of curation: each staged shard read once, its verdicts applied, curated/ and rejected/ written.
 
 A staged shard's verdicts (`Verdict` records, a few bytes per removed document or cut paragraph)
-arrive grouped with it; its rows stream through in input order: removed rows go to `rejected/` (with `duplicate_of`),
-paragraph cuts rewrite the text, the quality models' rules apply (transforms/quality_model.py), the
-document stages after dedup run, and the rest is written to
+arrive grouped with it; its rows stream through in input order: removed rows go to `rejected/`
+(with `duplicate_of`), paragraph cuts rewrite the text, the quality models' rules apply
+(transforms/quality_model.py), the document stages after dedup run, and the rest is written to
 `curated/<source>/part-<file>-<n>.parquet`, one file per `rows_per_shard` rows. Ledger events
 (kept, removed, errors) are the only other output.
 """

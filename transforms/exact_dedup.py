@@ -55,5 +55,6 @@ class ExactDedup(beam.PTransform):
     def expand(self, copies):
         decided = (copies
                    | "ByHash" >> beam.GroupByKey()
-                   | "Decide" >> beam.ParDo(_Decide(self.ids, self.near_sources)).with_outputs(KEEPERS, main="verdicts"))
+                   | "Decide" >> beam.ParDo(_Decide(self.ids, self.near_sources))
+                   .with_outputs(KEEPERS, main="verdicts"))
         return {"verdicts": typed(decided.verdicts, tuple[int, Verdict]), "keepers": typed(decided[KEEPERS], int)}

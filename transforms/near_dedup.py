@@ -258,7 +258,8 @@ class NearDedup(beam.PTransform):
                     .with_output_types(tuple[int, Request]))
         joined, coders = stream_join("Send", [files, requests], int)
         sent = typed(joined | "Send" >> beam.ParDo(_Send(coders, ids)), tuple[int, Sent])
-        pairs = unsure | "ByFirstShard" >> beam.Map(lambda p: (ids.shard(p.node), p)).with_output_types(tuple[int, Pair])
+        pairs = (unsure | "ByFirstShard" >> beam.Map(lambda p: (ids.shard(p.node), p))
+                 .with_output_types(tuple[int, Pair]))
         joined, coders = stream_join("Verify", [files, pairs, sent], int)
         verified = typed(joined | "Verify" >> beam.ParDo(_Verify(coders, ids, threshold)), Pair)
 

@@ -53,7 +53,8 @@ from families import drift_chain, template_family  # noqa: E402
 
 OPENWEBTEXT = "web-bulk/openwebtext_megatron-ds-testset_part-shared.jsonl.gz"
 BACKGROUND = ["web-bulk/dclm_annotated_majority_part-shared.jsonl.gz",
-              "web-bulk/datajuicer_redpajama-cc-2023-06-refined.jsonl", "web-bulk/datajuicer_redpajama-c4-refined.jsonl"]
+              "web-bulk/datajuicer_redpajama-cc-2023-06-refined.jsonl",
+              "web-bulk/datajuicer_redpajama-c4-refined.jsonl"]
 NEAR_SHARE, EXACT_SHARE = 0.20, 0.05
 TEMPLATE_SHARE = 0.01  # each template copy has 1% of its words replaced
 
@@ -241,7 +242,8 @@ def family_table(args) -> None:
               f"({TEMPLATE_SHARE:.0%} of the words replaced in each), a drift chain of {sizes['chain']:,} versions "
               f"(one word each), {sizes['page']:,} distinct pages; {machine()}\n")
         print(f"| chain | workers | {MEASURED} | "
-              + " | ".join(f"{name} kept (of {sizes[name]:,})" for name in FAMILIES) + " | removed | errors | ledger notes |")
+              + " | ".join(f"{name} kept (of {sizes[name]:,})" for name in FAMILIES)
+              + " | removed | errors | ledger notes |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | " + " | ".join("---:" for _ in FAMILIES)
               + " | --- | --- | --- |")
         for chain in args.chains.split(","):
