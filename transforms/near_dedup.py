@@ -114,9 +114,12 @@ class _ByShard(beam.DoFn):
     def process(self, item):
         shard, grouped = item
         streams = Streams(grouped, self.coders)
+        if next(streams(ITEMS), None) is None:
+            return
         path = next(streams(FILE), None)
-        if path is not None and next(streams(ITEMS), None) is not None:
-            yield from self.shard(shard, path, streams)
+        if path is None:
+            raise ValueError(f"staged shard {shard} has documents in near-dedup and no signature file")
+        yield from self.shard(shard, path, streams)
 
     def shard(self, shard: int, path: str, streams: Streams):
         raise NotImplementedError
