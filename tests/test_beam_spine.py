@@ -11,10 +11,12 @@ from tokenmill.filters.base import DocumentFilter
 from tokenmill.filters.document import Document
 from tokenmill.filters.sanity import SanityFilter
 from tokenmill.filters.normalize import content_hash
-from tokenmill.transforms.exact_dedup import ExactDedup
+from tokenmill.transforms.exact_dedup import ExactCopy, ExactDedup
+from tokenmill.transforms.join import DocIds, Verdict
 from tokenmill.transforms.filter_chain import ApplyFilters
 from tokenmill.transforms.write import ShardWriter, document_row, document_schema, read_rows, row_document
 
+IDS = DocIds.for_shards(1)
 PROSE = "The river rose through the night and by morning the lower fields were under water again. "
 
 
@@ -45,7 +47,8 @@ def test_filter_chain_tags_kept_rejected_and_failed():
 
 def exact_keys(docs):
     """Pass 1's exact-dedup keys for `docs`, as if each sat in its own row of shard 0."""
-    return [(content_hash(d.text), (d.id, d.source, 0, row, None)) for row, d in enumerate(docs)]
+    return [(bytes.fromhex(content_hash(d.text)), ExactCopy(d.id, d.source, IDS.uid(0, row)))
+            for row, d in enumerate(docs)]
 
 
 def test_exact_dedup_keeps_the_lowest_id_whatever_the_order():
@@ -54,8 +57,8 @@ def test_exact_dedup_keeps_the_lowest_id_whatever_the_order():
     for order in (copies, copies[::-1]):
         rows = {d.id: row for row, d in enumerate(order)}
         with beam_pipeline() as p:
-            out = p | beam.Create(exact_keys(order)) | ExactDedup()
-            assert_that(out["verdicts"], equal_to([(0, (rows[i], "remove", "exact-dedup", "duplicate", "a1"))
+            out = p | beam.Create(exact_keys(order)) | ExactDedup(IDS)
+            assert_that(out["verdicts"], equal_to([(0, Verdict(rows[i], "remove", "exact-dedup", "duplicate", "a1"))
                                                    for i in ("z9", "m5")]), label="verdicts")
 
 
@@ -63,7 +66,7 @@ def test_exact_dedup_keeps_one_copy_of_many_equal_members_whatever_their_identit
     """Keepers are found by value: members re-read from a coder (equal, not identical) still keep one."""
     docs = [Document("same", "web", PROSE) for _ in range(500)]
     with beam_pipeline() as p:
-        out = p | beam.Create(exact_keys(docs)) | beam.Reshuffle() | ExactDedup()
+        out = p | beam.Create(exact_keys(docs)) | beam.Reshuffle() | ExactDedup(IDS)
         assert_that(out["verdicts"] | beam.combiners.Count.Globally(), equal_to([499]))
 
 
