@@ -58,7 +58,7 @@ def test_exact_dedup_keeps_the_lowest_id_whatever_the_order():
         rows = {d.id: row for row, d in enumerate(order)}
         with beam_pipeline() as p:
             out = p | beam.Create(exact_keys(order)) | ExactDedup(IDS)
-            assert_that(out["verdicts"], equal_to([(0, Verdict(rows[i], "remove", "exact-dedup", "duplicate", "a1"))
+            assert_that(out["verdicts"], equal_to([(0, Verdict(rows[i], "exact-dedup", "duplicate", "a1"))
                                                    for i in ("z9", "m5")]), label="verdicts")
 
 

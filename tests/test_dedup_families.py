@@ -111,6 +111,6 @@ def test_a_paragraph_in_50000_pages_is_cut_from_all_but_the_first_page_that_stay
     with beam.Pipeline(runner="FnApiRunner") as pipeline:
         cuts = {"keys": pipeline | "Keys" >> beam.Create(keys),
                 "removed": pipeline | "Removed" >> beam.Create(removed)} | ParagraphDedup(ids)
-        holders = (cuts | beam.MapTuple(lambda shard, v: (v.kind, v.paragraph, ids.uid(shard, v.row) == ids.uid(1, 1)))
+        holders = (cuts | beam.MapTuple(lambda shard, v: (v.stage, v.paragraph, ids.uid(shard, v.row) == ids.uid(1, 1)))
                    | beam.combiners.Count.PerElement())
-        assert_that(holders, equal_to([(("cut", 1, False), COPIES - 2)]))
+        assert_that(holders, equal_to([(("paragraph-dedup", 1, False), COPIES - 2)]))

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from tokenmill.filters.base import DocumentFilter
 from tokenmill.filters.document import Document, Failed, Rejected
-from tokenmill.transforms.join import CUT, ShardVerdicts, stream_join
+from tokenmill.transforms.join import ShardVerdicts, stream_join
 from tokenmill.transforms.paragraph_dedup import rewrite
 from tokenmill.transforms.quality_model import STAGE as MODEL_STAGE
 from tokenmill.transforms.quality_model import ModelStage, Thresholds, TopFractionCuts
@@ -41,7 +41,7 @@ class _ApplyVerdictsFn(beam.DoFn):
             return
         decided, cuts = {}, {}
         for verdict in group.verdicts():
-            if verdict.kind == CUT:
+            if verdict.paragraph is not None:
                 cuts.setdefault(verdict.row, set()).add(verdict.paragraph)
             elif verdict.row not in decided or verdict.stage < decided[verdict.row].stage:
                 decided[verdict.row] = verdict  # two removals: the same one on every runner

@@ -15,7 +15,7 @@ import apache_beam as beam
 from apache_beam.coders import RowCoder, registry
 from apache_beam.pvalue import TaggedOutput
 
-from tokenmill.transforms.join import REMOVE, DocIds, Verdict, smallest_and_others, typed
+from tokenmill.transforms.join import DocIds, Verdict, smallest_and_others, typed
 
 STAGE = "exact-dedup"
 KEEPERS = "keepers"
@@ -40,7 +40,7 @@ class _Decide(beam.DoFn):
         _, copies = item
         keeper, others = smallest_and_others(copies)
         for copy in others:
-            yield self.ids.shard(copy.uid), Verdict(self.ids.row(copy.uid), REMOVE, STAGE, "duplicate", keeper.id)
+            yield self.ids.shard(copy.uid), Verdict(self.ids.row(copy.uid), STAGE, "duplicate", keeper.id)
         if keeper.source in self.near_sources:
             yield TaggedOutput(KEEPERS, keeper.uid)
 

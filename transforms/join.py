@@ -7,19 +7,20 @@ the smallest and once to tell every other one (`smallest_and_others`), so whatev
 copies a worker holds one member at a time; Dataflow pages a large group's values from its
 shuffle, the local runners hold them in their own buffers. `stream_join` does the same for keys
 that gather several kinds of value (a shard's signature file and the pairs to verify there): a
-CoGroupByKey without its lists.
+CoGroupByKey without its lists. Records that cross a shuffle are NamedTuples in Beam's RowCoder
+(registered beside each), a few bytes each; a worker may decode one into a class made from its
+schema, so records carry fields, never methods.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, NamedTuple, Sequence, TypeVar
+from typing import Any, Iterable, Iterator, NamedTuple, Optional, Sequence, TypeVar
 
 import apache_beam as beam
 from apache_beam.coders import Coder, RowCoder, registry
 from apache_beam.typehints import trivial_inference
 from apache_beam.typehints.native_type_compatibility import convert_to_beam_type
 
-REMOVE, CUT = "remove", "cut"
 T = TypeVar("T")
 
 
@@ -45,14 +46,14 @@ class DocIds:
 
 
 class Verdict(NamedTuple):
-    """What pass 3 applies to one staged row: its removal (naming the copy kept) or a paragraph cut."""
+    """What pass 3 applies to one staged row: its removal by `stage` for `reason`, naming the copy kept,
+    or, when `paragraph` is given, that paragraph's cut."""
 
     row: int
-    kind: str                # REMOVE or CUT
     stage: str
     reason: str = ""
     duplicate_of: str = ""
-    paragraph: int = 0       # the paragraph a CUT removes
+    paragraph: Optional[int] = None
 
 
 registry.register_coder(Verdict, RowCoder)

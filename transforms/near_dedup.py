@@ -31,8 +31,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
 from tokenmill.filters.minhash import band_keys
-from tokenmill.transforms.components import ConnectedComponents, Label
-from tokenmill.transforms.join import REMOVE, DocIds, Streams, Verdict, smallest_and_others, stream_join, typed
+from tokenmill.transforms.components import ConnectedComponents
+from tokenmill.transforms.join import DocIds, Streams, Verdict, smallest_and_others, stream_join, typed
 from tokenmill.transforms.signature_files import SignatureFile
 
 STAGE = "near-dedup"
@@ -64,10 +64,11 @@ class Sent(NamedTuple):
 
 
 class Member(NamedTuple):
-    """A component member, by uid, and its component's label."""
+    """A component member, by uid, with its component's label (root, settled)."""
 
     node: int
-    label: Label
+    root: int
+    settled: bool
 
 
 class Ranked(NamedTuple):
@@ -192,7 +193,7 @@ class _Ranks(_ByShard):
         era = EARLIER if shard >= self.first_earlier else CURRENT
         for member in streams(ITEMS):
             keep_rank, doc_id, source = ranks.rank(self.ids.row(member.node))
-            yield member.label.root, Ranked(era, keep_rank, doc_id, source, member.node, member.label.settled)
+            yield member.root, Ranked(era, keep_rank, doc_id, source, member.node, member.settled)
 
 
 class _Keep(beam.DoFn):
@@ -210,7 +211,7 @@ class _Keep(beam.DoFn):
         for member in others:
             settled = settled and member.settled
             if member.era == CURRENT:
-                yield self.ids.shard(member.uid), Verdict(self.ids.row(member.uid), REMOVE, STAGE, reason, keeper.id)
+                yield self.ids.shard(member.uid), Verdict(self.ids.row(member.uid), STAGE, reason, keeper.id)
         if not settled and keeper.era == CURRENT:
             yield TaggedOutput(NOTES, ("notes", keeper.source, UNSETTLED_KEPT))
 
@@ -270,7 +271,8 @@ class NearDedup(beam.PTransform):
                   | "AsEdges" >> beam.Map(tuple).with_output_types(tuple[int, int])
                   | "Components" >> ConnectedComponents(self.max_rounds))
         members = labels | "ByMemberShard" >> beam.MapTuple(
-            lambda node, label: (ids.shard(node), Member(node, label))).with_output_types(tuple[int, Member])
+            lambda node, label: (ids.shard(node), Member(node, label.root, label.settled))
+        ).with_output_types(tuple[int, Member])
         joined, coders = stream_join("Ranks", [files, members], int)
         ranked = typed(joined | "Ranks" >> beam.ParDo(_Ranks(coders, ids, self.shards)), tuple[int, Ranked])
         kept = (ranked

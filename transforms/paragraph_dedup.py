@@ -21,7 +21,7 @@ from apache_beam.coders import RowCoder, registry
 
 from tokenmill.filters.document import Document, Rejected
 from tokenmill.filters.normalize import content_hash
-from tokenmill.transforms.join import CUT, DocIds, Streams, Verdict, smallest_and_others, stream_join, typed
+from tokenmill.transforms.join import DocIds, Streams, Verdict, smallest_and_others, stream_join, typed
 
 STAGE = "paragraph-dedup"
 PARAGRAPH_BREAK = "\n\n"
@@ -83,7 +83,7 @@ class _Cut(beam.DoFn):
         _, copies = item  # one copy per document: the uid decides before the index could
         _, others = smallest_and_others(copies)
         for copy in others:
-            yield self.ids.shard(copy.uid), Verdict(self.ids.row(copy.uid), CUT, STAGE, paragraph=copy.index)
+            yield self.ids.shard(copy.uid), Verdict(self.ids.row(copy.uid), STAGE, paragraph=copy.index)
 
 
 class ParagraphDedup(beam.PTransform):

@@ -27,7 +27,7 @@ from tokenmill.filters.document import Document, Failed, Rejected
 from tokenmill.filters.quality_model import (ModelRule, QualityModelFilter, below_threshold, signal_name,
                                              top_fraction_threshold)
 from tokenmill.transforms.filter_chain import run_chain
-from tokenmill.transforms.join import CUT, ShardVerdicts
+from tokenmill.transforms.join import ShardVerdicts
 
 STAGE = QualityModelFilter.stage
 Thresholds = dict[str, float]   # top-fraction model -> its lowest kept score
@@ -75,7 +75,7 @@ def survivor_score_counts(item, stage: ModelStage, coders) -> Iterator[dict[str,
     source, staged = group.shard.source, group.shard.staged
     if staged is None or source not in stage.sources:
         return
-    removed = {verdict.row for verdict in group.verdicts() if verdict.kind != CUT}
+    removed = {verdict.row for verdict in group.verdicts() if verdict.paragraph is None}
     columns = [signal_name(rule.name) for rule in stage.rules]
     with FileSystems.open(staged) as handle:
         table = pq.read_table(handle, columns=["stage", *columns]).to_pydict()
