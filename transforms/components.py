@@ -2,8 +2,9 @@
 component once it has settled.
 
 Alternating large-star and small-star steps (Kiveris et al. 2014, "Connected Components in MapReduce
-and Beyond") turn each component into a star around its smallest node; a path of n nodes needs
-about log2(n) rounds (a drift chain of 2,000 versions 12, of a million 21). Each step groups a
+and Beyond") turn each component into a star around its smallest node; a path of n nodes numbered
+in order, the worst case, needs about log2(n) rounds (a drift chain of 2,000 versions 12, of a
+million 21; fewer in any other order). Each step groups a
 node's neighbours and reads them twice (their minimum first, then the edges it rewrites), so a hub
 with a million neighbours costs one neighbour's memory. A small-star step marks the node whose only
 edge is the one it keeps (`leaf`); the large-star step that finds a node with no smaller neighbour
