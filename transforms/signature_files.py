@@ -65,14 +65,11 @@ class SignatureFile:
                                           if c in names])
         self.rows = (table.column("row").to_numpy() if "row" in names else np.arange(table.num_rows))
         self.order = np.argsort(self.rows, kind="stable")
-        if ranks:
-            self.ids = table.column("id").to_pylist()
-            self.sources = table.column("source").to_pylist()
-            self.keep_ranks = (table.column("keep_rank").to_pylist() if "keep_rank" in names
-                               else [0.0] * table.num_rows)
+        if ranks:  # kept as Arrow columns: a few members of a file are looked up
+            self.ids, self.sources = table.column("id"), table.column("source")
+            self.keep_ranks = table.column("keep_rank") if "keep_rank" in names else None
         else:
-            data = b"".join(table.column("signature").to_pylist())
-            self.signatures = np.frombuffer(data, dtype="<u4").reshape(table.num_rows, -1 if table.num_rows else 0)
+            self.signatures = fixed_width_matrix(table.column("signature").combine_chunks())
 
     def position(self, row: int) -> int:
         found = int(np.searchsorted(self.rows, row, sorter=self.order))
@@ -86,4 +83,15 @@ class SignatureFile:
     def rank(self, row: int) -> tuple[float, str, str]:
         """(keep_rank, id, source) of the document at `row`."""
         at = self.position(row)
-        return self.keep_ranks[at], self.ids[at], self.sources[at]
+        keep_rank = self.keep_ranks[at].as_py() if self.keep_ranks is not None else 0.0
+        return keep_rank, self.ids[at].as_py(), self.sources[at].as_py()
+
+
+def fixed_width_matrix(column: pa.BinaryArray) -> np.ndarray:
+    """A binary column of equal-length uint32 vectors as one (rows, width) matrix over Arrow's own
+    buffer: no Python object per row."""
+    if not len(column):
+        return np.empty((0, 0), dtype="<u4")
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset:column.offset + len(column) + 1]
+    data = np.frombuffer(column.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return data.view("<u4").reshape(len(column), -1)
