@@ -3,47 +3,25 @@
     python docs/gen_config_reference.py            # rewrite the page
     python docs/gen_config_reference.py --check    # exit 1 when the committed page is stale
 
-Every key comes from the code that reads it: the sections of `pipeline.config.Config`, the settings
-dataclass of every stage in `pipeline.stages.STAGES`, and the dataclasses of the sections later jobs own
-(`tokenizer:`, `pack:`, `train:`, `plan:`). A key's type is its type hint, its default the dataclass
-default, and its description the comment on the line that declares it; a section's text is its
-dataclass's docstring. A new key or stage appears here when the page is regenerated, and
+Every key comes from the code that reads it (pipeline/config_keys.py walks the dataclasses): the
+sections of `pipeline.config.Config`, the settings of every stage in `pipeline.stages.STAGES`, and the
+sections later jobs own (`tokenizer:`, `pack:`, `train:`, `plan:`). A key's type is its type hint, its
+default the dataclass default, its meaning the comment on the line that declares it; a section's text
+is its dataclass's docstring. A new key or stage appears here when the page is regenerated, and
 tests/test_docs.py fails until it is.
 """
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import io
 import sys
-import textwrap
-import tokenize
-import types
 import typing
 from pathlib import Path
-from typing import Any, Iterator, Literal, NamedTuple, Union
+
+from tokenmill.pipeline.config_keys import Key, default_of, docstring, job_sections, keys_of, type_name, value_text
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = REPO / "docs" / "reference" / "config.md"
 COMMAND = "python docs/gen_config_reference.py"
-
-
-class Key(NamedTuple):
-    """One row of the reference: a dotted key, its type, its default and what it means."""
-
-    name: str
-    type: str
-    default: str
-    description: str
-
-
-def job_sections() -> dict[str, type]:
-    """The sections `Config` keeps as raw mappings for later jobs, by name, with the dataclass each
-    job builds from it (pipeline/config.py: job_section_problems)."""
-    from tokenmill.pipeline.pack_config import PackConfig, TokenizerConfig
-    from tokenmill.pipeline.train_config import PlanConfig, TrainConfig
-
-    return {"tokenizer": TokenizerConfig, "pack": PackConfig, "train": TrainConfig, "plan": PlanConfig}
 
 
 # The topic page that explains each section (and each stage), linked from its heading.
@@ -63,108 +41,10 @@ PAGES = {
 NOT_SECTIONS = {"origin"}  # set by the loader, never read from the file
 
 
-def field_comments(cls: type) -> dict[str, str]:
-    """The comment ending each field's declaration line in the class's source, by field name."""
-    try:
-        source = textwrap.dedent(inspect.getsource(cls))
-    except (OSError, TypeError):
-        return {}
-    comments, line_names = {}, {}
-    names = {f.name for f in dataclasses.fields(cls)}
-    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        if tok.type == tokenize.NAME and tok.start[1] == 4 and tok.string in names:
-            line_names.setdefault(tok.start[0], tok.string)
-        elif tok.type == tokenize.COMMENT and tok.start[0] in line_names:
-            comments[line_names[tok.start[0]]] = tok.string.lstrip("#").strip()
-    return comments
-
-
-def type_name(hint: Any) -> str:
-    """A type hint as a reader of YAML would say it."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is Any:
-        return "any"
-    if origin in (Union, types.UnionType):
-        named = [type_name(a) for a in args if a is not type(None)]
-        return " or ".join(named) + (" or null" if type(None) in args else "")
-    if origin is Literal:
-        return " \\| ".join(f"`{a}`" for a in args)
-    if origin in (list, tuple):
-        return f"list of {type_name(args[0]) if args else 'any'}"
-    if origin is dict:
-        return f"mapping of {type_name(args[1]) if args else 'any'}"
-    if dataclasses.is_dataclass(hint):
-        return "mapping"
-    return {int: "integer", float: "number", bool: "true or false", str: "string"}.get(hint, getattr(hint, "__name__", str(hint)))
-
-
-def value_text(value: Any) -> str:
-    """A default as it would be written in the YAML file."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(value_text(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{value_text(k)}: {value_text(v)}" for k, v in value.items()) + "}"
-    return str(value)
-
-
-def default_of(field: dataclasses.Field) -> Any:
-    if field.default is not dataclasses.MISSING:
-        return field.default
-    if field.default_factory is not dataclasses.MISSING:
-        return field.default_factory()
-    return dataclasses.MISSING
-
-
-def keys_of(cls: type, prefix: str) -> Iterator[Key]:
-    """The rows of dataclass `cls` under the dotted `prefix`; a nested dataclass (or a list or mapping
-    of them) is expanded into its own keys."""
-    hints = typing.get_type_hints(cls)
-    comments = field_comments(cls)
-    for field in dataclasses.fields(cls):
-        if not field.init:
-            continue
-        hint, name = hints[field.name], f"{prefix}.{field.name}"
-        inner, args = nested_dataclass(hint), typing.get_args(hint)
-        default = default_of(field)
-        if dataclasses.is_dataclass(hint):
-            yield Key(name, "mapping", "", comments.get(field.name) or about(hint))
-            yield from keys_of(hint, name)
-            continue
-        shown = "required" if default is dataclasses.MISSING else f"`{value_text(default)}`"
-        yield Key(name, type_name(hint), shown, comments.get(field.name, ""))
-        if inner is not None:
-            below = f"{name}[]" if typing.get_origin(hint) in (list, tuple) else f"{name}.<name>"
-            yield from keys_of(inner, below)
-
-
-def nested_dataclass(hint: Any):
-    """The dataclass a list or mapping holds (`list[Phase]`, `dict[str, QualityModelEntry]`), if any."""
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) in (list, tuple, dict) and args and dataclasses.is_dataclass(args[-1]):
-        return args[-1]
-    return None
-
-
-def about(cls: type) -> str:
-    """The first sentence of the class's docstring, else of its module's (where a rule set cites its paper)."""
-    doc = section_text(cls) or inspect.getdoc(sys.modules[cls.__module__]) or ""
-    return " ".join(doc.split("\n\n")[0].split())
-
-
-def section_text(cls: type) -> str:
-    """The dataclass's docstring, unless it is the one `dataclass` makes up from the fields."""
-    doc = cls.__doc__ or ""
-    return "" if doc.startswith(f"{cls.__name__}(") else inspect.cleandoc(doc)
-
-
 def table(keys: list[Key]) -> list[str]:
     lines = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
     for key in keys:
-        meaning = key.description.replace("|", r"\|")
+        meaning = key.meaning.replace("|", r"\|")
         lines.append(f"| `{key.name}` | {key.type} | {key.default} | {meaning} |")
     return lines
 
@@ -199,14 +79,14 @@ def render() -> str:
                 runs = "runs by default" if stage.default else "runs when a source's `stages:` or `--stages` names it"
                 out += [f"### `stages.{stage.name}`", "", f"A {kind} stage; {runs}."
                         + (f" [What it does]({PAGES[stage.name]})." if stage.name in PAGES else ""), ""]
-                text = section_text(stage.settings)
+                text = docstring(stage.settings)
                 out += [text, ""] if text else []
                 keys = list(keys_of(stage.settings, f"stages.{stage.name}"))
                 out += table(keys) + [""] if keys else ["No settings.", ""]
         elif dataclasses.is_dataclass(hint) or name in jobs:
             cls = hint if dataclasses.is_dataclass(hint) else jobs[name]
             out += [f"## {name}", ""]
-            text = section_text(cls)
+            text = docstring(cls)
             out += [text, ""] if text else []
             out += [f"[What it does]({PAGES[name]}).", ""] if name in PAGES else []
             out += table(list(keys_of(cls, name))) + [""]
