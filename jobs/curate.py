@@ -63,16 +63,16 @@ def apply_flags(config: Config, sources: Sequence[str], langs: Optional[str], la
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file (default: none, the sources from --source).")
 @click.option("--sample", is_flag=True, help="Use the bundled sample (Python's documentation as a crawl).")
 @click.option("--output", "-o", required=True, help="Output directory (local path or gs://, s3://...).")
 @click.option("--source", "sources", multiple=True, metavar="NAME=FORMAT:GLOB",
               help="Add or replace a source, e.g. web=warc:'data/*.warc.gz'. Repeatable.")
-@click.option("--stages", help="Comma-separated subset of stages to run, e.g. langid,exact-dedup.")
+@click.option("--stages", help="Comma-separated subset of stages to run, e.g. langid,exact-dedup (default: each source's chain).")
 @click.option("--keep-rejected", is_flag=True, help="Also write rejected documents to OUTPUT/rejected/<source>/.")
 @click.option("--langs", help="Wanted languages, e.g. en,de, or 'any'.")
 @click.option("--lang-threshold", type=float, help="Minimum top-language score (FineWeb: 0.65).")
-@click.option("--runner", help="Beam runner (default FnApiRunner, local).")
+@click.option("--runner", help="Beam runner (FnApiRunner: local).")
 @click.option("--workers", type=int, help="Local worker processes.")
 @click.pass_context
 def curate_command(ctx, config_path, sample, output, sources, stages, keep_rejected, langs, lang_threshold, runner, workers):

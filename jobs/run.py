@@ -109,12 +109,12 @@ def run_all(config: Config, output: str, steps: Optional[int] = None, device: Op
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config with every section.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config with every section (default: none; --sample gives the sample's).")
 @click.option("--sample", is_flag=True, help="Use the bundled sample and its small CPU settings.")
 @click.option("--output", "-o", required=True, help="Output folder for every stage.")
 @click.option("--steps", type=click.IntRange(min=1), help="Training steps (overrides train.steps).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train.")
-@click.option("--runner", help="Beam runner for curate, the tokenizer's sample and pack (default FnApiRunner, local).")
+@click.option("--runner", help="Beam runner for curate, the tokenizer's sample and pack (FnApiRunner: local).")
 @click.option("--workers", type=int, help="Local Beam worker processes.")
 @click.option("--skip-train", is_flag=True, help="Stop after pack (e.g. for a remote OUTPUT on a remote runner).")
 @click.pass_context

@@ -115,11 +115,11 @@ def tokenizer_group():
 @tokenizer_group.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--input", "curated", required=True, help="The curated folder, DIR/curated.")
 @click.option("--output", "-o", required=True, help="tokenizer.json to write (local path or gs://, s3://...).")
-@click.option("--vocab-size", type=int, help="Vocabulary size, end-of-text and 256 bytes included (default 32768).")
-@click.option("--sample-bytes", type=int, help="Bytes of text to train on, split by the mixture (default 100 MB).")
+@click.option("--vocab-size", type=int, help="Vocabulary size, end-of-text and 256 bytes included.")
+@click.option("--sample-bytes", type=int, help="Bytes of text to train on, split by the mixture.")
 @click.option("--mixture", help="Weights of the sample, e.g. web=0.6,books=0.4 (default: the config's).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (tokenizer:, pack:, sources:).")
-@click.option("--runner", help="Beam runner that draws the sample (default FnApiRunner, local).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (tokenizer:, pack:, sources:; default: none, the built-in defaults).")
+@click.option("--runner", help="Beam runner that draws the sample (FnApiRunner: local).")
 @click.option("--workers", type=int, help="Local worker processes.")
 @click.pass_context
 def train_command(ctx, curated, output, vocab_size, sample_bytes, mixture, config_path, runner, workers):

@@ -35,19 +35,19 @@ SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 @dataclass
 class SourceConfig:
-    format: str
-    paths: list[str]
-    weight: float = 1.0
-    stages: Optional[list[str]] = None
-    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    options: dict[str, Any] = field(default_factory=dict)
+    format: str                           # warc | wet | jsonl | text | book | mediawiki | code | latex | parquet
+    paths: list[str]                      # globs, local or gs://, s3://, hdfs://; relative to the config file
+    weight: float = 1.0                   # mixture weight, in tokens
+    stages: Optional[list[str]] = None    # the stages this source goes through; null: its format's default chain
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> settings over `stages:`, for this source
+    options: dict[str, Any] = field(default_factory=dict)  # reader options (text_field, extractor, ...)
 
 
 @dataclass
 class CurateConfig:
-    keep_rejected: bool = False
-    rows_per_shard: int = 20_000
-    max_document_mb: float = 20.0
+    keep_rejected: bool = False           # also write removed documents to OUT/rejected/<source>/
+    rows_per_shard: int = 20_000          # rows per curated Parquet file
+    max_document_mb: float = 20.0         # a larger document is removed as read/too_large, never loaded whole
 
     def __post_init__(self):
         if self.rows_per_shard < 1:
@@ -58,9 +58,9 @@ class CurateConfig:
 
 @dataclass
 class RunnerConfig:
-    name: str = "FnApiRunner"
-    workers: int = 1
-    options: list[str] = field(default_factory=list)
+    name: str = "FnApiRunner"             # Beam runner: FnApiRunner (local), DataflowRunner, FlinkRunner, SparkRunner, ...
+    workers: int = 1                      # local worker processes (FnApiRunner)
+    options: list[str] = field(default_factory=list)  # Beam pipeline options, e.g. ["--project=p", "--region=r"]
 
 
 @dataclass
@@ -73,7 +73,7 @@ class Config:
     pack: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     plan: dict[str, Any] = field(default_factory=dict)
-    output: Optional[str] = None
+    output: Optional[str] = None  # not read: every command takes --output
     # Where the config came from, for messages and for resolving relative paths.
     origin: str = "<command line>"
 

@@ -48,21 +48,21 @@ class TokenizerConfig:
 @dataclass
 class Phase:
     until: float                       # fraction of the training rows where this phase ends
-    weights: dict[str, float]
+    weights: dict[str, float]          # source -> weight within this phase
 
 
 @dataclass
 class PackConfig:
-    seq_len: int = 2048
-    total_tokens: Optional[int] = None
-    mixture: dict[str, float] = field(default_factory=dict)
-    epochs: dict[str, float] = field(default_factory=dict)
-    phases: list[Phase] = field(default_factory=list)
+    seq_len: int = 2048                # tokens a training sequence sees; rows hold seq_len + 1
+    total_tokens: Optional[int] = None  # null: the largest total the epoch caps allow
+    mixture: dict[str, float] = field(default_factory=dict)   # source -> weight, in tokens
+    epochs: dict[str, float] = field(default_factory=dict)    # source -> epoch cap; unnamed: the chapter's guidance
+    phases: list[Phase] = field(default_factory=list)         # curriculum: weights per stretch of the training order
     packing: Literal["concat", "bos-bestfit"] = "concat"
     bestfit_buffer: int = 1000         # documents the best-fit packer chooses among
     seed: int = 0                      # the shuffle of rows within a phase
-    rows_per_shard: int = 8192
-    row_group_rows: int = 1024
+    rows_per_shard: int = 8192         # rows per token shard
+    row_group_rows: int = 1024         # rows per Parquet row group (what a training process decodes at once)
     window_rows: int = 1000            # window in which the delivered mixture is measured
 
     def __post_init__(self):
