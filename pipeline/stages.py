@@ -248,18 +248,18 @@ def _quality(s: QualitySettings, source: SourceConfig) -> DocumentFilter:
 def side_problems(stage: str, settings, where: str) -> list[str]:
     """The side files `settings` name that are missing, or hold nothing the stage can read: one line each.
     Paths are looked up through Beam's file systems, where the workers will read them."""
-    needed = settings.side_files() if hasattr(settings, "side_files") else []
-    problems = side_file_problems(where, needed)
-    if problems:
-        return problems
-    if stage == "url":
-        problems += [f"{where}.{side.key}: {side.path} holds no UT1 list ({' or '.join(LIST_FILES)})"
-                     for side in needed if not list_files(side.path, BEAM_FILES)]
-    elif stage == "decontaminate":
-        problems += [problem for side in needed if (problem := eval_set_problem(where, side, settings.fields))]
-    elif stage == "toxicity" and settings.lists and not list_languages(settings.lists, BEAM_FILES):
-        problems.append(f"{where}.lists: {settings.lists} holds no word list (files named by language tag, e.g. en)")
-    return problems
+    problems = []
+    for side in settings.side_files() if hasattr(settings, "side_files") else []:
+        missing = side_file_problems(where, [side])
+        if missing:
+            problems += missing
+        elif stage == "url" and not list_files(side.path, BEAM_FILES):
+            problems.append(f"{where}.{side.key}: {side.path} holds no UT1 list ({' or '.join(LIST_FILES)})")
+        elif stage == "decontaminate":
+            problems.append(eval_set_problem(where, side, settings.fields))
+        elif stage == "toxicity" and side.key == "lists" and not list_languages(side.path, BEAM_FILES):
+            problems.append(f"{where}.lists: {side.path} holds no word list (files named by language tag, e.g. en)")
+    return [problem for problem in problems if problem]
 
 
 def raise_problems_of(stage: str, settings) -> None:
