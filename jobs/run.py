@@ -96,14 +96,13 @@ def run_all(config: Config, output: str, steps: Optional[int] = None, device: Op
                      f"→ {out}/run")
 
         started = time.monotonic()
-        page = None if "://" in out else build_report(Path(out))  # the report reads local folders
+        page = build_report(out)
         timings["report"] = time.monotonic() - started
-        echo(f"report   → {page}" if page else f"report   not written for a remote folder; run `tokenmill report` "
-             f"on a local copy of {out}")
+        echo(f"report   → {page}")
         echo("seconds  " + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in timings.items()))
         card.update(parts={"curated": f"{out}/curated", "tokenizer": f"{out}/tokenizer.json",
                            "tokens": f"{out}/tokens", "train": None if skip_train else f"{out}/run",
-                           "report": str(page) if page else None},
+                           "report": page},
                     seconds_per_stage=timings, interrupted=bool(result and result.interrupted))
     return {"ledger": ledger, "tokenizer": tokenizer, "manifest": manifest, "train": result,
             "first_loss": first, "last_loss": last, "seconds": timings, "report": page}

@@ -14,7 +14,7 @@ from typing import Any, Callable, Literal, Optional, Union
 from tokenmill.filters.badwords import list_languages
 from tokenmill.filters.base import DocumentFilter
 from tokenmill.filters.clean_text import CleanText
-from tokenmill.filters.extract.html import EXTRACTORS
+from tokenmill.filters.extract.html import EXTRACTORS, TRAFILATURA_EXTRACTORS
 from tokenmill.filters.decontaminate import DEFAULT_MIN_ITEM_WORDS, DEFAULT_NGRAM, Decontaminate
 from tokenmill.filters.langid import DEFAULT_THRESHOLD, LanguageFilter, bundled_model_path
 from tokenmill.filters.pii import CODE_ENTITIES, PiiFilter
@@ -385,8 +385,8 @@ def stage_problems(config: Config) -> list[str]:
         if source.format == "warc" and extractor not in EXTRACTORS:
             problems.append(f"{where}: sources.{name}.options.extractor: {extractor!r} is not one of "
                             f"{', '.join(EXTRACTORS)}")
-        elif source.format == "warc" and extractor == "trafilatura":
-            problems.append(extra_problem(f"{where}: sources.{name}.options", TRAFILATURA, "extractor: trafilatura"))
+        elif source.format == "warc" and extractor in TRAFILATURA_EXTRACTORS:
+            problems.append(extra_problem(f"{where}: sources.{name}.options", TRAFILATURA, f"extractor: {extractor}"))
     problems.append(bundled_langid_model_problem(config))
     problems.extend(f"{where}: stages.{stage}: unknown stage (expected one of: {known})"
                     for stage in config.stages if stage not in STAGES)

@@ -18,7 +18,8 @@ from selenium.webdriver.chrome.service import Service
 
 from conftest import REPO, tokenmill
 from tokenmill.jobs.report.charts import Bars, fmt, hbars, histogram, nice_ticks
-from tokenmill.jobs.report.page import EXAMPLE_CHARS, stream_histogram
+from tokenmill.jobs.report.page import EXAMPLE_CHARS, RunOutput, histogram_of, values
+from tokenmill.pipeline.config import Config
 
 
 @pytest.fixture(scope="module")
@@ -151,15 +152,16 @@ def test_a_run_folder_without_a_ledger_is_one_clear_error(tmp_path):
 
 
 def test_histograms_use_log_bins_for_heavy_tails_and_count_every_value(sample_run):
+    """The sample's output is smaller than the report's sample: every row is in it."""
     out, _ = sample_run
-    groups = {"kept": sorted((out / "curated").glob("*/*.parquet")),
-              "removed": sorted((out / "rejected").glob("*/*.parquet"))}
-    chars = stream_histogram(groups, "char_count")
+    run = RunOutput(str(out), json.loads((out / "ledger.json").read_text()), Config(), "", None)
+    groups = {"kept": run.kept_rows, "removed": run.removed_rows}
+    chars = histogram_of({group: values(table, "char_count") for group, table in groups.items()})
     assert chars.log_x and chars.edges[0] > 0 and len(chars.counts) == len(chars.edges) - 1
     assert sum(chars.counts) == chars.n and not chars.constant
-    kept_rows = sum(pq.read_metadata(path).num_rows for path in groups["kept"])
-    assert sum(chars.parts["kept"]) == kept_rows and sum(chars.parts["removed"]) > 0
-    scores = stream_histogram(groups, "lang_score")
+    kept_rows = sum(pq.read_metadata(path).num_rows for path in (out / "curated").glob("*/*.parquet"))
+    assert sum(chars.parts["kept"]) == kept_rows == run.kept.documents and sum(chars.parts["removed"]) > 0
+    scores = histogram_of({group: values(table, "lang_score") for group, table in groups.items()})
     assert not scores.log_x and 0 <= scores.edges[0] and scores.edges[-1] <= 1 and sum(scores.counts) == scores.n
 
 
