@@ -9,9 +9,9 @@ which reads its settings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable, Literal, Optional, Union
 
-from tokenmill.filters.badwords import list_languages
 from tokenmill.filters.base import DocumentFilter
 from tokenmill.filters.clean_text import CleanText
 from tokenmill.filters.extract.html import EXTRACTORS, TRAFILATURA_EXTRACTORS
@@ -21,13 +21,14 @@ from tokenmill.filters.pii import CODE_ENTITIES, PiiFilter
 from tokenmill.filters.pii_context import MIN_SCORE
 from tokenmill.filters.pii_scan import PATTERN_ENTITIES
 from tokenmill.filters.quality_model import POSITIVE_LABEL, ModelRule
-from tokenmill.filters.url_filter import LIST_FILES, UrlFilter, list_files
+from tokenmill.filters.url_filter import UrlFilter
 from tokenmill.filters.textguard import DEFAULT_MAX_CHARS
 from tokenmill.filters import toxicity
 from tokenmill.filters.quality import C4, CodeRules, FineWeb, GopherQuality, GopherRepetition, QualityFilter, Sanity
 from tokenmill.pipeline.config import CONFIG_CHECKS, Config, SourceConfig
 from tokenmill.pipeline.preflight import (PROFANITY_CHECK, SPACY, TRAFILATURA, TRANSFORMERS, Extra, SideFile,
-                                          eval_set_problem, extra_problem, side_file_problems)
+                                          eval_set_problem, extra_problem, side_file_problems, ut1_problem,
+                                          word_lists_problem)
 from tokenmill.pipeline.schema import ConfigError, from_mapping
 from tokenmill.transforms.formats import READERS
 from tokenmill.transforms.side_files import BEAM_FILES
@@ -50,7 +51,8 @@ class UrlSettings:
     banned_subwords: list[str] = field(default_factory=list)
 
     def side_files(self) -> list[SideFile]:
-        return [SideFile(f"lists.{name}", folder, folder=True) for name, folder in sorted(self.lists.items())]
+        return [SideFile(f"lists.{name}", folder, folder=True, content=ut1_problem)
+                for name, folder in sorted(self.lists.items())]
 
 
 @dataclass
@@ -109,7 +111,8 @@ class DecontaminateSettings:
             raise ValueError("ngram and min_item_words: must be at least 1")
 
     def side_files(self) -> list[SideFile]:
-        return [SideFile(f"sets.{name}", path) for name, path in sorted(self.sets.items())]
+        read_first_item = partial(eval_set_problem, fields=self.fields)
+        return [SideFile(f"sets.{name}", path, content=read_first_item) for name, path in sorted(self.sets.items())]
 
 
 @dataclass
@@ -190,7 +193,7 @@ class ToxicitySettings:
     max_chars: int = DEFAULT_MAX_CHARS
 
     def side_files(self) -> list[SideFile]:
-        return ([SideFile("lists", self.lists, folder=True)] if self.lists else []) + (
+        return ([SideFile("lists", self.lists, folder=True, content=word_lists_problem)] if self.lists else []) + (
             [SideFile("classifier_model", self.classifier_model)] if self.classifier_model else [])
 
     def extras(self) -> list[tuple[Extra, str]]:
@@ -245,27 +248,15 @@ def _quality(s: QualitySettings, source: SourceConfig) -> DocumentFilter:
     return QualityFilter([getattr(s, name) for name in names])
 
 
-def side_problems(stage: str, settings, where: str) -> list[str]:
-    """The side files `settings` name that are missing, or hold nothing the stage can read: one line each.
-    Paths are looked up through Beam's file systems, where the workers will read them."""
-    problems = []
-    for side in settings.side_files() if hasattr(settings, "side_files") else []:
-        missing = side_file_problems(where, [side])
-        if missing:
-            problems += missing
-        elif stage == "url" and not list_files(side.path, BEAM_FILES):
-            problems.append(f"{where}.{side.key}: {side.path} holds no UT1 list ({' or '.join(LIST_FILES)})")
-        elif stage == "decontaminate":
-            problems.append(eval_set_problem(where, side, settings.fields))
-        elif stage == "toxicity" and side.key == "lists" and not list_languages(side.path, BEAM_FILES):
-            problems.append(f"{where}.lists: {side.path} holds no word list (files named by language tag, e.g. en)")
-    return [problem for problem in problems if problem]
+def side_problems(settings, where: str) -> list[str]:
+    """The side files `settings` name that are missing, or hold nothing the stage can read: one line
+    each. Paths are looked up through Beam's file systems, where the workers will read them."""
+    return side_file_problems(where, settings.side_files()) if hasattr(settings, "side_files") else []
 
 
 def raise_problems_of(stage: str, settings) -> None:
-    """A `ConfigError` for the stage's side files, checked again where the graph is built (a config made
-    in Python, not loaded from a file, is checked here first)."""
-    problems = side_problems(stage, settings, f"stages.{stage}")
+    """A `ConfigError` for the stage's side files, checked again where the graph is built."""
+    problems = side_problems(settings, f"stages.{stage}")
     if problems:
         raise ConfigError(*problems)
 
@@ -398,7 +389,7 @@ def stage_problems(config: Config) -> list[str]:
             except ConfigError as err:
                 problems.extend(err.problems)
                 continue
-            problems.extend(side_problems(stage, settings, f"{where}: {scope}"))
+            problems.extend(side_problems(settings, f"{where}: {scope}"))
             problems.extend(extra_problem(f"{where}: {scope}", extra, needed_for)
                             for extra, needed_for in (settings.extras() if hasattr(settings, "extras") else []))
     return list(dict.fromkeys(problem for problem in problems if problem))

@@ -205,3 +205,22 @@ def test_tick_values_are_round_and_cover_the_range():
     assert nice_ticks(0, 1378) == [0, 500, 1000]
     assert nice_ticks(0.05, 0.3)[0] == pytest.approx(0.05) and nice_ticks(0.05, 0.3)[-1] == pytest.approx(0.3)
     assert [fmt(v) for v in (1000, 25000, 1234567, 0.0421)] == ["1,000", "25k", "1.23M", "0.0421"]
+
+
+def test_the_report_reads_and_writes_an_output_on_an_object_store(sample_run):
+    """The same output on memfs:// (where `open()` cannot reach): the same page, its paths aside."""
+    from tests.memfs import MemoryFileSystem
+    from tokenmill.jobs.report.page import build_report
+
+    out, _ = sample_run
+    remote = "memfs://report/out"
+    local_page = build_report(str(out))
+    for path in out.rglob("*"):
+        if path.is_file() and path.name != "report.html":
+            MemoryFileSystem.objects[f"{remote}/{path.relative_to(out)}"] = path.read_bytes()
+    try:
+        assert build_report(remote) == f"{remote}/report.html"
+        html = MemoryFileSystem.objects[f"{remote}/report.html"].decode("utf-8")
+        assert html == open(local_page, encoding="utf-8").read().replace(str(out), remote)
+    finally:
+        MemoryFileSystem.objects.clear()

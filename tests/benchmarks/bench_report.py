@@ -33,7 +33,6 @@ import pyarrow.parquet as pq
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parents[1].parent))
 
 from bench_curate_scale import tree_rss  # noqa: E402
 from benchtable import machine  # noqa: E402
@@ -117,7 +116,7 @@ def report(out: Path, pythonpath: str) -> dict:
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "tokenmill", "report", str(out)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": pythonpath or str(HERE.parents[2])})
+                               env={**os.environ, "PYTHONPATH": pythonpath})
     peak = [0]
 
     def sample():
