@@ -117,7 +117,8 @@ def data_loss(ledger: dict, max_error_share: float, max_unread_files: int = 0) -
     for source in sorted(ledger["input"]):
         n_in = ledger["input"][source]
         errors = ledger["errors"].get(source, {})
-        accounted = ledger["kept"].get(source, 0) + sum(ledger["removed"].get(source, {}).values()) + sum(errors.values())
+        removed = sum(ledger["removed"].get(source, {}).values())
+        accounted = ledger["kept"].get(source, 0) + removed + sum(errors.values())
         if accounted != n_in:
             causes.append(f"{source}: the ledger does not balance: {n_in:,} documents in, {accounted:,} accounted for")
         unread = ledger.get("unread_files", {}).get(source, {})

@@ -140,7 +140,8 @@ class QualityModelSettings:
     batch_size: int = 64  # texts per forward pass of a Hugging Face model
 
     def side_files(self) -> list[SideFile]:
-        return [SideFile(f"models.{name}.path", m.path, folder=m.kind == "hf") for name, m in sorted(self.models.items())]
+        return [SideFile(f"models.{name}.path", m.path, folder=m.kind == "hf")
+                for name, m in sorted(self.models.items())]
 
     def extras(self) -> list[tuple[Extra, str]]:
         return [(TRANSFORMERS, f"models.{name}: kind: hf") for name, m in sorted(self.models.items()) if m.kind == "hf"]

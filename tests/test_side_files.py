@@ -10,7 +10,7 @@ import pytest
 
 from tests.memfs import MemoryFileSystem
 from tokenmill.filters import decontaminate as decontaminate_module
-from tokenmill.filters.decontaminate import Decontaminate, ngram_words
+from tokenmill.filters.decontaminate import Decontaminate
 from tokenmill.filters.document import Document
 from tokenmill.filters.langid import LanguageFilter, bundled_model_path
 from tokenmill.filters.side_files import LOCAL, local_path
@@ -37,7 +37,8 @@ def bucket(request):
     MemoryFileSystem.objects.update({
         f"{root}/evals/mmlu.jsonl": (json.dumps({"question": QUESTION, "answer": 0}) + "\n").encode(),
         f"{root}/evals/gsm8k.parquet": table.getvalue().to_pybytes(),
-        f"{root}/evals/lambada.txt.gz": gzip.compress(b"the last word of this passage must be predicted by the model\n"),
+        f"{root}/evals/lambada.txt.gz": gzip.compress(b"the last word of this passage must be predicted by the "
+                                                      b"model\n"),
         f"{root}/ut1/adult/domains": b"# UT1\nbadsite.com\n",
         f"{root}/ut1/adult/urls": b"goodhost.net/private\n",
         f"{root}/words/en": b"darn\nheck\n",
@@ -59,8 +60,8 @@ def test_the_filters_read_their_files_from_an_object_store(bucket):
     assert decontaminate.match(PROSE) is None
 
     urls = UrlFilter({"adult": f"{bucket}/ut1/adult"}, files=BEAM_FILES)
-    assert [urls(Document("x", "s", "t", url)) for url in ("https://www.badsite.com/a", "https://goodhost.net/private/x",
-                                                           "https://goodhost.net/")] == ["adult", "adult", None]
+    pages = ("https://www.badsite.com/a", "https://goodhost.net/private/x", "https://goodhost.net/")
+    assert [urls(Document("x", "s", "t", url)) for url in pages] == ["adult", "adult", None]
 
     toxicity = ToxicityFilter(lists=f"{bucket}/words", files=BEAM_FILES)
     assert toxicity.languages == {"en"}
@@ -119,8 +120,10 @@ def test_remote_side_files_are_checked_when_the_config_loads(bucket, tmp_path):
     assert load_config(str(tmp_path / "good.yaml")).stages["url"]["lists"]["adult"] == f"{bucket}/ut1/adult"
     MemoryFileSystem.objects[f"{bucket}/evals/broken.jsonl"] = b"not json\n"
     MemoryFileSystem.objects[f"{bucket}/ut1/empty/README"] = b"no lists here\n"
-    bad = (f"sources:\n  web: {{format: jsonl, paths: [docs.jsonl], overrides: {{toxicity: {{lists: {bucket}/none}}}}}}\n"
-           f"stages:\n  decontaminate: {{sets: {{mmlu: {bucket}/evals/missing.jsonl, arc: {bucket}/evals/broken.jsonl}}}}\n"
+    bad = (f"sources:\n  web: {{format: jsonl, paths: [docs.jsonl], "
+           f"overrides: {{toxicity: {{lists: {bucket}/none}}}}}}\n"
+           f"stages:\n  decontaminate: {{sets: {{mmlu: {bucket}/evals/missing.jsonl, "
+           f"arc: {bucket}/evals/broken.jsonl}}}}\n"
            f"  url: {{lists: {{adult: {bucket}/ut1/empty}}}}\n"
            f"  quality-model: {{models: {{edu: {{kind: hf, path: {bucket}/models/edu}}}}}}\n")
     (tmp_path / "bad.yaml").write_text(bad)

@@ -192,12 +192,13 @@ def languages_section(out: RunOutput) -> Optional[Section]:
     kept, dropped = value_counts(out.kept_rows, "lang"), value_counts(out.removed_rows, "lang")
     if not kept and not out.removed.reads:
         return None
-    parts = [f"<p>Top language (fastText lid.176) of the kept documents, in "
-             f"{sample_note(out.kept_rows.num_rows, out.kept.documents, 'kept documents')}.</p>",
+    kept_note = sample_note(out.kept_rows.num_rows, out.kept.documents, "kept documents")
+    parts = [f"<p>Top language (fastText lid.176) of the kept documents, in {kept_note}.</p>",
              hbars(kept.most_common(20), "languages of kept documents")]
     if dropped:
+        removed_note = sample_note(out.removed_rows.num_rows, out.removed.documents, "removed documents")
         parts += ["<p>Top language of the removed documents (any stage; documents removed at read time "
-                  f"were never identified), in {sample_note(out.removed_rows.num_rows, out.removed.documents, 'removed documents')}.</p>",
+                  f"were never identified), in {removed_note}.</p>",
                   hbars(dropped.most_common(20), "languages of removed documents", color="#dc6c1f")]
     return Section("languages", "Language distribution", "".join(parts))
 
@@ -280,9 +281,13 @@ def examples_section(out: RunOutput, per_reason: int = EXAMPLES_PER_REASON) -> O
     for source in sorted(removed):
         reasons = sorted(removed[source].items(), key=lambda kv: (-kv[1], kv[0]))
         shown = [(key, found[(source, key)]) for key, _ in reasons if found.get((source, key))]
-        if not shown:
+        unseen = [key for key, _ in reasons if not found.get((source, key))]
+        if not reasons:
             continue
         parts.append(f"<h3>{escape(source)}</h3>")
+        if unseen:
+            names = ", ".join(f"<code>{escape(key)}</code>" for key in unseen)
+            parts.append(f"<p>No example in the sample of: {names}.</p>")
         for key, examples in shown:
             items = "".join(f'<li><code>{escape(str(doc_id))}</code><blockquote>{escape(text) or "<i>no text</i>"}'
                             f'{"…" if len(text) == EXAMPLE_CHARS else ""}</blockquote></li>'
