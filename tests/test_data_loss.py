@@ -111,3 +111,17 @@ def test_the_limits_are_checked_when_the_config_loads(tmp_path, section, message
     (tmp_path / "run.yaml").write_text(f"curate: {{{section}}}\n")
     with pytest.raises(ConfigError, match=message):
         load_config(str(tmp_path / "run.yaml"))
+
+
+def test_tokenmill_run_stops_after_a_curation_that_lost_input(tmp_path):
+    (tmp_path / "data").mkdir()
+    jsonl(tmp_path / "data" / "good.jsonl", 50)
+    (tmp_path / "data" / "bad.jsonl.gz").write_bytes(b"not gzip at all")
+    config = tmp_path / "run.yaml"
+    config.write_text("sources:\n  src: {format: jsonl, paths: ['data/*'], stages: [clean-text]}\n")
+    result = CliRunner().invoke(cli, ["run", "--config", str(config), "--output", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "curate   src: 51 in → 50 kept (98.0%); error read/corrupt_compression 1" in result.stdout
+    assert "src: 1 input file could not be read at all" in result.stderr and "stopped after curate" in result.stderr
+    assert (tmp_path / "out" / "ledger.json").is_file() and not (tmp_path / "out" / "tokenizer.json").exists()
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["run"]["status"] == "failed"

@@ -3,7 +3,7 @@
 Both drop menus, footers and other boilerplate. On trafilatura's own labelled pages
 (tests/benchmarks/bench_extraction.py) trafilatura finds more of the main text; resiliparse is
 several times faster. `trafilatura-fast` is trafilatura without its fallback extractors (`fast=True`):
-about 1.5x faster there, at an F1 0.003 lower. trafilatura is an optional dependency:
+1.3-1.5x faster there in CPU time, at an F1 0.002 lower. trafilatura is an optional dependency:
 `pip install 'tokenmill[trafilatura]'`.
 """
 from __future__ import annotations
