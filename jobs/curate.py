@@ -13,14 +13,17 @@ from tokenmill.jobs.run_card import run_card
 from tokenmill.jobs.sample.build import sample_config_path
 from tokenmill.pipeline.config import Config, load_config, parse_source_flag, validate_sources
 from tokenmill.pipeline.curate import CuratePlan, build_curation, clear_outputs, plan_curation
-from tokenmill.pipeline.ledger import exit_status, read_ledger, summary_lines
+from tokenmill.pipeline.ledger import DataLost, data_loss, read_ledger, summary_lines
 from tokenmill.pipeline.runner import LOCAL_RUNNER, check_options, make_runner, pipeline_options
 from tokenmill.pipeline.schema import ConfigError
 
 
 def curation_pipeline(config: Config, output: str, stages: Optional[list[str]] = None, runner: Optional[str] = None,
                       workers: Optional[int] = None, beam_args: Sequence[str] = ()) -> tuple[beam.Pipeline, CuratePlan]:
-    """The curation graph on a pipeline for `runner`, built but not run; its options checked first."""
+    """The curation graph on a pipeline for `runner`, built but not run. The config is checked first as
+    `load_config` checks a file's (one made in Python too: side files, optional packages), then the
+    runner's options."""
+    validate_sources(config)
     plan = plan_curation(config, output, stages)
     runner_name = runner or config.runner.name
     options = pipeline_options(runner_name, workers or config.runner.workers, [*config.runner.options, *beam_args])
@@ -32,7 +35,8 @@ def curation_pipeline(config: Config, output: str, stages: Optional[list[str]] =
 
 def curate(config: Config, output: str, stages: Optional[list[str]] = None, runner: Optional[str] = None,
            workers: Optional[int] = None, beam_args: Sequence[str] = ()) -> dict:
-    """Run the curation pipeline; returns the ledger."""
+    """Run the curation pipeline; returns the ledger. Raises `DataLost` (everything written) when the
+    ledger shows input lost past the `curate` section's limits."""
     pipeline, plan = curation_pipeline(config, output, stages, runner, workers, beam_args)
     clear_outputs(plan.output)
     runner_name = runner or config.runner.name
@@ -42,7 +46,11 @@ def curate(config: Config, output: str, stages: Optional[list[str]] = None, runn
     with run_card("curate", plan.output, config, plan.sizes, runs_on):
         with progress_bar(plan.sizes) if local else nullcontext():
             pipeline.run().wait_until_finish()
-    return read_ledger(plan.output)
+        ledger = read_ledger(plan.output)
+        causes = data_loss(ledger, config.curate.max_error_share, config.curate.max_unread_files)
+        if causes:
+            raise DataLost(ledger, causes)
+    return ledger
 
 
 def apply_flags(config: Config, sources: Sequence[str], langs: Optional[str], lang_threshold: Optional[float],
@@ -87,7 +95,18 @@ def curate_command(ctx, config_path, sample, output, sources, stages, keep_rejec
         ledger = curate(config, output, selected, runner, workers, ctx.args)
     except ConfigError as err:
         raise click.ClickException(str(err)) from None
+    except DataLost as lost:
+        report_data_loss(lost)
+        ctx.exit(1)
     for line in summary_lines(ledger):
         click.echo(line)
     click.echo(f"curated in {time.monotonic() - started:.1f} s → {output}/curated, {output}/ledger.json")
-    ctx.exit(exit_status(ledger))  # a ledger that does not balance lost documents: the run failed
+
+
+def report_data_loss(lost: DataLost, prefix: str = "") -> None:
+    """The summary of a run that lost input, then each cause, on stderr."""
+    for line in summary_lines(lost.ledger):
+        click.echo(prefix + line)
+    click.echo("DATA LOST: the output holds what could be read; see ledger.json", err=True)
+    for cause in lost.causes:
+        click.echo(f"  {cause}", err=True)

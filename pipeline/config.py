@@ -10,7 +10,8 @@
         options: {text_field: text}              # format-specific reader options
     stages:                       # settings per stage (pipeline/stages.py lists them)
       langid: {languages: [en], threshold: 0.65}
-    curate: {keep_rejected: false, rows_per_shard: 20000, max_document_mb: 20}
+    curate: {keep_rejected: false, rows_per_shard: 20000, max_document_mb: 20,
+             max_error_share: 0.01, max_unread_files: 0}   # past either, the run fails (after writing)
     runner: {name: FnApiRunner, workers: 1, options: []}
 
 Sections that later jobs own (`tokenizer`, `pack`, `train`, `plan`) are kept as raw mappings here,
@@ -48,12 +49,18 @@ class CurateConfig:
     keep_rejected: bool = False           # also write removed documents to OUT/rejected/<source>/
     rows_per_shard: int = 20_000          # rows per curated Parquet file
     max_document_mb: float = 20.0         # a larger document is removed as read/too_large, never loaded whole
+    max_error_share: float = 0.01         # past this share of a source's documents failing, the run exits non-zero
+    max_unread_files: int = 0             # input files a source may lose whole before the run exits non-zero
 
     def __post_init__(self):
         if self.rows_per_shard < 1:
             raise ValueError("rows_per_shard: must be at least 1")
         if self.max_document_mb <= 0:
             raise ValueError("max_document_mb: must be positive")
+        if not 0.0 <= self.max_error_share <= 1.0:
+            raise ValueError("max_error_share: must be between 0 and 1")
+        if self.max_unread_files < 0:
+            raise ValueError("max_unread_files: must not be negative")
 
 
 @dataclass

@@ -14,9 +14,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import REPO
+from conftest import REPO, assert_config_loads_but_for_user_files
 from tokenmill.jobs.cli import COMMANDS, DOCS, OPTION_KEYS, cli
-from tokenmill.pipeline.config import Config, load_config
+from tokenmill.pipeline.config import Config
 from tokenmill.pipeline.config_keys import default_text, job_sections
 
 DOC_DIR = REPO / "docs"
@@ -108,7 +108,7 @@ def test_every_yaml_example_loads_as_a_config(page, tmp_path):
     for index, block in enumerate(yaml_blocks(page)):
         path = tmp_path / f"block-{index}.yaml"
         path.write_text(block, encoding="utf-8")
-        load_config(str(path))  # a mistake in it raises ConfigError, naming the key
+        assert_config_loads_but_for_user_files(str(path))  # a mistake in it raises ConfigError, naming the key
 
 
 def test_the_site_lists_every_page_and_only_pages_that_exist():

@@ -151,6 +151,8 @@ class _StageShardFn(beam.DoFn):
         for item in items:
             if isinstance(item, Failed):
                 yield TaggedOutput(EVENTS, ("errors", item.source, item.key))
+                if item.unread_file:
+                    yield TaggedOutput(EVENTS, ("unread_files", item.source, item.key))
                 continue
             if isinstance(item, Rejected):
                 yield TaggedOutput(EVENTS, ("removed", item.doc.source, item.key))
