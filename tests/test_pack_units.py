@@ -166,7 +166,8 @@ def test_a_mix_plan_places_every_row_from_counts_alone(tmp_path):
             paths.append(str(path))
         files[name] = SourceRows(name, tuple(paths), counts)
     phases = plan_phases([(0.4, {"a": 0.7, "b": 0.3}), (1.0, {"a": 0.2, "b": 0.8})], 400)
-    plan = MixPlan((files["a"], files["b"]), tuple(phases), width, seed=3, window_rows=50)
+    plan = MixPlan(("a", "b"), (files["a"].available, files["b"].available), tuple(phases), width, seed=3,
+                   window_rows=50)
     sources, rows, phase = plan.rows_for(0, 400)
     assert np.bincount(phase).tolist() == [160, 240]
     for index, name in enumerate("ab"):
