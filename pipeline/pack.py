@@ -20,7 +20,7 @@ from typing import Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from tokenmill.pipeline.pack_config import PackConfig, epoch_cap
+from tokenmill.pipeline.pack_config import MAX_TOKEN_ID, PackConfig, epoch_cap
 from tokenmill.pipeline.runner import check_options, make_runner, pipeline_options
 from tokenmill.pipeline.schema import ConfigError
 from tokenmill.pipeline.storage import absolute, delete_matching, remove_tree
@@ -99,6 +99,8 @@ class TokenizerInfo:
             raise ConfigError(f"{path}: not a byte-level BPE tokenizer with {EOT} (train one with "
                               f"`tokenmill tokenizer train`)")
         vocab_size = max([*model["model"]["vocab"].values(), *added.values()]) + 1
+        if vocab_size > MAX_TOKEN_ID + 1:
+            raise ConfigError(f"{path}: ids up to {vocab_size - 1:,}; token rows hold int32 ids, at most {MAX_TOKEN_ID:,}")
         return cls(raw.decode("utf-8"), hashlib.sha256(raw).hexdigest(), vocab_size, added[EOT])
 
 

@@ -36,7 +36,7 @@ from tokenmill.transforms.tokenize import read_json, write_json
 SHUFFLE_BLOCK = 64               # rows that move together in a phase's shuffle (a power of 4)
 READ_GAP = 16                    # needed rows this close together are read in one request
 READ_RUN = 1024                  # ... of at most this many rows
-MAX_PHASE_ROWS = 2 ** 31         # rows of one source in one phase: exact int64 ranks below this
+EXACT_INT64_ROWS = 2 ** 31       # rows of one source in one phase below which ranks fit int64; above, Python ints
 
 
 class MixtureError(ValueError):
@@ -182,9 +182,10 @@ def interleave_range(counts: list[int], start: int, stop: int) -> tuple[np.ndarr
     """(source index, row number within the source's rows of the phase) of slots start..stop-1.
 
     Source k's rows before source i's j-th: those m with (2m + 1) n_i < (2j + 1) n_k, plus the tie
-    when k < i; counted in closed form, so each slot's rank is exact and no sort is needed."""
-    if max(counts, default=0) >= MAX_PHASE_ROWS:
-        raise ValueError(f"a phase takes {max(counts):,} rows of one source; at most {MAX_PHASE_ROWS - 1:,} are supported")
+    when k < i; counted in closed form, so each slot's rank is exact and no sort is needed. The
+    products (2j + 1) n_k fit int64 while every count is below EXACT_INT64_ROWS; a larger phase is
+    counted in Python integers (slower, as exact)."""
+    wide = max(counts, default=0) >= EXACT_INT64_ROWS
     sources = np.empty(stop - start, dtype=np.int32)
     index = np.empty(stop - start, dtype=np.int64)
     low, high = slots_before(counts, start), slots_before(counts, stop)
@@ -192,6 +193,8 @@ def interleave_range(counts: list[int], start: int, stop: int) -> tuple[np.ndarr
         if high[i] == low[i]:
             continue
         j = np.arange(low[i], high[i], dtype=np.int64)
+        if wide:
+            j = j.astype(object)
         rank = j.copy()
         for k, n_k in enumerate(counts):
             if k != i and n_k:
@@ -200,8 +203,9 @@ def interleave_range(counts: list[int], start: int, stop: int) -> tuple[np.ndarr
                 if k < i:
                     before += (x % n_i == 0) & ((x // n_i) % 2 == 1)
                 rank += np.minimum(n_k, before)
-        sources[rank - start] = i
-        index[rank - start] = j
+        slots = (rank - start).astype(np.int64)
+        sources[slots] = i
+        index[slots] = j
     return sources, index
 
 
