@@ -43,7 +43,8 @@ class AtomicFile:
 
     def discard(self) -> None:
         try:
-            self.sink.close()
+            if not self.sink.closed:
+                self.sink.close()
         finally:
             if FileSystems.exists(self.temporary):
                 FileSystems.delete([self.temporary])
@@ -52,10 +53,14 @@ class AtomicFile:
         return self
 
     def __exit__(self, kind, error, trace) -> None:
-        if kind is None:
-            self.commit()
-        else:
+        if kind is not None:
             self.discard()
+            return
+        try:
+            self.commit()
+        except BaseException:
+            self.discard()
+            raise
 
 
 def write_file(path: str, data: bytes) -> str:

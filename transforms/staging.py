@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import pickle
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
-from typing import Iterable, Iterator, Optional
+from dataclasses import dataclass, fields
+from typing import Iterator, Optional, Sequence
 
 import apache_beam as beam
 import numpy as np
@@ -65,17 +65,16 @@ class Shard:
     modified: float = 0.0
 
 
-MANIFEST_SCHEMA = pa.schema([("index", pa.int64()), ("source", pa.string()), ("format", pa.string()),
-                             ("path", pa.string()), ("part", pa.int64()), ("size", pa.int64()),
-                             ("modified", pa.float64())])
+MANIFEST_SCHEMA = pa.schema([(f.name, {"int": pa.int64(), "str": pa.string(), "float": pa.float64()}[f.type])
+                             for f in fields(Shard)])  # a manifest row is a Shard, field for field
 
 
-def write_manifest(path: str, shards: Iterable[Shard]) -> str:
+def write_manifest(path: str, shards: Sequence[Shard]) -> str:
     """The run's input files, one row each, as the Parquet file `path` (written atomically)."""
-    rows = [asdict(shard) for shard in shards]
+    table = pa.table({name: [getattr(shard, name) for shard in shards] for name in MANIFEST_SCHEMA.names},
+                     schema=MANIFEST_SCHEMA)
     with AtomicFile(path) as sink:
-        pq.write_table(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA), sink.sink, compression="zstd",
-                       row_group_size=MANIFEST_GROUP_ROWS)
+        pq.write_table(table, sink.sink, compression="zstd", row_group_size=MANIFEST_GROUP_ROWS)
     return path
 
 
@@ -83,8 +82,7 @@ def read_manifest(path: str) -> Iterator[Shard]:
     """The input files a manifest lists, in its order."""
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
         for batch in pq.ParquetFile(handle).iter_batches(batch_size=MANIFEST_GROUP_ROWS):
-            for row in batch.to_pylist():
-                yield Shard(**row)
+            yield from (Shard(*values) for values in zip(*(column.to_pylist() for column in batch.columns)))
 
 
 def receipt_path(staging: str, index: int) -> str:
@@ -113,11 +111,13 @@ class ReceiptWriter:
         return self
 
     def __exit__(self, kind, error, trace) -> None:
-        self.stream.close()
-        if kind is None:
-            self.file.commit()
-        else:
-            self.file.discard()
+        try:
+            self.stream.close()  # ends the zstd frame
+        except BaseException:
+            if kind is None:
+                self.file.discard()
+                raise
+        self.file.__exit__(kind, error, trace)
 
 
 def _records(path: str) -> Iterator:
@@ -204,6 +204,7 @@ class _StageShardFn(beam.DoFn):
         self.options, self.chains, self.corpus = options, CountedChains(chains), corpus
         self.staging, self.schema, self.settings = staging.rstrip("/"), schema, settings
         self.read, self.reused = Metrics.counter("staging", "read"), Metrics.counter("staging", "reused")
+        self.read_bytes = Metrics.counter("staging", "read_bytes")
 
     def setup(self):
         self.reader = ShardReader(self.options)
@@ -221,6 +222,7 @@ class _StageShardFn(beam.DoFn):
             yield from replayed(receipt)
             return
         self.read.inc()
+        self.read_bytes.inc(shard.size)
         with ReceiptWriter(receipt, header) as record:
             for output in self._staged(shard):
                 record.write((output.tag, output.value))

@@ -87,10 +87,14 @@ class ShardWriter:
         return self
 
     def __exit__(self, kind, error, trace) -> None:
-        if kind is None:
-            self.close()
-        else:
+        if kind is not None:
             self.discard()
+            return
+        try:
+            self.close()
+        except BaseException:
+            self.discard()
+            raise
 
     def write(self, row: dict) -> None:
         self._rows.append(row)
