@@ -35,7 +35,7 @@ from tokenmill.pipeline.storage import delete_matching, move_tree, remove_tree
 from tokenmill.pipeline.stages import STAGES, quality_model_rules, settings_for, source_stages
 from tokenmill.transforms.apply_verdicts import ApplyVerdicts
 from tokenmill.transforms.exact_dedup import ExactDedup
-from tokenmill.transforms.files import replace, sweep
+from tokenmill.transforms.files import replace, sweep, write_file
 from tokenmill.transforms.formats import ReadOptions
 from tokenmill.transforms.near_dedup import NearDedup, signature_files
 from tokenmill.transforms.paragraph_dedup import SIGNAL_TYPES as PARAGRAPH_SIGNALS
@@ -264,18 +264,28 @@ def prepare_run(plan: CuratePlan) -> None:
     sweep(staging)
     for folder in ("curated", "rejected"):
         remove_tree(f"{staging}/{folder}")
-    delete_matching([f"{staging}/{LEDGER_FILE}"])
+    delete_matching([f"{staging}/{LEDGER_FILE}", f"{staging}/{PUBLISHING}"])
     write_manifest(manifest_path(plan.output), plan.inputs)
+
+
+PUBLISHING = "publishing"  # in the staging folder: the previous run's outputs are gone, this run's are moving in
 
 
 def publish(output: str) -> None:
     """Replace the previous run's outputs with this run's: the old ledger goes first (an output folder
-    without one is unfinished), then curated/ and rejected/, then the new ledger; the staging folder
-    last, so a crash on the way leaves a rerun everything it needs."""
+    without one is unfinished), with the old curated/ and rejected/; then the new shards move in, then
+    the new ledger; the staging folder goes last, so a crash on the way leaves a rerun what it needs.
+    Safe to run again (a retried bundle): the old outputs go only once, marked by PUBLISHING, and
+    only what is still in the staging folder moves."""
     staging = staging_folder(output)
-    delete_matching([f"{output}/{LEDGER_FILE}"])
+    ledger = f"{staging}/{LEDGER_FILE}"
+    if FileSystems.exists(ledger) and not FileSystems.exists(f"{staging}/{PUBLISHING}"):
+        delete_matching([f"{output}/{LEDGER_FILE}"])
+        for folder in ("curated", "rejected"):
+            remove_tree(f"{output}/{folder}")
+        write_file(f"{staging}/{PUBLISHING}", b"")
     for folder in ("curated", "rejected"):
-        remove_tree(f"{output}/{folder}")
         move_tree(f"{staging}/{folder}", f"{output}/{folder}")
-    replace(f"{staging}/{LEDGER_FILE}", f"{output}/{LEDGER_FILE}")
+    if FileSystems.exists(ledger):
+        replace(ledger, f"{output}/{LEDGER_FILE}")
     remove_tree(staging)

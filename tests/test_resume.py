@@ -12,9 +12,11 @@ import pytest
 from apache_beam.io.filesystems import FileSystems
 
 from conftest import SAMPLE, output_tree
+from tests.memfs import MemoryFileSystem
 from tokenmill.jobs.curate import curate
 from tokenmill.jobs.run_card import read_cards
 from tokenmill.pipeline.config import Config, CurateConfig, SourceConfig
+from tokenmill.pipeline.curate import publish
 from tokenmill.transforms.formats import READERS
 
 FILES = 6
@@ -125,3 +127,35 @@ def test_a_failed_run_leaves_the_previous_output_whole_and_no_partial_file(input
     curate(config(inputs), str(out), STAGES)   # the settings changed back: every file is staged again
     assert read_cards(str(out))["curate"]["staged_files"]["read"] == FILES
     assert output_tree(out) == previous and not (out / "_staging").exists()
+
+
+def test_publishing_again_after_it_failed_halfway_loses_nothing(monkeypatch):
+    """On an object store the new shards move one by one; a retried publish step finishes the move
+    and never deletes what the first attempt already moved in."""
+    out = "memfs://bucket/out"
+    old = {"curated/web/part-00000-0000.parquet": b"old 0", "curated/web/part-00001-0000.parquet": b"old 1",
+           "ledger.json": b"old ledger"}
+    new = {"curated/web/part-00000-0000.parquet": b"new 0", "curated/web/part-00002-0000.parquet": b"new 2",
+           "rejected/web/part-00000-0000.parquet": b"rejected", "ledger.json": b"new ledger"}
+    MemoryFileSystem.objects.update({f"{out}/{name}": data for name, data in old.items()})
+    MemoryFileSystem.objects.update({f"{out}/_staging/{name}": data for name, data in new.items()})
+    MemoryFileSystem.objects[f"{out}/_staging/receipts/00000.pickle.zst"] = b"a receipt"
+    rename, moved = MemoryFileSystem.rename, []
+
+    def fails_on_the_second_file(self, sources, destinations):
+        for source, destination in zip(sources, destinations):
+            if moved:
+                raise OSError(errno.ECONNRESET, "connection reset")
+            rename(self, [source], [destination])
+            moved.append(destination)
+
+    try:
+        monkeypatch.setattr(MemoryFileSystem, "rename", fails_on_the_second_file)
+        with pytest.raises(OSError):
+            publish(out)
+        monkeypatch.setattr(MemoryFileSystem, "rename", rename)
+        assert "ledger.json" not in MemoryFileSystem.files(out), "half published: no ledger says it is unfinished"
+        publish(out)
+        assert MemoryFileSystem.files(out) == new
+    finally:
+        MemoryFileSystem.objects.clear()
