@@ -98,7 +98,8 @@ def train_tokenizer(curated: str, output: str, config: Optional[Config] = None, 
             remove_tree(work)
         save_tokenizer(tokenizer, output, packing.seq_len)
     return {"vocab_size": tokenizer.get_vocab_size(), "eot_id": tokenizer.token_to_id(EOT),
-            "sample_bytes": summary["taken"], "weights": weights or {s: float(b) for s, b in summary["text_bytes"].items()},
+            "sample_bytes": summary["taken"],
+            "weights": weights or {s: float(b) for s, b in summary["text_bytes"].items()},
             "weights_from": origin}
 
 

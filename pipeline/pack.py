@@ -100,7 +100,8 @@ class TokenizerInfo:
                               f"`tokenmill tokenizer train`)")
         vocab_size = max([*model["model"]["vocab"].values(), *added.values()]) + 1
         if vocab_size > MAX_TOKEN_ID + 1:
-            raise ConfigError(f"{path}: ids up to {vocab_size - 1:,}; token rows hold int32 ids, at most {MAX_TOKEN_ID:,}")
+            raise ConfigError(f"{path}: ids up to {vocab_size - 1:,}; token rows hold int32 ids, "
+                              f"at most {MAX_TOKEN_ID:,}")
         return cls(raw.decode("utf-8"), hashlib.sha256(raw).hexdigest(), vocab_size, added[EOT])
 
 

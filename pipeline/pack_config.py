@@ -81,7 +81,8 @@ class PackConfig:
         if self.rows_per_shard * (self.seq_len + 1) > MAX_SHARD_IDS:
             raise ValueError(f"rows_per_shard: a token shard's ids sit in one Arrow list column with 32-bit "
                              f"offsets, so rows_per_shard × (seq_len + 1) must be at most {MAX_SHARD_IDS:,}: "
-                             f"at seq_len {self.seq_len}, rows_per_shard at most {MAX_SHARD_IDS // (self.seq_len + 1):,}")
+                             f"at seq_len {self.seq_len}, rows_per_shard at most "
+                             f"{MAX_SHARD_IDS // (self.seq_len + 1):,}")
         check_weights(self.mixture, "mixture")
         for source, cap in self.epochs.items():
             if cap <= 0:

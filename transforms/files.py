@@ -85,7 +85,7 @@ def replace(source: str, destination: str) -> None:
 def sweep(folder: str) -> None:
     """Delete the temporary files a killed writer left anywhere under `folder`."""
     folder = folder.rstrip("/")
-    doomed = [m.path for result in FileSystems.match([f"{folder}/_*{TEMPORARY_SUFFIX}", f"{folder}/**/_*{TEMPORARY_SUFFIX}"])
-              for m in result.metadata_list]
+    patterns = [f"{folder}/_*{TEMPORARY_SUFFIX}", f"{folder}/**/_*{TEMPORARY_SUFFIX}"]
+    doomed = [m.path for result in FileSystems.match(patterns) for m in result.metadata_list]
     if doomed:
         FileSystems.delete(doomed)

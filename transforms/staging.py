@@ -1,7 +1,8 @@
 """Pass 1 of curation: each input file read, filtered and written to its staged shard, in input order.
 
-    manifest ─► (shard, source, format, path) ─► read ─► document stages (fused) ─► <staging>/docs/<shard>-0000.parquet
-                                                └─► small keys for the corpus stages, ledger events, the shard's info
+    manifest ─► (shard, source, format, path) ─► read ─► document stages (fused)
+                ─► <staging>/docs/<shard>-0000.parquet, and its receipt
+                └─► small keys for the corpus stages, ledger events, the shard's info
 
 The job graph names the manifest (a Parquet file the planner writes: one row an input file), never
 the files themselves, so its size does not grow with the input; a worker lists the manifest and the
@@ -16,7 +17,6 @@ shard whose input and settings are unchanged instead of reading the file again.
 """
 from __future__ import annotations
 
-import pickle
 from contextlib import nullcontext
 from dataclasses import dataclass, fields
 from typing import Iterator, Optional, Sequence
@@ -25,7 +25,6 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import zstandard
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
@@ -42,12 +41,11 @@ from tokenmill.transforms.near_dedup import SIGNATURE_SCHEMA, near_rank, signatu
 from tokenmill.transforms.paragraph_dedup import paragraph_keys
 from tokenmill.transforms.quality_model import ModelStage, score_batch
 from tokenmill.transforms.read import ShardReader
+from tokenmill.transforms.receipts import ReceiptWriter, receipt_matches, receipt_path, replayed
 from tokenmill.transforms.write import ShardWriter, document_row
 
 EXACT, NEAR, PARAGRAPHS, EVENTS, SHARDS = "exact", "near", "paragraphs", "events", "shards"
 BATCH = 256
-
-
 MANIFEST_GROUP_ROWS = 8192
 
 
@@ -85,68 +83,10 @@ def read_manifest(path: str) -> Iterator[Shard]:
             yield from (Shard(*values) for values in zip(*(column.to_pylist() for column in batch.columns)))
 
 
-def receipt_path(staging: str, index: int) -> str:
-    return f"{staging.rstrip('/')}/receipts/{index:05d}.pickle.zst"
-
-
 def receipt_header(shard: Shard, settings: str) -> dict:
     """What a staged shard is reused against: its input file as listed, and its settings' fingerprint."""
     return {"index": shard.index, "path": shard.path, "size": shard.size, "modified": shard.modified,
             "settings": settings}
-
-
-class ReceiptWriter:
-    """A receipt being written: its header, then each (tag, value) pass 1 gave, as pickles in one zstd
-    stream (our own file, in the run's staging folder); complete on `commit()`, nothing if discarded."""
-
-    def __init__(self, path: str, header: dict):
-        self.file = AtomicFile(path)
-        self.stream = zstandard.ZstdCompressor().stream_writer(self.file.sink, closefd=False)
-        self.write(header)
-
-    def write(self, record) -> None:
-        self.stream.write(pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL))
-
-    def __enter__(self) -> "ReceiptWriter":
-        return self
-
-    def __exit__(self, kind, error, trace) -> None:
-        try:
-            self.stream.close()  # ends the zstd frame
-        except BaseException:
-            if kind is None:
-                self.file.discard()
-                raise
-        self.file.__exit__(kind, error, trace)
-
-
-def _records(path: str) -> Iterator:
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-        unpickler = pickle.Unpickler(zstandard.ZstdDecompressor().stream_reader(handle))
-        while True:
-            try:
-                yield unpickler.load()
-            except EOFError:
-                return
-
-
-def receipt_matches(path: str, header: dict) -> bool:
-    """Whether a complete receipt for this very input and settings is at `path`."""
-    if not FileSystems.exists(path):
-        return False
-    try:
-        return next(_records(path), None) == header
-    except (pickle.UnpicklingError, zstandard.ZstdError, ValueError):  # not one of ours: stage again
-        return False
-
-
-def replayed(path: str) -> Iterator[TaggedOutput]:
-    """The outputs a receipt recorded, in order."""
-    records = _records(path)
-    next(records)  # the header
-    for tag, value in records:
-        yield TaggedOutput(tag, value)
-
 
 
 @dataclass(frozen=True)

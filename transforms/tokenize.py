@@ -280,7 +280,8 @@ class DrawSample(beam.PTransform):
     def __init__(self, patterns: list[tuple[str, str]], weights: dict[str, float], sample_bytes: int, seed: int,
                  work: str):
         super().__init__()
-        self.patterns, self.weights, self.sample_bytes, self.seed, self.work = patterns, weights, sample_bytes, seed, work
+        self.patterns, self.weights, self.sample_bytes = patterns, weights, sample_bytes
+        self.seed, self.work = seed, work
 
     def expand(self, pbegin):
         shards = (pbegin | "Patterns" >> beam.Create(self.patterns) | "Shards" >> beam.FlatMapTuple(curated_files)

@@ -92,7 +92,8 @@ class _Feed(logging.Filter):
 
 
 @contextmanager
-def progress_bar(total_files: int, total_bytes: int, stream: Optional[TextIO] = None) -> Iterator[Optional[ProgressBar]]:
+def progress_bar(total_files: int, total_bytes: int,
+                 stream: Optional[TextIO] = None) -> Iterator[Optional[ProgressBar]]:
     """A bar over reading `total_files` files of `total_bytes` while the block runs, when `stream`
     (default stderr) is a terminal."""
     stream = stream or sys.stderr

@@ -27,7 +27,8 @@ sys.path.insert(0, str(HERE))
 
 from benchtable import machine  # noqa: E402
 
-WARC = "crawl-data/CC-MAIN-2024-10/segments/1707947473347.{segment}/warc/CC-MAIN-20240220211055-20240221001055-{file:05d}.warc.gz"
+WARC = ("crawl-data/CC-MAIN-2024-10/segments/1707947473347.{segment}/warc/"
+        "CC-MAIN-20240220211055-20240221001055-{file:05d}.warc.gz")
 
 
 def make_files(root: Path, count: int) -> str:

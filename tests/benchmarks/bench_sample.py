@@ -93,20 +93,23 @@ def main() -> None:
             with FileSystems.open(path) as handle:
                 for _ in pq.ParquetFile(handle).iter_batches(columns=["id", "text"]):
                     pass
-        rows = [("id and text of every shard", "", curated_read(), time.perf_counter() - wall, time.process_time() - cpu)]
+        rows = [("id and text of every shard", "", curated_read(), time.perf_counter() - wall,
+                 time.process_time() - cpu)]
         for sample in (int(n) for n in args.samples.split(",")):
             counts.clear()
             wall, cpu = time.perf_counter(), time.process_time()
             summary = train_tokenizer(str(curated), f"{folder}/tok-{sample}/tokenizer.json", vocab_size=4096,
                                       sample_bytes=sample)
-            rows.append((f"tokenizer sample of {sample / 1e6:g} MB", f"{sum(summary['sample_bytes'].values()) / 1e6:.2f}",
-                         curated_read(), time.perf_counter() - wall, time.process_time() - cpu))
+            drawn = sum(summary["sample_bytes"].values()) / 1e6
+            rows.append((f"tokenizer sample of {sample / 1e6:g} MB", f"{drawn:.2f}", curated_read(),
+                         time.perf_counter() - wall, time.process_time() - cpu))
     print(f"The tokenizer's sample: bytes read from {len(shards)} curated shards of {corpus / 1e6:.1f} MB "
           f"({text_bytes / 1e6:.1f} MB of text; {machine()})\n")
     print("| reading | MB drawn | MB read | share of the shards | wall s | CPU s (this process) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, drawn, read, seconds, cpu_seconds in rows:
-        print(f"| {name} | {drawn} | {read / 1e6:.2f} | {100 * read / corpus:.1f}% | {seconds:.1f} | {cpu_seconds:.1f} |")
+        print(f"| {name} | {drawn} | {read / 1e6:.2f} | {100 * read / corpus:.1f}% | {seconds:.1f} "
+              f"| {cpu_seconds:.1f} |")
 
 
 if __name__ == "__main__":
