@@ -9,12 +9,12 @@ import apache_beam as beam
 import click
 
 from tokenmill.jobs.report.progress import progress_bar
-from tokenmill.jobs.run_card import run_card
+from tokenmill.jobs.run_card import Inputs, run_card
 from tokenmill.jobs.sample.build import sample_config_path
 from tokenmill.pipeline.config import Config, load_config, parse_source_flag, validate_sources
-from tokenmill.pipeline.curate import CuratePlan, build_curation, clear_outputs, plan_curation
+from tokenmill.pipeline.curate import CuratePlan, build_curation, plan_curation, prepare_run
 from tokenmill.pipeline.ledger import DataLost, data_loss, read_ledger, summary_lines
-from tokenmill.pipeline.runner import LOCAL_RUNNER, check_options, make_runner, pipeline_options
+from tokenmill.pipeline.runner import LOCAL_RUNNER, check_options, counters, make_runner, pipeline_options
 from tokenmill.pipeline.schema import ConfigError
 
 
@@ -36,16 +36,21 @@ def curation_pipeline(config: Config, output: str, stages: Optional[list[str]] =
 def curate(config: Config, output: str, stages: Optional[list[str]] = None, runner: Optional[str] = None,
            workers: Optional[int] = None, beam_args: Sequence[str] = ()) -> dict:
     """Run the curation pipeline; returns the ledger. Raises `DataLost` (everything written) when the
-    ledger shows input lost past the `curate` section's limits."""
+    ledger shows input lost past the `curate` section's limits. After a crash the same call resumes:
+    staged shards whose input and settings are unchanged are reused (the run card counts them)."""
     pipeline, plan = curation_pipeline(config, output, stages, runner, workers, beam_args)
-    clear_outputs(plan.output)
+    prepare_run(plan)
     runner_name = runner or config.runner.name
     local = runner_name == LOCAL_RUNNER  # remote workers' log lines do not come back here
     runs_on = {"name": runner_name, "workers": workers or config.runner.workers,
                "options": [*config.runner.options, *beam_args], "stages": plan.stages}
-    with run_card("curate", plan.output, config, plan.sizes, runs_on):
-        with progress_bar(plan.sizes) if local else nullcontext():
-            pipeline.run().wait_until_finish()
+    listing = sorted({(shard.path, shard.size) for shard in plan.inputs})
+    inputs = Inputs.of(plan.patterns, [{"path": path, "bytes": size} for path, size in listing])
+    with run_card("curate", plan.output, config, inputs, runs_on) as card:
+        with progress_bar(inputs.files, inputs.bytes) if local else nullcontext():
+            result = pipeline.run()
+            result.wait_until_finish()
+        card["staged_files"] = counters(result, "staging")
         ledger = read_ledger(plan.output)
         causes = data_loss(ledger, config.curate.max_error_share, config.curate.max_unread_files)
         if causes:

@@ -20,6 +20,8 @@ from collections import defaultdict
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from tokenmill.transforms.files import write_file
+
 LEDGER_FILE = "ledger.json"
 SUMMARY_REASONS = 4  # removal reasons named per source in the terminal summary
 
@@ -42,10 +44,8 @@ def assemble(counts: list[tuple[tuple[str, str, str], int]], sources: list[str])
 
 
 def write_ledger(ledger: dict, output: str) -> str:
-    path = f"{output.rstrip('/')}/{LEDGER_FILE}"
-    with FileSystems.create(path) as sink:
-        sink.write((json.dumps(ledger, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-    return path
+    data = (json.dumps(ledger, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    return write_file(f"{output.rstrip('/')}/{LEDGER_FILE}", data)
 
 
 class WriteLedger(beam.PTransform):

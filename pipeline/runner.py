@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from typing import Sequence
 
+from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
 from apache_beam.runners import create_runner
@@ -63,3 +64,16 @@ def check_options(runner: str, options: PipelineOptions) -> None:
 def make_runner(runner: str):
     """An FnApiRunner instance for local runs; other runners come from the options by name."""
     return FnApiRunner() if runner == LOCAL_RUNNER else None
+
+
+def counters(result, namespace: str) -> dict[str, int]:
+    """The committed totals of a finished pipeline's counters in `namespace`, by name ({} where the
+    runner reports none)."""
+    try:
+        found = result.metrics().query(MetricsFilter().with_namespace(namespace))["counters"]
+    except NotImplementedError:
+        return {}
+    totals: dict[str, int] = {}
+    for counter in found:
+        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + counter.committed
+    return dict(sorted(totals.items()))

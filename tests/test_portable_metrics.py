@@ -7,7 +7,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from conftest import SAMPLE
 from tokenmill.jobs.curate import curation_pipeline
 from tokenmill.pipeline.config import load_config
-from tokenmill.pipeline.curate import clear_outputs
+from tokenmill.pipeline.curate import prepare_run
 from tokenmill.pipeline.ledger import read_ledger
 from tokenmill.pipeline.stages import STAGES
 
@@ -29,7 +29,7 @@ def by_stage(ledger: dict, section: str) -> Counter:
 def test_stage_counters_agree_with_the_ledger(tmp_path, workers):
     config = load_config(str(SAMPLE / "sample.yaml"))
     pipeline, plan = curation_pipeline(config, str(tmp_path / "out"), workers=workers)
-    clear_outputs(plan.output)
+    prepare_run(plan)
     result = pipeline.run()
     result.wait_until_finish()
     ledger = read_ledger(plan.output)
