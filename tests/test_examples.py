@@ -91,7 +91,7 @@ def test_the_pretraining_mix_builds_its_pipeline_and_plans_its_phases_within_the
     assert sorted(plan.stages) == ["books", "code", "papers", "web", "wiki"]
     assert "langid" not in plan.stages["code"] and "toxicity" not in plan.stages["code"]
     assert plan.stages["books"] == plan.stages["web"]  # every default stage; the rule sets differ by format
-    assert len({source for source, _, _ in plan.shards}) == 5
+    assert len({shard.source for shard in plan.inputs}) == 5
     pack = pack_config(config.pack, config.origin)
     phases, origin = resolve_phases(config, pack, None)
     assert origin == "pack.phases" and [until for until, _ in phases] == [0.8, 1.0]
