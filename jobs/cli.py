@@ -35,6 +35,11 @@ class LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         module, _, attribute = COMMANDS[name][0].partition(":")
+        if module.startswith("tokenmill.jobs.train."):
+            from tokenmill.jobs.train import NEEDS_TORCH, torch_installed
+
+            if not torch_installed():
+                raise click.UsageError(f"`tokenmill {name}` {NEEDS_TORCH}")
         return getattr(importlib.import_module(module), attribute)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
