@@ -48,6 +48,11 @@ taskmanager:
 rest: {address: localhost, bind-address: localhost, port: $rest}
 parallelism: {default: $slots}
 io: {tmp: {dirs: $state/tmp}}
+# A busy machine (or a long GC pause) kept the TaskManager from answering within Flink's 10 s and the
+# whole job failed ("not responding after a rpcTimeout of 10000 ms"): wait longer, and retry a failed task.
+pekko: {ask: {timeout: 120 s}}
+heartbeat: {timeout: 300000}
+restart-strategy: {type: fixed-delay, fixed-delay: {attempts: 3, delay: 10 s}}
 YAML
 }
 
