@@ -2,11 +2,13 @@
 servers: peak memory of the whole process tree (the JVM included), docs/s, and the ratio.
 
     python tests/benchmarks/bench_engines_memory.py [--base 375] [--scales 1,4,16,64]
-                                                    [--engines fnapi,flink,spark]
+                                                    [--engines fnapi,flink,spark] [--stages exact-dedup,near-dedup|all]
 
 One gzipped JSONL file of `base` x `scale` documents (375 x 64 = 24,000): the OpenWebText pages of
 bench_curate_scale.py, copied with edited near-duplicates (20%), exact copies (5%) and new pages.
-Each run is `tokenmill curate` (the default chain, exact and near dedup included) in a fresh process:
+Each run is `tokenmill curate` in a fresh process, by default with exact and near dedup only (the stages
+whose shuffles grow with the corpus; `--stages all` runs the default chain, whose per-document stages
+cost twenty times more CPU and leave the shuffles as they are):
 `fnapi` on Beam's FnApiRunner; `flink` with `--runner FlinkRunner --flink_master [local] --parallelism 2`
 and `spark` with `--runner SparkRunner --spark_master_url local[2]`, both through the job server that
 deploy/job-server.sh fetches, with LOOPBACK SDK workers. Measured: wall time, docs/s (wall and per
@@ -60,10 +62,10 @@ def engine_args(engine: str) -> list[str]:
             "--environment_type", "LOOPBACK"]
 
 
-def run(path: Path, output: Path, args: list[str]) -> dict:
+def run(path: Path, output: Path, stages: str, args: list[str]) -> dict:
     """`tokenmill curate` in a fresh process: wall and CPU seconds of its whole tree, and its peak memory."""
     command = [sys.executable, "-m", "tokenmill", "curate", "--source", f"web=jsonl:{path}", "--output", str(output),
-               *args]
+               *([] if stages == "all" else ["--stages", stages]), *args]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
@@ -93,10 +95,11 @@ def main() -> None:
     parser.add_argument("--base", type=int, default=375)
     parser.add_argument("--scales", default="1,4,16,64")
     parser.add_argument("--engines", default="fnapi,flink")
+    parser.add_argument("--stages", default="exact-dedup,near-dedup", help="curate's --stages, or all (the default chain)")
     args = parser.parse_args()
     engines = args.engines.split(",")
     runner_args = {engine: engine_args(engine) for engine in engines}
-    print(f"curate one file: {args.base} OpenWebText documents x copies, default chain; {machine()}\n")
+    print(f"curate one file: {args.base} OpenWebText documents x copies, stages {args.stages}; {machine()}\n")
     print("| engine | copies | docs | wall s | docs/s | docs per CPU-s | peak MB (tree) | peak / FnApiRunner's | kept |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for scale in (int(s) for s in args.scales.split(",")):
@@ -104,7 +107,7 @@ def main() -> None:
             path, docs = one_file(Path(tmp), args.base, scale)
             local_peak = None
             for engine in engines:
-                r = run(path, Path(tmp) / f"out-{engine}", runner_args[engine])
+                r = run(path, Path(tmp) / f"out-{engine}", args.stages, runner_args[engine])
                 local_peak = r["peak"] if engine == "fnapi" else local_peak
                 ratio = f"{r['peak'] / local_peak:.2f}" if local_peak else ""
                 print(f"| {engine} | {scale}x | {docs:,} | {r['seconds']:.0f} | {docs / r['seconds']:,.0f} | "
