@@ -3,6 +3,7 @@ servers: peak memory of the whole process tree (the JVM included), docs/s, and t
 
     python tests/benchmarks/bench_engines_memory.py [--base 375] [--scales 1,4,16,64]
                                                     [--engines fnapi,flink,spark] [--stages exact-dedup,near-dedup|all]
+                                                    [--job-server-heap 1g]
 
 One gzipped JSONL file of `base` x `scale` documents (375 x 64 = 24,000): the OpenWebText pages of
 bench_curate_scale.py, copied with edited near-duplicates (20%), exact copies (5%) and new pages.
@@ -11,7 +12,9 @@ whose shuffles grow with the corpus; `--stages all` runs the default chain, whos
 cost twenty times more CPU and leave the shuffles as they are):
 `fnapi` on Beam's FnApiRunner; `flink` with `--runner FlinkRunner --flink_master [local] --parallelism 2`
 and `spark` with `--runner SparkRunner --spark_master_url local[2]`, both through the job server that
-deploy/job-server.sh fetches, with LOOPBACK SDK workers. Measured: wall time, docs/s (wall and per
+deploy/job-server.sh fetches, with LOOPBACK SDK workers; `--job-server-heap` caps that JVM's heap
+(`--job_server_jvm_property=-Xmx...`: left alone, Java takes up to a quarter of the machine's memory and
+the heap grows with the input, though Flink and Spark spill what does not fit). Measured: wall time, docs/s (wall and per
 CPU-second of the whole tree), peak resident memory of every process under the run (sampled from /proc
 every 50 ms, summed) and each engine's peak over the local runner's.
 """
@@ -50,16 +53,17 @@ def one_file(folder: Path, base: int, scale: int) -> tuple[Path, int]:
     return path, docs
 
 
-def engine_args(engine: str) -> list[str]:
+def engine_args(engine: str, heap: str) -> list[str]:
     if engine == "fnapi":
         return []
     jar = subprocess.run([str(REPO / "deploy" / "job-server.sh"), engine], check=True, capture_output=True,
                          text=True).stdout.strip()
+    jvm = [f"--job_server_jvm_property=-Xmx{heap}"] if heap else []
     if engine == "flink":
         return ["--runner", "FlinkRunner", "--flink_master", "[local]", "--parallelism", "2",
-                "--flink_job_server_jar", jar, "--environment_type", "LOOPBACK"]
+                "--flink_job_server_jar", jar, "--environment_type", "LOOPBACK", *jvm]
     return ["--runner", "SparkRunner", "--spark_master_url", "local[2]", "--spark_job_server_jar", jar,
-            "--environment_type", "LOOPBACK"]
+            "--environment_type", "LOOPBACK", *jvm]
 
 
 def run(path: Path, output: Path, stages: str, args: list[str]) -> dict:
@@ -96,10 +100,12 @@ def main() -> None:
     parser.add_argument("--scales", default="1,4,16,64")
     parser.add_argument("--engines", default="fnapi,flink")
     parser.add_argument("--stages", default="exact-dedup,near-dedup", help="curate's --stages, or all (the default chain)")
+    parser.add_argument("--job-server-heap", default="", help="the job server JVM's -Xmx (e.g. 1g); default: Java's")
     args = parser.parse_args()
     engines = args.engines.split(",")
-    runner_args = {engine: engine_args(engine) for engine in engines}
-    print(f"curate one file: {args.base} OpenWebText documents x copies, stages {args.stages}; {machine()}\n")
+    runner_args = {engine: engine_args(engine, args.job_server_heap) for engine in engines}
+    heap = f", job server heap {args.job_server_heap}" if args.job_server_heap else ""
+    print(f"curate one file: {args.base} OpenWebText documents x copies, stages {args.stages}{heap}; {machine()}\n")
     print("| engine | copies | docs | wall s | docs/s | docs per CPU-s | peak MB (tree) | peak / FnApiRunner's | kept |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for scale in (int(s) for s in args.scales.split(",")):
