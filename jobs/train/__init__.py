@@ -1,6 +1,6 @@
 """The trainer stage: a GPT trained on packed token shards (`train`, `tokenmill train`). It needs PyTorch
-(`pip install 'tokenmill[train]'`); the package itself imports nothing, so that curate, the tokenizer and
-pack, and `tokenmill run --skip-train`, run where torch is not installed."""
+(`pip install 'tokenmill[train]'`); importing this package does not import torch, so that curate, the
+tokenizer and pack, and `tokenmill run --skip-train`, run where torch is not installed."""
 
 __all__ = ["TrainResult", "TrainingDiverged", "train"]
 
