@@ -63,6 +63,11 @@ class LazyGroup(click.Group):
             return None
         target, _, page = COMMANDS[name]
         module, _, attribute = target.partition(":")
+        if module.startswith("tokenmill.jobs.train."):
+            from tokenmill.jobs.train import NEEDS_TORCH, torch_installed
+
+            if not torch_installed():
+                raise click.UsageError(f"`tokenmill {name}` {NEEDS_TORCH}")
         return documented(getattr(importlib.import_module(module), attribute), name, page)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

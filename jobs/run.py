@@ -32,7 +32,8 @@ from tokenmill.jobs.report.page import build_report
 from tokenmill.jobs.run_card import run_card
 from tokenmill.jobs.sample.build import sample_config_path
 from tokenmill.jobs.tokenizer import train_tokenizer
-from tokenmill.jobs.train.trainer import TrainingDiverged, train
+from tokenmill.jobs.train import NEEDS_TORCH, torch_installed
+from tokenmill.jobs.train.rails import TrainingDiverged
 from tokenmill.pipeline.config import Config, load_config
 from tokenmill.pipeline.ledger import DataLost, summary_lines
 from tokenmill.pipeline.schema import ConfigError
@@ -53,6 +54,8 @@ def run_all(config: Config, output: str, steps: Optional[int] = None, device: Op
             runner: Optional[str] = None, workers: Optional[int] = None, beam_args: Sequence[str] = (),
             echo=print, skip_train: bool = False) -> dict:
     """Run the four stages (three with `skip_train`); returns what each produced."""
+    if not skip_train and not torch_installed():
+        raise ConfigError(f"training {NEEDS_TORCH} (or add --skip-train)")
     cfg = validated_train_config(config, steps, device)
     out = output.rstrip("/")
     if FileSystems.get_scheme(out) and not skip_train:
@@ -83,6 +86,8 @@ def run_all(config: Config, output: str, steps: Optional[int] = None, device: Op
 
         result, first, last = None, None, None
         if not skip_train:
+            from tokenmill.jobs.train.trainer import train  # torch: the `train` extra
+
             started = time.monotonic()
             result = train(f"{out}/tokens", f"{out}/run", cfg)
             timings["train"] = time.monotonic() - started
