@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("tokenmill.jobs.train.command:train_command", "Train the GPT on packed token shards."),
     "generate": ("tokenmill.jobs.train.generate:generate_command", "Sample text from a trained run."),
     "export": ("tokenmill.jobs.train.export:export_command", "Export a trained run for Hugging Face transformers."),
+    "eval": ("tokenmill.jobs.eval.command:eval_command", "Bits per byte and multiple-choice accuracy of a model."),
+    "ablate": ("tokenmill.jobs.ablate.command:ablate_command", "Compare curation configs by the proxy models they train."),
     "plan": ("tokenmill.jobs.plan:plan_command", "Size a model and its data for a compute budget."),
     "report": ("tokenmill.jobs.report.page:report_command", "Write OUT/report.html for a run."),
     "run": ("tokenmill.jobs.run:run_command", "Run every stage, curate to train, from one config."),
