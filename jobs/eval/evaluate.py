@@ -6,7 +6,10 @@ of this process (all its threads), so a figure on a shared machine can be read f
 """
 from __future__ import annotations
 
+import logging
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -19,6 +22,7 @@ from tokenmill.jobs.eval.text import TextScore, encode_set, score_text
 from tokenmill.jobs.run_card import file_list_sha256, input_files
 from tokenmill.jobs.sources import source_files
 from tokenmill.pipeline.schema import ConfigError
+from tokenmill.transforms.read import LOG as READ_LOG
 
 
 def parse_choice_flag(flag: str) -> tuple[str, Path]:
@@ -72,7 +76,7 @@ class Throughput:
 
 
 def _progress(label: str, total: int, show: bool) -> click.progressbar:
-    return click.progressbar(length=max(total, 1), label=label, file=click.get_text_stream("stderr"),
+    return click.progressbar(length=max(total, 1), label=label, file=sys.stderr,
                              show_eta=True, show_pos=True, hidden=not show)
 
 
@@ -87,7 +91,8 @@ def evaluate_model(model: ScoringModel, text_flags: Sequence[str], choice_flags:
     speed = Throughput()
     for flag in text_flags:
         name, _, files = source_files(flag)
-        encoded = encode_set(model, flag)
+        with quiet(READ_LOG):
+            encoded = encode_set(model, flag)
         if not encoded.ids:
             raise ConfigError(f"--text {flag}: no document with text in the set")
         tokens = sum(len(ids) - 1 for ids in encoded.ids)
@@ -119,6 +124,17 @@ def evaluate_model(model: ScoringModel, text_flags: Sequence[str], choice_flags:
              f"{_interval(choice.acc_norm_ci95)} on {choice.items:,} questions ({choice.layout}, chance "
              f"{choice.chance:.3f}{skipped})")
     return results, speed
+
+
+@contextmanager
+def quiet(logger: logging.Logger):
+    """The reader's per-file progress lines held back while a set is read: the set's bar says more."""
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _interval(bounds) -> str:

@@ -4,7 +4,7 @@ It reads what the jobs wrote and nothing else: DIR/ledger.json (the funnel and t
 the curated and rejected Parquet shards (languages, signal histograms of kept and removed documents,
 duplicate clusters, example documents per removal reason; only the columns needed, batch by batch, so
 memory stays flat), DIR/tokens/manifest.json and the token shards (tokens per source, the mixture
-along the training order), a training run's metrics.jsonl (DIR/run by default) and DIR/run.json for
+along the training order), a training run's metrics.jsonl and eval.json (DIR/run by default) and DIR/run.json for
 the config the thresholds come from. A section whose inputs are absent is left out. Charts are
 inline SVG (jobs/report/charts.py): the page needs no network and no script.
 """
@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tokenmill.jobs.report.charts import PALETTE, Bars, Line, fmt, hbars, histogram, lines
+from tokenmill.jobs.report.evaluation import evaluation_html
 from tokenmill.jobs.run_card import CARD_FILE, read_cards
 from tokenmill.pipeline.config import Config, SourceConfig, load_config
 from tokenmill.pipeline.ledger import LEDGER_FILE
@@ -367,6 +368,11 @@ def training_section(run: Path) -> Optional[Section]:
     return Section("training", "Training", "".join(parts))
 
 
+def evaluation_section(run: Path) -> Optional[Section]:
+    html = evaluation_html(run)
+    return Section("evaluation", "Evaluation", html) if html else None
+
+
 # Page ----------------------------------------------------------------------------------------------
 
 STYLE = """
@@ -440,6 +446,7 @@ def build_report(output: Path, run: Optional[Path] = None, config_path: Optional
         duplicates_section(rejected),
         tokens_section(output / "tokens"),
         training_section(run) if run else None,
+        evaluation_section(run) if run else None,
     ]
     page = output / REPORT_FILE
     page.write_text(render(output, ledger, [s for s in candidates if s]), encoding="utf-8")
@@ -456,7 +463,7 @@ def build_report(output: Path, run: Optional[Path] = None, config_path: Optional
                    "OUTPUT/run.json records, else the defaults).")
 def report_command(output, run, config_path):
     """Write OUTPUT/report.html about the run in OUTPUT: funnel, reasons and examples, languages, signals,
-    duplicates, tokens and mixture, and training curves."""
+    duplicates, tokens and mixture, training curves and `tokenmill eval`'s figures."""
     try:
         page = build_report(output, run, config_path)
     except ConfigError as err:
