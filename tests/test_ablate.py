@@ -41,7 +41,7 @@ def ablation(sample_run, sample_texts, tmp_path_factory):
 def test_every_arm_gets_the_same_tokenizer_tokens_and_training(ablation):
     out, _, _ = ablation
     summary = json.loads((out / "ablation.json").read_text())
-    assert list(summary["arms"]) == ["raw", "default"]
+    assert summary["settings"]["arms"] == ["raw", "default"] and summary["settings"]["baseline"] == "raw"
     shared = (out / "tokenizer" / "tokenizer.json").read_bytes()
     for arm in ("raw", "default"):
         assert (out / "arms" / arm / "tokenizer.json").read_bytes() == shared

@@ -68,6 +68,7 @@ def ablate_command(configs, output, tokens, model, seeds, text_flags, choice_fla
     page = write_page(output, summary)
     for set_name, entry in summary["sets"].items():
         for figure, data in entry["figures"].items():
-            means = ", ".join(f"{arm} {stats['mean']:.4f} ± {stats['range'] / 2:.4f}" for arm, stats in data["arms"].items())
+            means = ", ".join(f"{arm} {data['arms'][arm]['mean']:.4f} ± {data['arms'][arm]['range'] / 2:.4f}"
+                              for arm in summary["settings"]["arms"])
             click.echo(f"{set_name} {figure}: {means}")
     click.echo(f"→ {output / 'ablation.json'}, {page}")

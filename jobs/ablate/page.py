@@ -50,8 +50,8 @@ def bucketed(curves: list[tuple[np.ndarray, np.ndarray]], points: int = CURVE_PO
     return xs, ys
 
 
-def figure_table(set_name: str, figure: str, data: dict, baseline: str) -> str:
-    arms = data["arms"]
+def figure_table(set_name: str, figure: str, data: dict, order: list[str]) -> str:
+    arms, baseline = {name: data["arms"][name] for name in order}, order[0]
     seeds = sorted(next(iter(arms.values()))["values"], key=int)
     better = "lower" if data["lower_is_better"] else "higher"
     head = "".join(f"<th>seed {s}</th>" for s in seeds)
@@ -62,9 +62,11 @@ def figure_table(set_name: str, figure: str, data: dict, baseline: str) -> str:
         rows.append(f"<tr><td>{escape(arm)}</td>{cells}<td><b>{stats['mean']:.4f}</b></td><td>{std}</td>"
                     f"<td>{stats['range']:.4f}</td></tr>")
     comparisons = []
-    for arm, versus in data[f"versus_{baseline}"].items():
+    for arm in order[1:]:
+        versus = data[f"versus_{baseline}"][arm]
         ratio = versus["difference_over_spread"]
-        verdict = ("beyond the seed spread" if ratio is not None and ratio > 1 else "within the seed spread")
+        verdict = ("no seed spread to compare with" if ratio is None
+                   else "beyond the seed spread" if ratio > 1 else "within the seed spread")
         comparisons.append(
             f"<tr><td>{escape(arm)} − {escape(baseline)}</td><td>{versus['difference']:+.4f}</td>"
             f"<td>{versus['seed_spread']:.4f}</td><td>{'–' if ratio is None else f'{ratio:.1f}×'}</td>"
@@ -77,7 +79,8 @@ def figure_table(set_name: str, figure: str, data: dict, baseline: str) -> str:
 
 def arms_table(summary: dict) -> str:
     rows = []
-    for name, arm in summary["arms"].items():
+    for name in summary["settings"]["arms"]:
+        arm = summary["arms"][name]
         curate, pack = arm.get("curate") or {}, arm.get("pack") or {}
         kept = sum((curate.get("kept") or {}).values())
         read = sum((curate.get("input") or {}).values())
@@ -95,8 +98,8 @@ def arms_table(summary: dict) -> str:
 def write_page(output: Path, summary: dict) -> Path:
     settings = summary["settings"]
     series = []
-    for name, arm in summary["arms"].items():
-        curves = [c for run in arm["runs"].values() if (c := loss_curve(output / run["run"])) is not None]
+    for name in settings["arms"]:
+        curves = [c for run in summary["arms"][name]["runs"].values() if (c := loss_curve(output / run["run"])) is not None]
         if curves:
             series.append(Line(name, *bucketed(curves)))
     parts = [
@@ -111,7 +114,7 @@ def write_page(output: Path, summary: dict) -> Path:
     ]
     for set_name, entry in summary["sets"].items():
         for figure, data in entry["figures"].items():
-            parts.append(figure_table(set_name, figure, data, settings["baseline"]))
+            parts.append(figure_table(set_name, figure, data, settings["arms"]))
     page = output / PAGE_FILE
     page.write_text(f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>tokenmill ablation: '
                     f'{escape(output.name)}</title><style>{STYLE}</style></head><body>'

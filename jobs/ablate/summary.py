@@ -57,7 +57,8 @@ def summarize(arms: Sequence[Arm], output: Path, shared: Shared, evaluation, rec
     summary = {
         "settings": {"tokens": shared.tokens, "model": shared.model, "seeds": shared.seeds, "steps": steps,
                      "seq_len": shared.pack.seq_len, "vocab_size": shared.tokenizer.vocab_size,
-                     "batch_size": shared.train.batch_size, "lr": shared.train.lr, "baseline": names[0],
+                     "batch_size": shared.train.batch_size, "lr": shared.train.lr, "arms": names,
+                     "baseline": names[0],
                      "text": list(evaluation.text), "choice": list(evaluation.choice), "stride": evaluation.stride},
         "tokenizer": records.get("tokenizer", {}).get("result"),
         "arms": {arm.name: _arm_entry(arm, records, shared.seeds) for arm in arms},

@@ -169,7 +169,8 @@ def report(folder: Path, sets: dict[str, Path], wall: float, cpu: float, args) -
           f"{cpu / 60:.1f} min CPU (the ablate process, {args.threads} torch thread(s))\n")
     print("| arm | pages read | kept | tokens available | epochs at the budget |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for name, arm in summary["arms"].items():
+    for name in settings["arms"]:
+        arm = summary["arms"][name]
         read, kept = sum(arm["curate"]["input"].values()), sum(arm["curate"]["kept"].values())
         source = arm["pack"]["sources"]["web"]
         print(f"| {name} | {read:,} | {kept:,} | {source['tokens_available']:,} | {source['epochs']:.2f} |")
@@ -178,7 +179,8 @@ def report(folder: Path, sets: dict[str, Path], wall: float, cpu: float, args) -
     print("| --- | --- | " + " | ".join("---:" for _ in seeds) + " | ---: | ---: | ---: | ---: |")
     for set_name, entry in summary["sets"].items():
         data = entry["figures"]["bits_per_byte"]
-        for arm, stats in data["arms"].items():
+        for arm in settings["arms"]:
+            stats = data["arms"][arm]
             versus = data["versus_raw"].get(arm)
             diff = f"{versus['difference']:+.4f}" if versus else ""
             ratio = (f"{versus['difference_over_spread']:.1f}×" if versus and versus["difference_over_spread"]
@@ -187,7 +189,7 @@ def report(folder: Path, sets: dict[str, Path], wall: float, cpu: float, args) -
                   + " | ".join(f"{stats['values'][s]:.4f}" for s in seeds)
                   + f" | {stats['mean']:.4f} | {stats['range']:.4f} | {diff} | {ratio} |")
     speeds = []
-    for arm in summary["arms"]:
+    for arm in settings["arms"]:
         for seed in seeds:
             cards = json.loads((folder / "arms" / arm / f"seed-{seed}" / "run.json").read_text())
             speeds.append((cards["eval"]["throughput"], cards["train"]["seconds"]))
