@@ -8,9 +8,10 @@ token budget, train a proxy per arm and seed, evaluate every proxy on the same s
     DIR/ablation-parts.json    the finished parts (jobs/ablate/parts.py)
     DIR/ablation.json, DIR/ablation.html
 
-The tokenizer is trained on a sample of the union, each arm's sources a share of it (an arm's
-share split by its own mixture), so the proxies share a vocabulary and no arm's text shapes it more
-than another's. Every arm is packed to `tokens` and every proxy trains for the same steps: one pass
+The tokenizer is trained on a sample of the union, each arm an equal share of it (split among its
+sources by its own mixture), so the proxies share a vocabulary and no arm's text shapes it more
+than another's: the sample is at most the number of arms times the smallest arm's text, so a
+larger arm cannot give more than a smaller one has. Every arm is packed to `tokens` and every proxy trains for the same steps: one pass
 over the training rows, which are as many in every arm. Seeds set the proxies' initialisation;
 the data order is the pack's, the same for every seed.
 """
@@ -114,16 +115,29 @@ def link_union(output: Path, arms: Sequence[Arm]) -> Path:
     return union
 
 
+def text_bytes(curated: Path) -> int:
+    """The text a curated folder holds, from its shards' Parquet footers."""
+    from tokenmill.transforms.tokenize import text_column_bytes
+
+    total = 0
+    for shard in sorted(curated.glob("*/*.parquet")):
+        with open(shard, "rb") as handle:
+            total += text_column_bytes(handle, str(shard))
+    return total
+
+
 def tokenizer_part(parts: Parts, output: Path, arms: Sequence[Arm], arm_keys: Sequence[str], shared: Shared,
                    runner: Optional[str], workers: Optional[int]) -> tuple[Path, str]:
     from tokenmill.jobs.tokenizer import train_tokenizer
 
     path = output / TOKENIZER_DIR / "tokenizer.json"
-    key = part_key("tokenizer", arm_keys, [arm.name for arm in arms], shared.tokenizer, shared.pack.seq_len)
+    smallest = min(text_bytes(curated_folder(output, arm)) for arm in arms)
+    settings = {**shared.raw.tokenizer, "sample_bytes": min(shared.tokenizer.sample_bytes, len(arms) * smallest)}
+    key = part_key("tokenizer", arm_keys, [arm.name for arm in arms], settings, shared.pack.seq_len)
 
     def produce():
         union = link_union(output, arms)
-        config = Config(tokenizer=dict(shared.raw.tokenizer), pack={"seq_len": shared.pack.seq_len})
+        config = Config(tokenizer=settings, pack={"seq_len": shared.pack.seq_len})
         summary = train_tokenizer(str(union), str(path), config, mixture=union_weights(arms, shared, union),
                                   runner=runner, workers=workers)
         parts.echo(f"tokenizer: vocabulary {summary['vocab_size']:,} from "

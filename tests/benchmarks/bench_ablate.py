@@ -37,8 +37,10 @@ sys.path.insert(0, str(REPO))
 CORPUS = Path(os.environ.get("TOKENMILL_CORPUS", REPO.parent / "shared" / "corpus"))
 HTML_TARBALLS = ("readability_testpages_source_html.tar.gz", "trafilatura_testpages_html_part-shared.tar.gz")
 PASSAGE_CHARS = 2000
+# Four rows a step: 300,000 tokens are then about 290 steps of 1,024 tokens.
 SETTINGS = {"pack": {"rows_per_shard": 256},
-            "train": {"checkpoint_every": 200, "eval_every": 10_000, "tensorboard": False, "log_every": 10}}
+            "train": {"batch_size": 4, "checkpoint_every": 100, "eval_every": 10_000, "tensorboard": False,
+                      "log_every": 10}}
 
 
 def write_html_warcs(folder: Path) -> list[Path]:
