@@ -24,7 +24,7 @@ _CHUNK_LOGITS = 1 << 26
 
 
 def gathered_log_probs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """log_softmax(logits)[targets] in float32, for (batch, time, vocab) logits and (batch, time) targets."""
+    """log_softmax(logits)[targets] in float32, for (n, vocab) logits and (n,) targets."""
     return torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
 
 
@@ -54,12 +54,12 @@ class TokenmillModel:
     def encode_prompt(self, text: str) -> list[int]:
         return self._encoder.encode_batch([text])[0]
 
-    def log_probs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        hidden = self.model.hidden(inputs)
+    def log_probs(self, inputs: torch.Tensor, targets: torch.Tensor, scored: torch.Tensor) -> torch.Tensor:
+        hidden, wanted = self.model.hidden(inputs)[scored], targets[scored]
         vocab = self.model.cfg.vocab_size
-        rows = max(1, _CHUNK_LOGITS // (inputs.shape[1] * self.model.cfg.padded_vocab_size))
-        return torch.cat([gathered_log_probs(self.model.lm_head(hidden[i:i + rows])[..., :vocab], targets[i:i + rows])
-                          for i in range(0, len(inputs), rows)])
+        rows = max(1, _CHUNK_LOGITS // self.model.cfg.padded_vocab_size)
+        return torch.cat([gathered_log_probs(self.model.lm_head(hidden[i:i + rows])[:, :vocab], wanted[i:i + rows])
+                          for i in range(0, len(hidden), rows)] or [hidden.new_zeros(0)])
 
 
 class HuggingFaceModel:
@@ -90,9 +90,8 @@ class HuggingFaceModel:
     def encode_prompt(self, text: str) -> list[int]:
         return self.tokenizer.encode(text)
 
-    def log_probs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        logits = self.model(input_ids=inputs).logits
-        return gathered_log_probs(logits, targets)
+    def log_probs(self, inputs: torch.Tensor, targets: torch.Tensor, scored: torch.Tensor) -> torch.Tensor:
+        return gathered_log_probs(self.model(input_ids=inputs).logits[scored], targets[scored])
 
 
 def model_context(config, tokenizer, default: int = 2048) -> int:

@@ -40,8 +40,9 @@ class ScoringModel(Protocol):
         """Ids of a prompt as the model's tokenizer encodes one by default (lm-evaluation-harness's
         `tok_encode`): a tokenizer that adds a bos id adds it here."""
 
-    def log_probs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """(batch, time) float32 log p(targets[:, t] | inputs[:, :t + 1])."""
+    def log_probs(self, inputs: torch.Tensor, targets: torch.Tensor, scored: torch.Tensor) -> torch.Tensor:
+        """float32 log p(targets[b, t] | inputs[b, :t + 1]) at the positions where the (batch, time)
+        mask `scored` is set, in row-major order; the output layer runs at those positions only."""
 
 
 Progress = Callable[[int, int], None]  # called after each batch with its spans and its scored tokens
@@ -66,8 +67,10 @@ def score_spans(model: ScoringModel, spans: Sequence[Span], batch_size: int,
             scored[row, span.skip:n] = True
         with torch.inference_mode():
             log_probs = model.log_probs(torch.from_numpy(inputs).to(model.device),
-                                        torch.from_numpy(targets).to(model.device)).cpu().numpy()
-        totals[chosen] = np.where(scored, log_probs.astype(np.float64), 0.0).sum(axis=1)
+                                        torch.from_numpy(targets).to(model.device),
+                                        torch.from_numpy(scored).to(model.device)).cpu().numpy()
+        rows = np.nonzero(scored)[0]
+        totals[chosen] = np.bincount(rows, weights=log_probs.astype(np.float64), minlength=len(chosen))
         if progress:
             progress(len(chosen), int(scored.sum()))
     return totals
