@@ -99,6 +99,13 @@ def test_lm_eval_gives_the_same_accuracy_and_bits_per_byte(sample_run, sample_te
     assert run.returncode == 0, run.stderr[-4000:]
     harness = json.loads(run.stdout.strip().splitlines()[-1])
 
+    print("\n| set | figure | tokenmill eval | lm-evaluation-harness |\n| --- | --- | ---: | ---: |")
+    for name in files:
+        for figure in ("acc", "acc_norm", "acc_stderr"):
+            print(f"| {name} ({ITEMS} questions) | {figure} | {ours['choice'][name][figure]:.6f} | "
+                  f"{harness[f'tm_{name}']['metrics'][f'{figure},none']:.6f} |")
+    print(f"| held ({ours['text']['held']['documents']} documents) | bits per byte, stride {context} | "
+          f"{ours['text']['held']['bits_per_byte']:.6f} | {harness['tm_text']['metrics']['bits_per_byte,none']:.6f} |")
     for name in files:
         theirs, mine = harness[f"tm_{name}"], ours["choice"][name]
         assert theirs["documents"] == mine["items"] == ITEMS

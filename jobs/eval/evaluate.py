@@ -87,43 +87,52 @@ def evaluate_model(model: ScoringModel, text_flags: Sequence[str], choice_flags:
     stride = stride or max(1, model.context // 2)
     if not 1 <= stride <= model.context:
         raise ConfigError(f"--stride {stride}: must be between 1 and the model's context ({model.context})")
-    results: dict = {"text": {}, "choice": {}}
     speed = Throughput()
-    for flag in text_flags:
-        name, _, files = source_files(flag)
-        with quiet(READ_LOG):
-            encoded = encode_set(model, flag)
-        if not encoded.ids:
-            raise ConfigError(f"--text {flag}: no document with text in the set")
-        tokens = sum(len(ids) - 1 for ids in encoded.ids)
-        started, cpu = time.perf_counter(), time.process_time()
-        with _progress(f"{name}: tokens", tokens, show_progress) as bar:
-            score: TextScore = score_text(model, encoded, stride, batch_size, lambda spans, scored: bar.update(scored))
-        speed.add(name, score.tokens, time.perf_counter() - started, time.process_time() - cpu)
-        results["text"][name] = {**score.as_json(), "stride": stride, "context": model.context, "source": flag,
-                                 "files_sha256": file_list_sha256(input_files(files))}
-        echo(f"{name}: {score.bits_per_byte:.4f} bits/byte{_interval(score.bits_per_byte_ci95)}, loss "
-             f"{score.loss:.4f} over {score.tokens:,} tokens of {score.documents:,} documents "
-             f"(windows of {model.context}, stride {stride})")
-    for flag in choice_flags:
-        name, path = parse_choice_flag(flag)
-        try:
-            choice_set = read_choice_set(path)
-        except ValueError as err:
-            raise ConfigError(f"--choice {flag}: {err}") from None
-        requests = sum(len(item.choices) for item in choice_set.items)
-        started, cpu = time.perf_counter(), time.process_time()
-        with _progress(f"{name}: choices", requests, show_progress) as bar:
-            scored = []
-            choice: ChoiceScore = score_choice_set(model, choice_set, batch_size,
-                                                   lambda spans, tokens: (bar.update(spans), scored.append(tokens)))
-        speed.add(name, sum(scored), time.perf_counter() - started, time.process_time() - cpu)
-        results["choice"][name] = {**choice.as_json(), "path": str(path)}
-        skipped = f", {sum(choice.skipped.values()):,} skipped" if choice.skipped else ""
-        echo(f"{name}: acc {choice.acc:.4f}{_interval(choice.acc_ci95)}, acc_norm {choice.acc_norm:.4f}"
-             f"{_interval(choice.acc_norm_ci95)} on {choice.items:,} questions ({choice.layout}, chance "
-             f"{choice.chance:.3f}{skipped})")
+    results = {"text": dict(text_result(model, flag, stride, batch_size, show_progress, speed, echo)
+                            for flag in text_flags),
+               "choice": dict(choice_result(model, flag, batch_size, show_progress, speed, echo)
+                              for flag in choice_flags)}
     return results, speed
+
+
+def text_result(model: ScoringModel, flag: str, stride: int, batch_size: int, show_progress: bool,
+                speed: Throughput, echo: Callable[[str], None]) -> tuple[str, dict]:
+    name, _, files = source_files(flag)
+    with quiet(READ_LOG):
+        encoded = encode_set(model, flag)
+    if not encoded.ids:
+        raise ConfigError(f"--text {flag}: no document with text in the set")
+    tokens = sum(len(ids) - 1 for ids in encoded.ids)
+    started, cpu = time.perf_counter(), time.process_time()
+    with _progress(f"{name}: tokens", tokens, show_progress) as bar:
+        score: TextScore = score_text(model, encoded, stride, batch_size, lambda spans, scored: bar.update(scored))
+    speed.add(name, score.tokens, time.perf_counter() - started, time.process_time() - cpu)
+    echo(f"{name}: {score.bits_per_byte:.4f} bits/byte{_interval(score.bits_per_byte_ci95)}, loss "
+         f"{score.loss:.4f} over {score.tokens:,} tokens of {score.documents:,} documents "
+         f"(windows of {model.context}, stride {stride})")
+    return name, {**score.as_json(), "stride": stride, "context": model.context, "source": flag,
+                  "files_sha256": file_list_sha256(input_files(files))}
+
+
+def choice_result(model: ScoringModel, flag: str, batch_size: int, show_progress: bool, speed: Throughput,
+                  echo: Callable[[str], None]) -> tuple[str, dict]:
+    name, path = parse_choice_flag(flag)
+    try:
+        choice_set = read_choice_set(path)
+    except ValueError as err:
+        raise ConfigError(f"--choice {flag}: {err}") from None
+    requests = sum(len(item.choices) for item in choice_set.items)
+    scored: list[int] = []
+    started, cpu = time.perf_counter(), time.process_time()
+    with _progress(f"{name}: choices", requests, show_progress) as bar:
+        choice: ChoiceScore = score_choice_set(model, choice_set, batch_size,
+                                               lambda spans, tokens: (bar.update(spans), scored.append(tokens)))
+    speed.add(name, sum(scored), time.perf_counter() - started, time.process_time() - cpu)
+    skipped = f", {sum(choice.skipped.values()):,} skipped" if choice.skipped else ""
+    echo(f"{name}: acc {choice.acc:.4f}{_interval(choice.acc_ci95)}, acc_norm {choice.acc_norm:.4f}"
+         f"{_interval(choice.acc_norm_ci95)} on {choice.items:,} questions ({choice.layout}, chance "
+         f"{choice.chance:.3f}{skipped})")
+    return name, {**choice.as_json(), "path": str(path)}
 
 
 @contextmanager
