@@ -18,6 +18,7 @@ the data order is the pack's, the same for every seed.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -27,6 +28,7 @@ from tokenmill.jobs.ablate.settings import Arm, Shared, arm_config
 from tokenmill.jobs.run_card import file_list_sha256, input_files
 from tokenmill.pipeline.config import Config
 from tokenmill.pipeline.schema import ConfigError
+from tokenmill.pipeline.train_config import TrainConfig
 
 TOKENIZER_DIR = "tokenizer"
 
@@ -80,25 +82,19 @@ def union_weights(arms: Sequence[Arm], shared: Shared, union: Path) -> dict[str,
     """{"<arm>.<source>": weight}: each arm an equal share, split by its own mixture (by its sources
     alike when it names none)."""
     from tokenmill.jobs.pack import resolve_phases
+    from tokenmill.pipeline.pack_config import pack_config
     from tokenmill.transforms.mix import average_weights
 
     weights = {}
     for arm in arms:
         config = arm_config(arm, shared)
-        phases, _ = resolve_phases(config, dataclasses.replace(shared.pack, **_arm_pack(config)), None)
+        phases, _ = resolve_phases(config, pack_config(config.pack, config.origin), None)
         sources = sorted(p.name.split(".", 1)[1] for p in union.iterdir() if p.name.startswith(f"{arm.name}."))
         own = average_weights(phases) if any(w for _, w in phases) else {}
         own = {s: own.get(s, 0.0) for s in sources} if own else {s: 1.0 for s in sources}
         total = sum(own.values()) or 1.0
         weights.update({f"{arm.name}.{s}": w / total / len(arms) for s, w in own.items() if w > 0})
     return weights
-
-
-def _arm_pack(config: Config) -> dict:
-    from tokenmill.pipeline.pack_config import pack_config
-
-    settings = pack_config(config.pack, config.origin)
-    return {"mixture": settings.mixture, "phases": settings.phases, "epochs": settings.epochs}
 
 
 def link_union(output: Path, arms: Sequence[Arm]) -> Path:
@@ -128,6 +124,7 @@ def text_bytes(curated: Path) -> int:
 
 def tokenizer_part(parts: Parts, output: Path, arms: Sequence[Arm], arm_keys: Sequence[str], shared: Shared,
                    runner: Optional[str], workers: Optional[int]) -> tuple[Path, str]:
+    """One tokenizer for every arm, on a sample of their union; returns its path and the part's key."""
     from tokenmill.jobs.tokenizer import train_tokenizer
 
     path = output / TOKENIZER_DIR / "tokenizer.json"
@@ -149,7 +146,8 @@ def tokenizer_part(parts: Parts, output: Path, arms: Sequence[Arm], arm_keys: Se
 
 
 def pack_part(parts: Parts, output: Path, arm: Arm, arm_key: str, tokenizer: Path, tokenizer_key: str,
-              shared: Shared, runner: Optional[str], workers: Optional[int]) -> tuple[dict, str]:
+              shared: Shared, runner: Optional[str], workers: Optional[int]) -> str:
+    """Pack the arm to the shared token budget with the shared tokenizer; returns the part's key."""
     from tokenmill.jobs.pack import pack
 
     folder = arm_folder(output, arm)
@@ -167,13 +165,12 @@ def pack_part(parts: Parts, output: Path, arm: Arm, arm_key: str, tokenizer: Pat
                 "sources": {name: {k: source[k] for k in ("documents", "tokens_available", "tokens_used", "epochs")}
                             for name, source in manifest["sources"].items()}}
 
-    return parts.run(f"pack/{arm.name}", key, (folder / "tokens" / "manifest.json").is_file(), produce), key
+    parts.run(f"pack/{arm.name}", key, (folder / "tokens" / "manifest.json").is_file(), produce)
+    return key
 
 
-def training_steps(tokens_dir: Path, train_cfg) -> int:
+def training_steps(tokens_dir: Path, train_cfg: TrainConfig) -> int:
     """One pass over the training rows (the held-out shards left out), in whole steps."""
-    import json
-
     from tokenmill.jobs.train.data import hold_out
 
     manifest = json.loads((tokens_dir / "manifest.json").read_text())
@@ -186,7 +183,7 @@ def training_steps(tokens_dir: Path, train_cfg) -> int:
     return steps
 
 
-def proxy_config(shared: Shared, steps: int, seed: int):
+def proxy_config(shared: Shared, steps: int, seed: int) -> TrainConfig:
     cfg = dataclasses.replace(shared.train, steps=steps, seed=seed)
     if "warmup_steps" not in shared.raw.train:
         cfg = dataclasses.replace(cfg, warmup_steps=max(1, steps // 10))
@@ -195,6 +192,7 @@ def proxy_config(shared: Shared, steps: int, seed: int):
 
 def train_part(parts: Parts, output: Path, arm: Arm, pack_key: str, shared: Shared, steps: int,
                seed: int) -> tuple[Path, str]:
+    """One proxy of the arm; returns its run folder and the part's key."""
     from tokenmill.jobs.train.checkpoint import list_checkpoints
     from tokenmill.jobs.train.trainer import train
 
@@ -227,10 +225,9 @@ def eval_part(parts: Parts, arm: Arm, run_dir: Path, train_key: str, seed: int, 
                                                                                           evaluation.choice))))
 
     def produce():
-        device = shared.train.device
         entry = evaluate_run(run_dir, [None], evaluation.text, evaluation.choice, evaluation.stride,
-                             evaluation.batch_size, device, echo=lambda line: parts.echo(f"eval {arm.name} "
-                                                                                        f"seed {seed}: {line}"))[0]
+                             evaluation.batch_size, shared.train.device,
+                             echo=lambda line: parts.echo(f"eval {arm.name} seed {seed}: {line}"))[0]
         return {"text": entry["text"], "choice": entry["choice"]}
 
     return parts.run(f"eval/{arm.name}/seed-{seed}", key, (run_dir / "eval.json").is_file(), produce)
@@ -246,9 +243,8 @@ def run_ablation(arms: Sequence[Arm], output: Path, shared: Shared, evaluation: 
     parts = Parts(output, echo)
     arm_keys = [curate_part(parts, output, arm, runner, workers) for arm in arms]
     tokenizer, tokenizer_key = tokenizer_part(parts, output, arms, arm_keys, shared, runner, workers)
-    packed = {}
-    for arm, arm_key in zip(arms, arm_keys):
-        packed[arm.name] = pack_part(parts, output, arm, arm_key, tokenizer, tokenizer_key, shared, runner, workers)
+    pack_keys = {arm.name: pack_part(parts, output, arm, arm_key, tokenizer, tokenizer_key, shared, runner, workers)
+                 for arm, arm_key in zip(arms, arm_keys)}
     steps = {arm.name: training_steps(arm_folder(output, arm) / "tokens", shared.train) for arm in arms}
     if len(set(steps.values())) > 1:
         raise ConfigError(f"the arms' token folders give different training steps ({steps}); pack them with the "
@@ -256,6 +252,6 @@ def run_ablation(arms: Sequence[Arm], output: Path, shared: Shared, evaluation: 
     results = {}
     for arm in arms:
         for seed in range(1, shared.seeds + 1):
-            run_dir, train_key = train_part(parts, output, arm, packed[arm.name][1], shared, steps[arm.name], seed)
+            run_dir, train_key = train_part(parts, output, arm, pack_keys[arm.name], shared, steps[arm.name], seed)
             results[(arm.name, seed)] = eval_part(parts, arm, run_dir, train_key, seed, evaluation, shared)
     return summarize(arms, output, shared, evaluation, parts.records, results, steps[arms[0].name])
