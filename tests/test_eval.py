@@ -256,8 +256,11 @@ def test_bad_sets_get_a_clear_message_and_unreadable_records_are_counted(exporte
     assert found["documents"] == 1 and found["unread"] == {"read/empty": 1, "read/invalid_json": 1}
     assert found["bits_per_byte_ci95"] is None  # one document: no interval
     assert "2 records unreadable, empty or removed at read time" in result.output
+    damaged = tmp_path / "damaged.jsonl.gz"
+    damaged.write_bytes(b"\x1f\x8b\x08\x00cut short")
     for args, message in [
         ((), "nothing to evaluate"),
+        (("--choice", f"c={damaged}"), "cannot be read"),
         (("--text", f"t=jsonl:{tmp_path}/none*.jsonl"), "matches no file"),
         (("--text", f"t=nope:{good}"), "unknown format"),
         (("--choice", f"c={tmp_path}/missing.jsonl"), "no such file"),

@@ -135,6 +135,13 @@ def read_choice_set(path: Path) -> ChoiceSet:
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     labels = labels_beside(path)
+    try:
+        return _choice_set(path, labels)
+    except (OSError, EOFError, UnicodeDecodeError) as err:  # a damaged gzip stream, a file that is not text
+        raise ValueError(f"{path}: cannot be read ({err})") from None
+
+
+def _choice_set(path: Path, labels: Optional[list[str]]) -> ChoiceSet:
     chosen: Optional[str] = None
     items, skipped = [], Counter()
     for index, record in enumerate(records(path)):

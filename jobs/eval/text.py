@@ -2,7 +2,7 @@
 every document, in bits, over the documents' UTF-8 bytes.
 
 Bytes do not depend on the tokenizer, so models with different vocabularies compare (Gao et al.
-2020, The Pile, section 4.1; lm-evaluation-harness's `bits_per_byte`). Each document is cut into
+2020, The Pile; lm-evaluation-harness's `bits_per_byte`). Each document is cut into
 windows of the model's context (jobs/eval/windows.py) and its first token is predicted from the
 prefix id. Beside it: the mean loss (nats per token, which depends on the tokenizer) and the tokens.
 
@@ -41,7 +41,7 @@ def encode_set(model: ScoringModel, flag: str) -> Encoded:
     batch: list[str] = []
 
     def flush():
-        for encoded in model.encode_text(batch):
+        for encoded in model.encode_text(batch) if batch else []:
             ids.append(np.array([model.prefix_id, *encoded], dtype=np.int32))
         batch.clear()
 
