@@ -54,7 +54,9 @@ class TokenmillModel:
     def encode_prompt(self, text: str) -> list[int]:
         return self._encoder.encode_batch([text])[0]
 
-    def log_probs(self, inputs: torch.Tensor, targets: torch.Tensor, scored: torch.Tensor) -> torch.Tensor:
+    def log_probs(self, inputs: torch.Tensor, targets: torch.Tensor, scored: torch.Tensor,
+                  real: torch.Tensor) -> torch.Tensor:
+        # `real` is not needed: under causal attention the padding after a row's inputs never reaches them.
         hidden, wanted = self.model.hidden(inputs)[scored], targets[scored]
         vocab = self.model.cfg.vocab_size
         rows = max(1, _CHUNK_LOGITS // self.model.cfg.padded_vocab_size)
@@ -90,8 +92,10 @@ class HuggingFaceModel:
     def encode_prompt(self, text: str) -> list[int]:
         return self.tokenizer.encode(text)
 
-    def log_probs(self, inputs: torch.Tensor, targets: torch.Tensor, scored: torch.Tensor) -> torch.Tensor:
-        return gathered_log_probs(self.model(input_ids=inputs).logits[scored], targets[scored])
+    def log_probs(self, inputs: torch.Tensor, targets: torch.Tensor, scored: torch.Tensor,
+                  real: torch.Tensor) -> torch.Tensor:
+        logits = self.model(input_ids=inputs, attention_mask=real.long()).logits
+        return gathered_log_probs(logits[scored], targets[scored])
 
 
 def model_context(config, tokenizer, default: int = 2048) -> int:

@@ -40,9 +40,11 @@ class ScoringModel(Protocol):
         """Ids of a prompt as the model's tokenizer encodes one by default (lm-evaluation-harness's
         `tok_encode`): a tokenizer that adds a bos id adds it here."""
 
-    def log_probs(self, inputs: torch.Tensor, targets: torch.Tensor, scored: torch.Tensor) -> torch.Tensor:
+    def log_probs(self, inputs: torch.Tensor, targets: torch.Tensor, scored: torch.Tensor,
+                  real: torch.Tensor) -> torch.Tensor:
         """float32 log p(targets[b, t] | inputs[b, :t + 1]) at the positions where the (batch, time)
-        mask `scored` is set, in row-major order; the output layer runs at those positions only."""
+        mask `scored` is set, in row-major order; the output layer runs at those positions only.
+        `real` marks the inputs that are not padding (right-padded: each row's first n)."""
 
 
 Progress = Callable[[int, int], None]  # called after each batch with its spans and its scored tokens
@@ -59,16 +61,17 @@ def score_spans(model: ScoringModel, spans: Sequence[Span], batch_size: int,
         inputs = np.zeros((len(chosen), width), dtype=np.int64)
         targets = np.zeros((len(chosen), width), dtype=np.int64)
         scored = np.zeros((len(chosen), width), dtype=bool)
+        real = np.zeros((len(chosen), width), dtype=bool)
         for row, index in enumerate(chosen):
             span = spans[index]
             n = len(span.ids) - 1
             inputs[row, :n] = span.ids[:-1]
             targets[row, :n] = span.ids[1:]
             scored[row, span.skip:n] = True
+            real[row, :n] = True
         with torch.inference_mode():
-            log_probs = model.log_probs(torch.from_numpy(inputs).to(model.device),
-                                        torch.from_numpy(targets).to(model.device),
-                                        torch.from_numpy(scored).to(model.device)).cpu().numpy()
+            log_probs = model.log_probs(*(torch.from_numpy(a).to(model.device)
+                                          for a in (inputs, targets, scored, real))).cpu().numpy()
         rows = np.nonzero(scored)[0]
         totals[chosen] = np.bincount(rows, weights=log_probs.astype(np.float64), minlength=len(chosen))
         if progress:
