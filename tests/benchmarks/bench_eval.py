@@ -9,7 +9,8 @@ plain-library baseline, transformers' GPT2LMHeadModel on the run's `tokenmill ex
 scoring the same windows one at a time (the loop of Hugging Face's perplexity guide). With
 `--lm-eval`, lm-evaluation-harness's rolling log-likelihood (disjoint windows, its `bits_per_byte`)
 runs on the same folder in a child process, timed inside it (model loading excluded). Tokens/s
-counts the tokens scored; CPU-seconds are the process's, all threads.
+counts the tokens scored; CPU-seconds are the process's, all threads, and the ratios are per
+CPU-second (wall time moves with the other jobs on a shared machine).
 """
 from __future__ import annotations
 
@@ -106,14 +107,14 @@ def main() -> None:
         if args.lm_eval:
             rows.append(lm_eval_row(folder, args.text, scratch, args.threads))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    loop = {cost: tokens / seconds for name, _, tokens, seconds, _, cost in rows if name.startswith("transformers")}
+    loop = {cost: tokens / cpu for name, _, tokens, _, cpu, cost in rows if name.startswith("transformers")}
     print(f"\n{args.run}: {model.params:,} parameters, context {context}; {len(texts)} documents; "
           f"{args.threads} torch thread(s), batch {args.batch_size}; peak RSS of this process {peak:,.0f} MB\n")
     print("| evaluation | bits per byte | tokens scored | tokens/s | tokens per CPU-s | forward passes per token "
-          "| tokens/s vs the transformers loop at the same stride |")
+          "| tokens per CPU-s vs the transformers loop at the same stride |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, bpb, tokens, seconds, cpu, cost in rows:
-        ratio = f"{tokens / seconds / loop[cost]:.2f}×" if cost in loop else ""
+        ratio = f"{tokens / cpu / loop[cost]:.2f}×" if cost in loop else ""
         print(f"| {name} | {bpb:.4f} | {tokens:,} | {tokens / seconds:,.0f} | {tokens / cpu:,.0f} | {cost:g} | {ratio} |")
 
 
