@@ -76,14 +76,14 @@ def file_list_sha256(files: list[dict[str, Any]]) -> str:
     return hashlib.sha256(listing.encode("utf-8")).hexdigest()
 
 
-def plain(value: Any) -> Any:
+def _plain(value: Any) -> Any:
     """Dataclasses as mappings, tuples as lists, anything else JSON lacks as its text."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return plain(dataclasses.asdict(value))
+        return _plain(dataclasses.asdict(value))
     if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
+        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
+        return [_plain(v) for v in value]
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
@@ -108,9 +108,9 @@ def run_card(job: str, folder: str, config: Any, inputs: Sequence[str] | dict[st
     keeping (e.g. where a run's parts went)."""
     files = ([{"path": path, "bytes": size} for path, size in sorted(inputs.items())] if isinstance(inputs, dict)
              else input_files(inputs))
-    card = {"command": command_line(), "python": sys.executable, "config": plain(config),
+    card = {"command": command_line(), "python": sys.executable, "config": _plain(config),
             "versions": library_versions(), "inputs": files, "inputs_sha256": file_list_sha256(files),
-            "runner": plain(runner), "started": _now()}
+            "runner": _plain(runner), "started": _now()}
     extra: dict[str, Any] = {}
     started = time.monotonic()
     status = "failed"
@@ -118,7 +118,7 @@ def run_card(job: str, folder: str, config: Any, inputs: Sequence[str] | dict[st
         yield extra
         status = "ok"
     finally:
-        card.update(ended=_now(), seconds=round(time.monotonic() - started, 3), status=status, **plain(extra))
+        card.update(ended=_now(), seconds=round(time.monotonic() - started, 3), status=status, **_plain(extra))
         write_card(folder, job, card)
 
 

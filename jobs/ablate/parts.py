@@ -12,6 +12,7 @@ then resumes from its newest checkpoint.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -19,14 +20,14 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from tokenmill.jobs.run_card import plain
-
 PARTS_FILE = "ablation-parts.json"
 
 
 def part_key(*parts: Any) -> str:
-    """A stable hash of plain values (dataclasses, mappings, lists, numbers, text)."""
-    canonical = json.dumps(plain(list(parts)), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """A stable hash of plain values: dataclasses (as their fields), mappings, lists, numbers, text."""
+    canonical = json.dumps(list(parts), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                           default=lambda value: dataclasses.asdict(value) if dataclasses.is_dataclass(value)
+                           else str(value))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -49,7 +50,7 @@ class Parts:
         if folder is not None and recorded.get("key") not in (None, key):
             shutil.rmtree(folder, ignore_errors=True)
         self._write(name, {"key": key, "finished": False, "result": None})
-        result = plain(produce())
+        result = json.loads(json.dumps(produce()))  # as a later run reads it back
         self._write(name, {"key": key, "finished": True, "result": result})
         return result
 
