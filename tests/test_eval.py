@@ -93,8 +93,8 @@ def test_choice_layouts_are_formatted_as_the_harness_formats_them(tmp_path):
     arc = tmp_path / "arc.jsonl"
     arc.write_text("\n".join(json.dumps(r) for r in [
         {"question": "Which is a gas?", "choices": {"text": ["ice", "steam"], "label": ["A", "B"]}, "answerKey": "B"},
-        {"question": {"stem": "Which is hot?", "choices": [{"text": "sun", "label": "1"}, {"text": "snow", "label": "2"}]},
-         "answerKey": "1"},
+        {"question": {"stem": "Which is hot?",
+                      "choices": [{"text": "sun", "label": "1"}, {"text": "snow", "label": "2"}]}, "answerKey": "1"},
         {"question": "Which?", "choices": {"text": ["x", "y"], "label": ["A", "B"]}, "answerKey": "E"},
     ]) + "\n")
     found = read_choice_set(arc)
@@ -104,8 +104,9 @@ def test_choice_layouts_are_formatted_as_the_harness_formats_them(tmp_path):
     assert found.skipped == {"answer_not_a_choice": 1}
 
     piqa = tmp_path / "valid.jsonl"  # PIQA's release: labels in valid-labels.lst
-    piqa.write_text(json.dumps({"goal": "Dry a wet phone.", "sol1": "Put it in rice.", "sol2": "Put it in water."})
-                    + "\n" + json.dumps({"goal": "Open a jar.", "sol1": "Twist the lid.", "sol2": "Eat the lid."}) + "\n")
+    piqa.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"goal": "Dry a wet phone.", "sol1": "Put it in rice.", "sol2": "Put it in water."},
+        {"goal": "Open a jar.", "sol1": "Twist the lid.", "sol2": "Eat the lid."}]))
     (tmp_path / "valid-labels.lst").write_text("0\n0\n")
     found = read_choice_set(piqa)
     assert found.layout == "piqa" and [i.gold for i in found.items] == [0, 0]
@@ -205,8 +206,8 @@ def test_choice_accuracy_equals_a_direct_transformers_computation(exported, samp
     entry = json.loads((run / "eval.json").read_text())["evaluations"][-1]["choice"]
     for name, path in files.items():
         found = read_choice_set(path)
-        right = [choice_accuracy([harness_log_likelihood(model, tokenizer, item.context, " " + c) for c in item.choices],
-                                 item.choices, item.gold) for item in found.items]
+        right = [choice_accuracy([harness_log_likelihood(model, tokenizer, item.context, " " + choice)
+                                  for choice in item.choices], item.choices, item.gold) for item in found.items]
         assert entry[name]["items"] == len(found.items) == ITEMS
         assert entry[name]["acc"] == pytest.approx(sum(r[0] for r in right) / ITEMS, abs=1e-12), name
         assert entry[name]["acc_norm"] == pytest.approx(sum(r[1] for r in right) / ITEMS, abs=1e-12), name

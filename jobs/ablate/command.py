@@ -37,9 +37,12 @@ MODEL_ALIASES = {"124m": "gpt2-124m", "350m": "gpt2-350m", "774m": "gpt2-774m", 
               help="YAML with the shared tokenizer:, pack: and train: sections (default: the proxy size's).")
 @click.option("--stride", type=click.IntRange(min=1), help="Text window stride (default: half the context).")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1), help="Evaluation batch.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where proxies train and evaluate.")
-@click.option("--runner", help="Beam runner for curate, the tokenizer's sample and pack (default FnApiRunner).")
-@click.option("--workers", type=int, help="Local Beam worker processes.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
+              help="Where proxies train and evaluate (default: train.device of --settings, else auto).")
+@click.option("--runner", help="Beam runner for curate, the tokenizer's sample and pack (default: each config's "
+                               "runner.name, else FnApiRunner).")
+@click.option("--workers", type=int,
+              help="Local Beam worker processes (default: each config's runner.workers, else 1).")
 def ablate_command(configs, output, tokens, model, seeds, text_flags, choice_flags, settings_path, stride,
                    batch_size, device, runner, workers):
     """Curate each config, train one tokenizer on their union, pack each to --tokens, train --seeds proxies

@@ -99,7 +99,8 @@ def write_page(output: Path, summary: dict) -> Path:
     settings = summary["settings"]
     series = []
     for name in settings["arms"]:
-        curves = [c for run in summary["arms"][name]["runs"].values() if (c := loss_curve(output / run["run"])) is not None]
+        runs = summary["arms"][name]["runs"].values()
+        curves = [curve for run in runs if (curve := loss_curve(output / run["run"])) is not None]
         if curves:
             series.append(Line(name, *bucketed(curves)))
     parts = [

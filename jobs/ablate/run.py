@@ -11,9 +11,9 @@ token budget, train a proxy per arm and seed, evaluate every proxy on the same s
 The tokenizer is trained on a sample of the union, each arm an equal share of it (split among its
 sources by its own mixture), so the proxies share a vocabulary and no arm's text shapes it more
 than another's: the sample is at most the number of arms times the smallest arm's text, so a
-larger arm cannot give more than a smaller one has. Every arm is packed to `tokens` and every proxy trains for the same steps: one pass
-over the training rows, which are as many in every arm. Seeds set the proxies' initialisation;
-the data order is the pack's, the same for every seed.
+larger arm cannot give more than a smaller one has. Every arm is packed to `tokens` and every proxy
+trains for the same steps: one pass over the training rows, which are as many in every arm. Seeds
+set the proxies' initialisation; the data order is the pack's, the same for every seed.
 """
 from __future__ import annotations
 

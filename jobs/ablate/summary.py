@@ -74,5 +74,5 @@ def _arm_entry(arm: Arm, records: dict, seeds: int) -> dict:
 
     return {"config": str(arm.curated_from) if arm.curated_from else arm.config.origin,
             "curate": result(f"curate/{arm.name}"), "pack": result(f"pack/{arm.name}"),
-            "runs": {str(seed): {"run": f"arms/{arm.name}/seed-{seed}", **(result(f"train/{arm.name}/seed-{seed}") or {})}
-                     for seed in range(1, seeds + 1)}}
+            "runs": {str(seed): {"run": f"arms/{arm.name}/seed-{seed}",
+                                 **(result(f"train/{arm.name}/seed-{seed}") or {})} for seed in range(1, seeds + 1)}}

@@ -75,9 +75,9 @@ def _evaluate(model, checkpoint, tokenizer_sha256, target: Path, card_folder: Pa
 
 @click.command("eval")
 @click.option("--run", "run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Run folder of `tokenmill train`.")
+              help="Run folder of `tokenmill train` (no default: this or --hf).")
 @click.option("--hf", "hf_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="A Hugging Face causal LM folder (e.g. from `tokenmill export --hf`), instead of --run.")
+              help="A Hugging Face causal LM folder (e.g. from `tokenmill export --hf`) (no default: this or --run).")
 @click.option("--checkpoint", "steps", multiple=True, type=click.IntRange(min=0),
               help="Step of a checkpoint to evaluate (default: the newest). Repeatable.")
 @click.option("--text", "text_flags", multiple=True, metavar="NAME=FORMAT:GLOB",

@@ -37,8 +37,8 @@ def evaluation_html(run: Path) -> Optional[str]:
         for entry in entries:
             if name in entry.get("text", {}):
                 r = entry["text"][name]
-                rows.append(f"<tr><td>{_step(entry)}</td><td>{r['bits_per_byte']:.4f}{_interval(r['bits_per_byte_ci95'])}"
-                            f"</td><td>{r['loss']:.4f}</td><td>{r['tokens']:,}</td><td>{r['documents']:,}</td>"
+                rows.append(f"<tr><td>{_step(entry)}</td><td>{r['bits_per_byte']:.4f}"
+                            f"{_interval(r['bits_per_byte_ci95'])}</td><td>{r['loss']:.4f}</td><td>{r['tokens']:,}</td><td>{r['documents']:,}</td>"
                             f"<td>{r['stride']} of {r['context']}</td></tr>")
         parts.append(f"<h3>{escape(name)} <small>(text: bits per byte, lower is better)</small></h3><table><tr>"
                      f"<th>step</th><th>bits per byte</th><th>loss</th><th>tokens</th><th>documents</th>"

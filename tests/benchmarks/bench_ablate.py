@@ -177,7 +177,8 @@ def report(folder: Path, sets: dict[str, Path], wall: float, cpu: float, args) -
         source = arm["pack"]["sources"]["web"]
         print(f"| {name} | {read:,} | {kept:,} | {source['tokens_available']:,} | {source['epochs']:.2f} |")
     seeds = [str(s) for s in range(1, settings["seeds"] + 1)]
-    print("\n| set | arm | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | range | default − raw | ÷ spread |")
+    print("\n| set | arm | " + " | ".join(f"seed {s}" for s in seeds)
+          + " | mean | range | default − raw | ÷ spread |")
     print("| --- | --- | " + " | ".join("---:" for _ in seeds) + " | ---: | ---: | ---: | ---: |")
     for set_name, entry in summary["sets"].items():
         data = entry["figures"]["bits_per_byte"]

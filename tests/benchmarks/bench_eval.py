@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-CORPUS = Path(os.environ.get("TOKENMILL_CORPUS", REPO.parent / "shared" / "corpus"))
+ABLATION = Path(tempfile.gettempdir()) / "tokenmill-ablation"  # bench_ablate.py's default output
 
 LM_EVAL_SCRIPT = """
 import json, sys, time
@@ -71,7 +71,8 @@ def transformers_loop(folder: Path, texts: list[str], context: int, stride: int)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", type=Path, required=True)
-    parser.add_argument("--text", default=f"wikitext=jsonl:{Path(tempfile.gettempdir()) / 'tokenmill-ablation/eval/wikitext.jsonl'}")
+    parser.add_argument("--text", default=f"wikitext=jsonl:{ABLATION / 'eval' / 'wikitext.jsonl'}",
+                        help="held-out text (default: the WikiText set bench_ablate.py writes)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lm-eval", action="store_true")
@@ -115,7 +116,8 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, bpb, tokens, seconds, cpu, cost in rows:
         ratio = f"{tokens / cpu / loop[cost]:.2f}×" if cost in loop else ""
-        print(f"| {name} | {bpb:.4f} | {tokens:,} | {tokens / seconds:,.0f} | {tokens / cpu:,.0f} | {cost:g} | {ratio} |")
+        print(f"| {name} | {bpb:.4f} | {tokens:,} | {tokens / seconds:,.0f} | {tokens / cpu:,.0f} | {cost:g} "
+              f"| {ratio} |")
 
 
 def lm_eval_row(folder: Path, text_flag: str, scratch: str, threads: int) -> tuple:
