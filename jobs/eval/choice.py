@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,7 +138,7 @@ def read_choice_set(path: Path) -> ChoiceSet:
     labels = labels_beside(path)
     try:
         return _choice_set(path, labels)
-    except (OSError, EOFError, UnicodeDecodeError) as err:  # a damaged gzip stream, a file that is not text
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:  # a damaged gzip stream, not text
         raise ValueError(f"{path}: cannot be read ({err})") from None
 
 
