@@ -12,7 +12,7 @@ from tokenmill.jobs.cli import cli
 
 pytestmark = pytest.mark.slow
 SETTINGS = {"tokenizer": {"vocab_size": 512},
-            "pack": {"seq_len": 32, "rows_per_shard": 32},
+            "pack": {"seq_len": 64, "rows_per_shard": 32},
             "train": {"batch_size": 8, "checkpoint_every": 1000, "eval_every": 1000, "tensorboard": False}}
 TOKENS = 8000
 
@@ -46,7 +46,7 @@ def test_every_arm_gets_the_same_tokenizer_tokens_and_training(ablation):
     for arm in ("raw", "default"):
         assert (out / "arms" / arm / "tokenizer.json").read_bytes() == shared
         manifest = json.loads((out / "arms" / arm / "tokens" / "manifest.json").read_text())
-        assert manifest["total_tokens"] == TOKENS // 33 * 33 == summary["arms"][arm]["pack"]["total_tokens"]
+        assert manifest["total_tokens"] == TOKENS // 65 * 65 == summary["arms"][arm]["pack"]["total_tokens"]
         for seed in ("1", "2"):
             run = summary["arms"][arm]["runs"][seed]
             assert run["step"] == summary["settings"]["steps"] > 0
