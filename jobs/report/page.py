@@ -4,9 +4,9 @@ It reads what the jobs wrote and nothing else: DIR/ledger.json (the funnel and t
 the curated and rejected Parquet shards (languages, signal histograms of kept and removed documents,
 duplicate clusters, example documents per removal reason; only the columns needed, batch by batch, so
 memory stays flat), DIR/tokens/manifest.json and the token shards (tokens per source, the mixture
-along the training order), a training run's metrics.jsonl and eval.json (DIR/run by default) and DIR/run.json for
-the config the thresholds come from. A section whose inputs are absent is left out. Charts are
-inline SVG (jobs/report/charts.py): the page needs no network and no script.
+along the training order), a training run's metrics.jsonl and eval.json (DIR/run by default) and
+DIR/run.json for the config the thresholds come from. A section whose inputs are absent is left out.
+Charts are inline SVG (jobs/report/charts.py): the page needs no network and no script.
 """
 from __future__ import annotations
 
