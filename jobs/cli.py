@@ -29,12 +29,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "generate": ("tokenmill.jobs.train.generate:generate_command", "Sample text from a trained run.", "training.md#training"),
     "export": ("tokenmill.jobs.train.export:export_command", "Export a trained run for Hugging Face transformers.",
                "training.md#training"),
+    "eval": ("tokenmill.jobs.eval.command:eval_command", "Bits per byte and multiple-choice accuracy of a model.",
+             "training.md"),
+    "ablate": ("tokenmill.jobs.ablate.command:ablate_command", "Compare curation configs by the proxy models they train.",
+               "training.md"),
     "plan": ("tokenmill.jobs.plan:plan_command", "Size a model and its data for a compute budget.", "training.md#planning"),
     "report": ("tokenmill.jobs.report.page:report_command", "Write OUT/report.html for a run.",
                "ledger-and-report.md#the-report"),
     "run": ("tokenmill.jobs.run:run_command", "Run every stage, curate to train, from one config.", "index.md"),
 }
-DOCS = "docs/"  # where the pages live in the repository (and, built with MkDocs, on the site)
+DOCS = "docs/"
+TORCH_PACKAGES = ("tokenmill.jobs.train.", "tokenmill.jobs.eval.", "tokenmill.jobs.ablate.")  # commands that need PyTorch  # where the pages live in the repository (and, built with MkDocs, on the site)
 
 # Options whose default is a config key's, by command and option name: what the option sets when given,
 # else what --config sets, else the key's default.
@@ -63,7 +68,7 @@ class LazyGroup(click.Group):
             return None
         target, _, page = COMMANDS[name]
         module, _, attribute = target.partition(":")
-        if module.startswith("tokenmill.jobs.train."):
+        if module.startswith(TORCH_PACKAGES):
             from tokenmill.jobs.train import NEEDS_TORCH, torch_installed
 
             if not torch_installed():

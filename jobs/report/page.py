@@ -6,7 +6,7 @@ the removal reasons, exact), DIR/run.json for the config the thresholds come fro
 the curated and rejected shards (jobs/report/sample.py: languages, signal histograms of kept and
 removed documents, duplicate clusters, example documents per removal reason),
 DIR/tokens/manifest.json (tokens per source; the mixture along the training order from one token
-shard per stretch of it) and a training run's metrics.jsonl (DIR/run by default). A section whose
+shard per stretch of it) and a training run's metrics.jsonl and `tokenmill eval`'s eval.json (DIR/run by default). A section whose
 inputs are absent is left out; a new section is a function of `RunOutput` added to SECTIONS. Charts
 are inline SVG (jobs/report/charts.py): the page needs no network and no script.
 """
@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from tokenmill.jobs.report.charts import PALETTE, Bars, Line, fmt, hbars, histogram, lines
+from tokenmill.jobs.report.evaluation import evaluation_html
 from tokenmill.jobs.report.sample import ShardSample, read_json, read_lines
 from tokenmill.jobs.run_card import CARD_FILE, read_cards
 from tokenmill.pipeline.config import Config, SourceConfig, load_config
@@ -408,11 +409,16 @@ def training_section(out: RunOutput) -> Optional[Section]:
     return Section("training", "Training", "".join(parts))
 
 
+def evaluation_section(out: RunOutput) -> Optional[Section]:
+    html = evaluation_html(out.run) if out.run is not None else None
+    return Section("evaluation", "Evaluation", html) if html else None
+
+
 # The page's sections, in order: each takes the output folder and returns its Section, or None when
-# what it shows is absent. A new section (evaluation results, say) is one more function here.
+# what it shows is absent. A new section is one more function here.
 SECTIONS: list[Callable[[RunOutput], Optional[Section]]] = [
     funnel_section, reasons_section, examples_section, languages_section, signals_section, duplicates_section,
-    tokens_section, training_section,
+    tokens_section, training_section, evaluation_section,
 ]
 
 
@@ -494,7 +500,8 @@ def build_report(output: str, run: Optional[str] = None, config_path: Optional[s
                    "OUTPUT/run.json records, else the defaults).")
 def report_command(output, run, config_path):
     """Write OUTPUT/report.html about the run in OUTPUT (a local folder or gs://, s3://, hdfs://): funnel,
-    reasons and examples, languages, signals, duplicates, tokens and mixture, and training curves."""
+    reasons and examples, languages, signals, duplicates, tokens and mixture, training curves and
+    `tokenmill eval`'s figures."""
     try:
         page = build_report(output, run, config_path)
     except ConfigError as err:

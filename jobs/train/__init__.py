@@ -2,17 +2,16 @@
 (`pip install 'tokenmill[train]'`); importing this package does not import torch, so that curate, the
 tokenizer and pack, and `tokenmill run --skip-train`, run where torch is not installed."""
 
+import importlib.util
+
 __all__ = ["TrainResult", "TrainingDiverged", "train"]
 
 NEEDS_TORCH = "needs PyTorch, which curation does not install: pip install 'tokenmill[train]'"
 
 
 def torch_installed() -> bool:
-    try:
-        import torch  # noqa: F401 (the commands that ask are about to use it)
-    except ModuleNotFoundError:
-        return False
-    return True
+    """Whether PyTorch can be imported (looked up, not imported: `tokenmill eval --help` stays light)."""
+    return importlib.util.find_spec("torch") is not None
 
 
 def __getattr__(name: str):
