@@ -99,13 +99,14 @@ def make_runner(runner: str):
 
 
 def counters(result, namespace: str) -> dict[str, int]:
-    """The committed totals of a finished pipeline's counters in `namespace`, by name ({} where the
-    runner reports none)."""
+    """The totals of a finished pipeline's counters in `namespace`, by name ({} where the runner reports
+    none): committed values, or attempted ones where the runner commits none (Spark's portable runner)."""
     try:
         found = result.metrics().query(MetricsFilter().with_namespace(namespace))["counters"]
     except NotImplementedError:
         return {}
     totals: dict[str, int] = {}
     for counter in found:
-        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + counter.committed
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + (value or 0)
     return dict(sorted(totals.items()))
