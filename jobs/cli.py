@@ -30,16 +30,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "export": ("tokenmill.jobs.train.export:export_command", "Export a trained run for Hugging Face transformers.",
                "training.md#training"),
     "eval": ("tokenmill.jobs.eval.command:eval_command", "Bits per byte and multiple-choice accuracy of a model.",
-             "training.md"),
+             "training.md#evaluation"),
     "ablate": ("tokenmill.jobs.ablate.command:ablate_command", "Compare curation configs by the proxy models they train.",
-               "training.md"),
+               "training.md#ablation"),
     "plan": ("tokenmill.jobs.plan:plan_command", "Size a model and its data for a compute budget.", "training.md#planning"),
     "report": ("tokenmill.jobs.report.page:report_command", "Write OUT/report.html for a run.",
                "ledger-and-report.md#the-report"),
     "run": ("tokenmill.jobs.run:run_command", "Run every stage, curate to train, from one config.", "index.md"),
 }
-DOCS = "docs/"
-TORCH_PACKAGES = ("tokenmill.jobs.train.", "tokenmill.jobs.eval.", "tokenmill.jobs.ablate.")  # commands that need PyTorch  # where the pages live in the repository (and, built with MkDocs, on the site)
+DOCS = "docs/"  # where the pages live in the repository (and, built with MkDocs, on the site)
+TORCH_PACKAGES = ("tokenmill.jobs.train.", "tokenmill.jobs.eval.", "tokenmill.jobs.ablate.")  # commands that need PyTorch
 
 # Options whose default is a config key's, by command and option name: what the option sets when given,
 # else what --config sets, else the key's default.
