@@ -87,6 +87,37 @@ def test_a_rerun_after_a_crash_reads_only_the_files_not_staged(inputs, clean, tm
     assert ledger["removed"]["docs"]["exact-dedup/duplicate"] == ledger["removed"]["docs"]["near-dedup/duplicate"] == 1
 
 
+def test_a_rerun_over_more_files_stages_again_what_was_keyed_for_fewer(inputs, tmp_path, monkeypatch):
+    """A uid packs the shard into as many bits as the file count needs (transforms/join.py): a receipt
+    from a run over fewer files holds keys in another layout, so none is replayed."""
+    more, out = tmp_path / "more", tmp_path / "out"
+    shutil.copytree(inputs, more)
+    read, real = [], READERS["jsonl"]
+
+    def dies_on_the_fourth_file(path, source, options):
+        read.append(path)
+        if len(read) == 4:
+            raise OSError(errno.EIO, "the connection dropped", path)
+        yield from real(path, source, options)
+
+    monkeypatch.setitem(READERS, "jsonl", dies_on_the_fourth_file)
+    with pytest.raises(Exception, match="the connection dropped"):
+        curate(config(more), str(out), STAGES)
+    monkeypatch.setitem(READERS, "jsonl", real)
+    assert len(list((out / "_staging" / "receipts").iterdir())) == 3
+    for i in range(3):  # files listed after the six: 9 files need a bit more than 6
+        docs = [json.loads(line) for line in (inputs / f"f{i}.jsonl").read_text().splitlines()]
+        (more / f"g{i}.jsonl").write_text("".join(json.dumps({**d, "id": f"g-{d['id']}"}) + "\n" for d in docs))
+    curate(config(more), str(out), STAGES)
+    assert read_cards(str(out))["curate"]["staged_files"]["read"] == 9
+
+    fresh = tmp_path / "fresh"
+    curate(config(more), str(fresh), STAGES)
+    assert output_tree(out) == output_tree(fresh)
+    ledger = json.loads((fresh / "ledger.json").read_text())
+    assert ledger["removed"]["docs"]["exact-dedup/duplicate"] > 1  # the copies meet their originals by uid
+
+
 def test_a_failed_run_leaves_the_previous_output_whole_and_no_partial_file(inputs, clean, tmp_path, monkeypatch):
     out = tmp_path / "out"
     shutil.copytree(clean, out)
