@@ -136,14 +136,18 @@ def counting_append(self, data):
 execution.GroupingBuffer.append = counting_append
 from tokenmill.jobs.curate import curate
 from tokenmill.pipeline.config import Config, SourceConfig
+from tokenmill.pipeline.ledger import DataLost
 folder, stages, workers = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
 start = time.perf_counter()
-ledger = curate(Config(sources={"web": SourceConfig("jsonl", [folder + "/web-*.jsonl.gz"])}), folder + "/out",
-                stages, workers=workers)
+try:
+    ledger, failed = curate(Config(sources={"web": SourceConfig("jsonl", [folder + "/web-*.jsonl.gz"])}),
+                            folder + "/out", stages, workers=workers), False
+except DataLost as lost:  # errors past curate.max_error_share: the outputs are published, the run fails
+    ledger, failed = lost.ledger, True
 seconds = time.perf_counter() - start
 import pyarrow.parquet as pq
 kept = pq.read_table(folder + "/out/curated", columns=["id"]).column("id").to_pylist()
-print(json.dumps({"seconds": seconds, "shuffled": shuffled[0], "ledger": ledger, "kept_ids": kept}))
+print(json.dumps({"seconds": seconds, "shuffled": shuffled[0], "ledger": ledger, "kept_ids": kept, "failed": failed}))
 """
 
 
@@ -253,7 +257,8 @@ def family_table(args) -> None:
                 ledger = r["ledger"]
                 print(f"| {chain} | {workers} | {measured(r, docs)} | "
                       + " | ".join(f"{kept[name]:,}" for name in FAMILIES)
-                      + f" | {dedup_removals(ledger['removed']['web'])} | {ledger['errors']['web'] or ''} | "
+                      + f" | {dedup_removals(ledger['removed']['web'])} | {ledger['errors']['web'] or ''}"
+                      + (" (the run failed: DataLost)" if r["failed"] else "") + " | "
                       f"{ledger.get('notes', {}).get('web', {}) or ''} |",
                       flush=True)
 
