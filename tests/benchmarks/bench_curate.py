@@ -1,147 +1,342 @@
-"""Benchmark: the curate pipeline per stage and end to end, against a plain Python loop over the
-same libraries (gzip + json, fastText lid.176, the quality rule sets, a dict of content hashes, pyarrow).
+"""Benchmark: what curating a crawl costs with the default chain, stage by stage, in CPU time.
 
-    python tests/benchmarks/bench_curate.py [--copies 8]      (or all benchmarks: run_all.py)
+    python tests/benchmarks/bench_curate.py [--copies 1] [--repeat 2]
+        [--datatrove-python /work/venv-datatrove/bin/python]          (or all benchmarks: run_all.py)
 
-The input is every web-bulk JSONL document in ../shared/corpus, repeated `--copies` times (each copy
-made distinct, so dedup keeps them). Each measurement runs in its own process, so peak memory is
-that measurement's own. Per-stage pipeline figures are differences between runs with one stage
-more; the Beam overhead is the ratio of the pipeline's end-to-end time to the plain loop's.
+Input: WARC files written to a temporary folder from the real pages of ../shared/corpus: the records
+of the WARC files in web/, and the HTML test pages of web-bulk (Readability's and trafilatura's) as
+HTTP response records. `--copies` repeats them, each copy's pages edited (exact dedup keeps them,
+near dedup removes them).
+
+Every figure is CPU time of the measuring process and its workers (`getrusage`): pages per
+CPU-second is pages/s per core, which the machine's other load changes far less than wall time.
+
+- pipeline: `tokenmill curate` (FnApiRunner, one worker, a fresh process per run) with the default
+  chain cut after each stage; a stage costs the difference from the run without it, per page that
+  reaches it (the ledger counts them). Each run is the fastest of `--repeat`.
+- fixed cost: the full chain on one page, after imports (graph, runner, every stage set up): what a
+  small run and each worker pay once; the steady state is the full run less this.
+- plain loop: the same filters called in a loop in one process, without Beam (the baseline).
+- DataTrove: its FineWeb chain's steps (warcio, trafilatura, lid.176, Gopher, C4, FineWeb, MinHash
+  signatures, PII formatter) on the same pages, in its own environment (`--datatrove-python`; set up
+  with `python -m venv X; X/bin/pip install "datatrove[processing]==0.10.1" lxml_html_clean`).
+- core-hours for 3×10⁹ pages (a monthly Common Crawl): 3×10⁹ / (pages per CPU-second) / 3600.
 """
 from __future__ import annotations
 
 import argparse
-import glob
-import gzip
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-from benchtable import Row, machine, render
+from benchtable import Row, machine
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent / "shared" / "corpus"
-STAGE_RUNS = [("read", []), ("langid", ["langid"]), ("quality", ["langid", "quality"]),
-              ("exact-dedup", ["langid", "quality", "exact-dedup"])]
+CORPUS = Path(os.environ.get("TOKENMILL_CORPUS", REPO.parent / "shared" / "corpus"))
+HTML_PAGES = ("readability_testpages_source_html.tar.gz", "trafilatura_testpages_html_part-shared.tar.gz")
+CHAIN = ["clean-text", "langid", "quality", "exact-dedup", "near-dedup", "toxicity", "pii"]  # the default, in order
+CRAWL_PAGES = 3e9
+DATATROVE_STAGES = {"read + extract": "read + extract (warcio, trafilatura)", "langid": "langid (lid.176 ftz, k=-1)",
+                    "quality": "quality (Gopher, C4, FineWeb)", "near-dedup": "near-dedup (MinHash signatures)",
+                    "pii": "pii (e-mail, IP formatter)"}
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that have ended."""
+    import resource
+
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def make_input(folder: Path, copies: int) -> tuple[str, int, int]:
-    """One gzipped JSONL file per copy (files are the unit that workers share); returns their glob."""
-    docs = []
-    for path in sorted((CORPUS / "web-bulk").glob("*.jsonl*")):
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as lines:
-            docs += [json.loads(line) for line in lines if line.strip()]
+    """WARC files of real pages in `folder` (and the first page alone in one/ beside it); returns
+    their glob, the number of pages and their HTML bytes."""
+    from tokenmill.jobs.sample.build import warc_record
+
+    pages = []
+    for name in HTML_PAGES:
+        with tarfile.open(CORPUS / "web-bulk" / name) as tar:
+            members = sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name)
+            pages += [(f"https://pages.example/{name.split('_')[0]}/{i}", tar.extractfile(m).read())
+                      for i, m in enumerate(members)]
     size = 0
     for copy in range(copies):
-        with gzip.open(folder / f"bulk-{copy:03d}.jsonl.gz", "wt", encoding="utf-8") as out:
-            for i, doc in enumerate(docs):
-                text = doc["text"] if copy == 0 else f"{doc['text']}\n(copy {copy})"
-                size += len(text.encode("utf-8"))
-                out.write(json.dumps({"id": f"{copy}-{i}", "text": text}) + "\n")
-    return str(folder / "bulk-*.jsonl.gz"), len(docs) * copies, size
+        records = [warc_record(f"{url}?copy={copy}", html.decode("utf-8", "replace") + (f"<p>copy {copy}</p>" if copy else ""))
+                   for url, html in pages]
+        for part in range(0, len(records), 100):
+            (folder / f"pages-{copy:02d}-{part // 100:02d}.warc.gz").write_bytes(b"".join(records[part:part + 100]))
+        size += sum(len(html) for _, html in pages)
+    (folder.parent / "one").mkdir()
+    (folder.parent / "one" / "page.warc.gz").write_bytes(warc_record(pages[0][0], pages[0][1].decode("utf-8", "replace")))
+    for path in sorted((CORPUS / "web").glob("*.warc.gz")):  # Common Crawl and crawler WARC files, as they are
+        (folder / f"crawl-{path.name}").write_bytes(path.read_bytes())
+        size += path.stat().st_size
+    return str(folder / "*.warc.gz"), len(pages) * copies + crawl_pages(folder), size
 
 
-def plain_loop(path: str, out: str) -> dict:
-    """The same work without Beam: one process, one pass, stage by stage."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from tokenmill.filters.langid import bundled_model_path, load_fasttext_model, predict_languages
-    from tokenmill.filters.normalize import content_hash
-    from tokenmill.pipeline.config import SourceConfig
-    from tokenmill.pipeline.stages import QualitySettings, STAGES
+def crawl_pages(folder: Path) -> int:
     from tokenmill.filters.document import Document
+    from tokenmill.transforms.formats import READERS, ReadOptions
 
-    times = {}
-    t = time.perf_counter()
-    docs = []
-    for file in sorted(glob.glob(path)):
-        with gzip.open(file, "rt", encoding="utf-8") as lines:
-            docs += [json.loads(line) for line in lines]
-    times["read"] = time.perf_counter() - t
-    t = time.perf_counter()
-    model = load_fasttext_model(str(bundled_model_path()))
-    langs = predict_languages(model, [d["text"] for d in docs])
-    docs = [dict(d, lang=l, lang_score=s) for d, (l, s) in zip(docs, langs) if l == "en" and s >= 0.65]
-    times["langid"] = time.perf_counter() - t
-    t = time.perf_counter()
-    quality = STAGES["quality"].build(QualitySettings(), SourceConfig("jsonl", [path]))  # the pipeline's chain
-    docs = [d for d in docs if quality(Document(d["id"], "bulk", d["text"], lang=d["lang"])) is None]
-    times["quality"] = time.perf_counter() - t
-    t = time.perf_counter()
-    seen = {}
-    for d in sorted(docs, key=lambda d: d["id"]):
-        seen.setdefault(content_hash(d["text"]), d)
-    docs = list(seen.values())
-    times["exact-dedup"] = time.perf_counter() - t
-    t = time.perf_counter()
-    pq.write_table(pa.Table.from_pylist(docs), f"{out}/plain.parquet", compression="zstd")
-    times["write"] = time.perf_counter() - t
-    return times
+    return sum(isinstance(d, Document) for path in sorted(folder.glob("crawl-*.warc.gz"))
+               for d in READERS["warc"](str(path), "web", ReadOptions()))
 
 
-def pipeline_run(path: str, out: str, stages: list[str], workers: int) -> float:
+def pipeline_run(pattern: str, out: str, stages: list[str], workers: int) -> dict:
+    """One `tokenmill curate` run (call in a fresh process): CPU seconds after the imports, and the ledger."""
     from tokenmill.jobs.curate import curate
     from tokenmill.pipeline.config import Config, SourceConfig
 
-    t = time.perf_counter()  # after the imports: Beam's own import (about 1.5 s) is not the pipeline's work
-    curate(Config(sources={"bulk": SourceConfig("jsonl", [path])}), out, stages, workers=workers)
-    return time.perf_counter() - t
+    start, wall = cpu_seconds(), time.perf_counter()
+    ledger = curate(Config(sources={"web": SourceConfig("warc", [pattern])}), out, stages, workers=workers)
+    return {"cpu": cpu_seconds() - start, "wall": time.perf_counter() - wall, "ledger": ledger}
 
 
-def measure_in_subprocess(kind: str, *args) -> tuple[object, float]:
-    """`kind(*args)` in a fresh process: its result, and the peak resident MB of that process and its workers."""
-    code = (f"import json, resource, sys; sys.path.insert(0, {str(REPO)!r}); "
-            f"sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_curate as b; "
-            f"result = b.{kind}(*{args!r}); "
-            "peak = max(resource.getrusage(w).ru_maxrss for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)); "
-            "print(json.dumps([result, peak / 1024]))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
-    value, peak_mb = json.loads(result.stdout.strip().splitlines()[-1])
-    return value, peak_mb
+def in_subprocess(function: str, *args) -> dict:
+    """`function(*args)` of this module in a fresh process; its result, with the process's peak resident MB."""
+    code = (f"import json, resource, sys; sys.path.insert(0, {str(REPO)!r}); sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+            f"import bench_curate as b; result = b.{function}(*{args!r}); "
+            "result['peak_mb'] = max(resource.getrusage(w).ru_maxrss for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024; "
+            "print(json.dumps(result))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def bench_rows(copies: int = 8) -> list[Row]:
-    """Per stage (the difference between runs with one stage more) and end to end with 1 and 2 workers."""
+def fastest(repeat: int, function: str, *args) -> dict:
+    return min((in_subprocess(function, *args) for _ in range(repeat)), key=lambda r: r["cpu"])
+
+
+def reaching(ledger: dict, chain: list[str]) -> dict[str, int]:
+    """Pages that reach each stage of `chain` (read + extract: every page read), from a run's ledger."""
+    removed = {}
+    for key, count in ledger["removed"].get("web", {}).items():
+        removed[key.split("/")[0]] = removed.get(key.split("/")[0], 0) + count
+    read_errors = sum(n for key, n in ledger["errors"].get("web", {}).items() if key.startswith("read/"))
+    left = ledger["input"]["web"] - read_errors
+    found = {"read + extract": ledger["input"]["web"]}
+    for stage in chain:
+        found[stage] = left
+        left -= removed.get(stage, 0)
+    return found
+
+
+def plain_loop(pattern: str) -> dict:
+    """CPU seconds and pages per stage of the same filters called in a loop, without Beam; each
+    stage's set-up (models, matchers) counted apart."""
+    import glob
+
+    from tokenmill.filters.document import Document
+    from tokenmill.filters.minhash import MinHasher
+    from tokenmill.filters.normalize import content_hash
+    from tokenmill.pipeline.config import SourceConfig
+    from tokenmill.pipeline.stages import STAGES, NearDedupSettings
+    from tokenmill.transforms.formats import READERS, ReadOptions
+
+    result = {"cpu": {}, "pages": {}, "setup": {}}
+    start = cpu_seconds()
+    docs = [d for path in sorted(glob.glob(pattern)) for d in READERS["warc"](path, "web", ReadOptions())
+            if isinstance(d, Document)]
+    result["cpu"]["read + extract"], result["pages"]["read + extract"] = cpu_seconds() - start, len(docs)
+    source = SourceConfig("warc", [pattern])
+    for stage in CHAIN:
+        result["pages"][stage] = len(docs)
+        if stage == "exact-dedup":
+            start = cpu_seconds()
+            seen = {}
+            for doc in docs:
+                seen.setdefault(content_hash(doc.text), doc)
+            docs = list(seen.values())
+        elif stage == "near-dedup":  # the pass-1 work: signatures (LSH and components run on keys, in pass 2)
+            settings = NearDedupSettings()
+            start = cpu_seconds()
+            hasher = MinHasher(settings.num_perm, settings.seed, settings.shingle_words)
+            hasher.signatures([doc.text for doc in docs])
+        else:
+            chain_filter = STAGES[stage].build(STAGES[stage].settings(), source)
+            start = cpu_seconds()
+            chain_filter.setup()
+            result["setup"][stage] = cpu_seconds() - start
+            start = cpu_seconds()
+            docs = [doc for doc, reason in zip(docs, chain_filter.filter_batch(docs)) if reason is None]
+        result["cpu"][stage] = cpu_seconds() - start
+    return result
+
+
+DATATROVE_SCRIPT = r"""
+import glob, json, resource, sys, time
+def cpu():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+from warcio.archiveiterator import ArchiveIterator
+from fasttext.FastText import _FastText
+from datatrove.data import Document
+from datatrove.pipeline.extractors import Trafilatura
+from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
+                                        GopherRepetitionFilter, LanguageFilter)
+from datatrove.pipeline.dedup.minhash import MinhashDedupSignature
+from datatrove.pipeline.formatters import PIIFormatter
+pattern, model = sys.argv[1], sys.argv[2]
+cpus, pages = {}, {}
+start = cpu()
+extractor, docs = Trafilatura(favour_precision=True), []
+for path in sorted(glob.glob(pattern)):
+    with open(path, "rb") as stream:
+        for record in ArchiveIterator(stream):
+            if record.rec_type != "response":
+                continue
+            html = record.content_stream().read().decode("utf-8", "replace")
+            try:
+                text = extractor.extract(html)
+            except Exception:
+                text = None
+            if text:
+                docs.append(Document(text=text, id=str(len(docs))))
+pages["read + extract"], cpus["read + extract"] = len(docs), cpu() - start
+language = LanguageFilter(languages=["en"])
+language.model._model = _FastText(model)  # the lid.176 model file given, not downloaded
+steps = [("langid", [language]),
+         ("quality", [GopherRepetitionFilter(), GopherQualityFilter(), C4QualityFilter(filter_no_terminal_punct=False),
+                      FineWebQualityFilter()])]
+for name, filters in steps:
+    pages[name] = len(docs)
+    start = cpu()
+    for f in filters:
+        docs = [d for d in docs if (lambda r: r if isinstance(r, bool) else r[0])(f.filter(d))]
+    cpus[name] = cpu() - start
+signature = MinhashDedupSignature(output_folder="/tmp/unused-datatrove-signatures")
+pages["near-dedup"] = len(docs)
+start = cpu()
+for d in docs:
+    signature.get_signature(signature.get_shingles(d.text))
+cpus["near-dedup"] = cpu() - start
+formatter = PIIFormatter()
+pages["pii"] = len(docs)
+start = cpu()
+for d in docs:
+    d.text = formatter.format(d.text)
+cpus["pii"] = cpu() - start
+print(json.dumps({"cpu": cpus, "pages": pages}))
+"""
+
+
+def datatrove(python: str, pattern: str) -> dict:
+    from tokenmill.filters.langid import bundled_model_path
+
+    done = subprocess.run([python, "-c", DATATROVE_SCRIPT, pattern, str(bundled_model_path())], capture_output=True,
+                          text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def core_hours(pages_per_cpu_second: float) -> float:
+    return CRAWL_PAGES / pages_per_cpu_second / 3600
+
+
+def measure(copies: int = 1, repeat: int = 2, datatrove_python: str | None = None) -> dict:
+    """Every run: the chain cut after each stage on all pages (`runs`) and on one page (`fixed`), the
+    whole chain with 2 workers, the plain loop and DataTrove."""
     with tempfile.TemporaryDirectory() as tmp:
-        path, n_docs, n_bytes = make_input(Path(tmp), copies)
-        mb = n_bytes / 1e6
-        plain, plain_peak = measure_in_subprocess("plain_loop", str(path), tmp)
-        baseline = "plain loop"
-        rows = [Row("curate", f"plain loop, {n_docs:,} docs", None, n_docs / sum(plain.values()),
-                    mb / sum(plain.values()), plain_peak, 1.0, "itself")]
-        previous = 0.0
-        for name, stages in STAGE_RUNS:
-            seconds, peak = measure_in_subprocess("pipeline_run", str(path), f"{tmp}/o-{name}", stages, 1)
-            stage_s = seconds - previous if name != "read" else seconds
-            plain_s = plain[name] + (plain["write"] if name == "read" else 0)
-            label = name + (" + write" if name == "read" else "")
-            if stage_s > 0:
-                rows.append(Row("curate", label, 1, n_docs / stage_s, mb / stage_s, peak, stage_s / plain_s, baseline))
-            else:  # one stage more ran faster: the stage's cost is below the machine's noise
-                rows.append(Row("curate", f"{label} (below noise)", 1, None, None, peak, None, baseline))
-            previous = seconds
-        for workers in (1, 2):
-            if workers == 1:
-                total, peak = previous, rows[-1].peak_mb
-            else:
-                total, peak = measure_in_subprocess("pipeline_run", str(path), f"{tmp}/o-2w", STAGE_RUNS[-1][1], 2)
-            rows.append(Row("curate", "end to end", workers, n_docs / total, mb / total, peak,
-                            total / sum(plain.values()), baseline))
+        folder = Path(tmp) / "warc"
+        folder.mkdir()
+        pattern, pages, html_bytes = make_input(folder, copies)
+        one = str(Path(tmp) / "one" / "*.warc.gz")
+        runs, fixed = {}, {}
+        for k in range(len(CHAIN) + 1):
+            runs[k] = fastest(repeat, "pipeline_run", pattern, f"{tmp}/out-{k}", CHAIN[:k], 1)
+            fixed[k] = fastest(repeat, "pipeline_run", one, f"{tmp}/one-{k}", CHAIN[:k], 1)
+        two = fastest(repeat, "pipeline_run", pattern, f"{tmp}/out-2w", CHAIN, 2)
+        theirs = datatrove(datatrove_python, pattern) if datatrove_python else None
+        plain = in_subprocess("plain_loop", pattern)
+    return {"pages": pages, "html_mb": html_bytes / 1e6, "runs": runs, "fixed": fixed, "two_workers": two,
+            "plain": plain, "datatrove": theirs}
+
+
+def stage_table(m: dict) -> list[dict]:
+    """One row per stage: pages reaching it, its steady CPU seconds (the run with it less the run
+    without it, each less its one-page run) and its fixed CPU seconds (the one-page runs' difference);
+    the plain loop's and DataTrove's CPU seconds."""
+    runs, fixed, plain, theirs = m["runs"], m["fixed"], m["plain"], m["datatrove"]
+    arriving = reaching(runs[len(CHAIN)]["ledger"], CHAIN)
+    steady = {k: runs[k]["cpu"] - fixed[k]["cpu"] for k in runs}
+    rows = []
+    for k, stage in enumerate(["read + extract"] + CHAIN):
+        row = {"stage": stage, "pages": arriving[stage], "cpu": steady[k] - (steady[k - 1] if k else 0.0),
+               "fixed": fixed[k]["cpu"] - (fixed[k - 1]["cpu"] if k else 0.0),
+               "plain_cpu": plain["cpu"][stage], "plain_pages": plain["pages"][stage]}
+        if theirs and stage in theirs["cpu"]:
+            row["datatrove_cpu"], row["datatrove_pages"] = theirs["cpu"][stage], theirs["pages"][stage]
+        rows.append(row)
+    return rows
+
+
+def per_core(pages: int, cpu: float) -> str:
+    return f"{pages / cpu:,.0f}" if cpu > 0 else "below noise"
+
+
+def report(m: dict) -> str:
+    full, fixed = m["runs"][len(CHAIN)], m["fixed"][len(CHAIN)]
+    steady = full["cpu"] - fixed["cpu"]
+    pages = m["pages"]
+    lines = [f"curate: {pages:,} pages of real HTML ({m['html_mb']:.0f} MB) in WARC files; CPU seconds; {machine()}", "",
+             "| stage | pages in | pipeline pages/s per core | fixed CPU-s | plain loop pages/s per core | pipeline / plain | "
+             "DataTrove pages/s per core |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in stage_table(m):
+        ratio = f"{row['cpu'] / row['plain_cpu']:.2f}×" if row["cpu"] > 0 and row["plain_cpu"] > 0 else ""
+        theirs = (f"{per_core(row['datatrove_pages'], row['datatrove_cpu'])} ({DATATROVE_STAGES[row['stage']]})"
+                  if "datatrove_cpu" in row else "")
+        lines.append(f"| {row['stage']} | {row['pages']:,} | {per_core(row['pages'], row['cpu'])} | {row['fixed']:.2f} | "
+                     f"{per_core(row['plain_pages'], row['plain_cpu'])} | {ratio} | {theirs} |")
+    plain_total = sum(m["plain"]["cpu"].values())
+    lines += ["", "| whole chain | pages/s per core | core-hours for 3×10⁹ pages |", "| --- | ---: | ---: |",
+              f"| pipeline, steady state (full run less the one-page run), 1 worker | {pages / steady:,.0f} | "
+              f"{core_hours(pages / steady):,.0f} |",
+              f"| pipeline, as run (start-up included), 1 worker | {pages / full['cpu']:,.0f} | "
+              f"{core_hours(pages / full['cpu']):,.0f} |",
+              f"| pipeline, as run, 2 workers | {pages / m['two_workers']['cpu']:,.0f} | "
+              f"{core_hours(pages / m['two_workers']['cpu']):,.0f} |",
+              f"| plain loop (no Beam, set-up excluded) | {pages / plain_total:,.0f} | {core_hours(pages / plain_total):,.0f} |"]
+    if m["datatrove"]:
+        theirs = sum(m["datatrove"]["cpu"].values())
+        lines.append(f"| DataTrove FineWeb chain (no dedup clustering) | {pages / theirs:,.0f} | "
+                     f"{core_hours(pages / theirs):,.0f} |")
+    setups = ", ".join(f"{stage} {cpu:.2f}" for stage, cpu in m["plain"]["setup"].items())
+    lines += ["", f"Fixed cost per run and worker (the whole chain on one page, after imports): {fixed['cpu']:.2f} CPU-s "
+              f"({fixed['wall']:.1f} s wall); set-up alone in the plain loop, CPU-s: {setups}.",
+              f"Peak memory: {full['peak_mb']:,.0f} MB (1 worker), {m['two_workers']['peak_mb']:,.0f} MB (2 workers)."]
+    return "\n".join(lines)
+
+
+def bench_rows(copies: int = 1) -> list[Row]:
+    """For run_all.py: pages per CPU-second per stage (pipeline) and end to end, against the plain loop."""
+    m = measure(copies, repeat=1)
+    mb = m["html_mb"]
+    rows = [Row("curate", f"{row['stage']} (per core)", 1, row["pages"] / row["cpu"] if row["cpu"] > 0 else None,
+                None, None, row["cpu"] / row["plain_cpu"] if row["cpu"] > 0 and row["plain_cpu"] > 0 else None,
+                "plain loop") for row in stage_table(m)]
+    steady = m["runs"][len(CHAIN)]["cpu"] - m["fixed"][len(CHAIN)]["cpu"]
+    plain_total = sum(m["plain"]["cpu"].values())
+    rows.append(Row("curate", "whole chain, steady state (per core)", 1, m["pages"] / steady, mb / steady,
+                    m["runs"][len(CHAIN)]["peak_mb"], steady / plain_total, "plain loop"))
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--copies", type=int, default=8)
+    parser.add_argument("--copies", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=2, help="Runs per measurement; the fastest counts.")
+    parser.add_argument("--datatrove-python", help="The Python of an environment with datatrove installed.")
+    parser.add_argument("--json", help="Also write the raw measurements here.")
     args = parser.parse_args()
-    print(render(bench_rows(args.copies), f"curate: web-bulk JSONL x{args.copies} files; {machine()}"))
+    m = measure(args.copies, args.repeat, args.datatrove_python)
+    if args.json:
+        Path(args.json).write_text(json.dumps(m, indent=1))
+    print(report(m))
 
 
 if __name__ == "__main__":
