@@ -88,7 +88,7 @@ class _Repeats(NamedTuple):
 def _repeats(starts: list[int], keys: list[int]) -> _Repeats:
     """The n-grams of `keys` (starting at `starts`) that occur more than once among them."""
     counts = Counter(keys)
-    repeated = [counts[key] > 1 for key in keys]
+    repeated = list(map((1).__lt__, map(counts.__getitem__, keys)))  # count > 1, at C speed
     return _Repeats(list(compress(starts, repeated)), list(compress(keys, repeated)), counts)
 
 

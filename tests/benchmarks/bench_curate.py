@@ -1,30 +1,35 @@
 """Benchmark: what curating a crawl costs with the default chain, stage by stage, in CPU time.
 
-    python tests/benchmarks/bench_curate.py [--copies 1] [--repeat 2]
+    python tests/benchmarks/bench_curate.py [--copies 1] [--repeat 1]
         [--datatrove-python /work/venv-datatrove/bin/python]          (or all benchmarks: run_all.py)
 
-Input: WARC files written to a temporary folder from the real pages of ../shared/corpus: the records
-of the WARC files in web/, and the HTML test pages of web-bulk (Readability's and trafilatura's) as
-HTTP response records. `--copies` repeats them, each copy's pages edited (exact dedup keeps them,
-near dedup removes them).
+Input: WARC files written to a temporary folder from the real pages of ../shared/corpus: the HTML
+test pages of web-bulk (Readability's and trafilatura's) as HTTP response records, and the records
+of the WARC files in web/. `--copies` repeats the pages, each copy's pages edited (exact dedup keeps
+them, near dedup removes them).
 
 Every figure is CPU time of the measuring process and its workers (`getrusage`): pages per
 CPU-second is pages/s per core, which the machine's other load changes far less than wall time.
 
 - pipeline: `tokenmill curate` (FnApiRunner, one worker, a fresh process per run) with the default
-  chain cut after each stage; a stage costs the difference from the run without it, per page that
-  reaches it (the ledger counts them). Each run is the fastest of `--repeat`.
-- fixed cost: the full chain on one page, after imports (graph, runner, every stage set up): what a
-  small run and each worker pay once; the steady state is the full run less this.
-- plain loop: the same filters called in a loop in one process, without Beam (the baseline).
+  chain cut after each stage, on all pages and on a quarter of them (every fourth page, the same
+  WARC files of web/). The difference between the two is the steady cost of three quarters of the
+  pages, start-up and first-use costs (models loaded, matchers built) cancelling out; what a run
+  costs beyond its pages' steady cost is its fixed cost. A stage costs the difference from the chain
+  without it, per page that reaches it (the full run's ledger counts them). Each run is the fastest
+  of `--repeat`.
+- small run: the whole chain on one page, after imports: what `tokenmill curate` costs to start.
+- plain loop: the same filters called in a loop in one process, without Beam (the baseline): each
+  stage's set-up and first pass (first-use costs included) apart from its second, steady pass.
 - DataTrove: its FineWeb chain's steps (warcio, trafilatura, lid.176, Gopher, C4, FineWeb, MinHash
   signatures, PII formatter) on the same pages, in its own environment (`--datatrove-python`; set up
-  with `python -m venv X; X/bin/pip install "datatrove[processing]==0.10.1" lxml_html_clean`).
+  with `python -m venv X; X/bin/pip install "datatrove[processing]==0.10.1" lxml_html_clean spacy warcio`).
 - core-hours for 3×10⁹ pages (a monthly Common Crawl): 3×10⁹ / (pages per CPU-second) / 3600.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -54,9 +59,9 @@ def cpu_seconds() -> float:
                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
-def make_input(folder: Path, copies: int) -> tuple[str, int, int]:
-    """WARC files of real pages in `folder` (and the first page alone in one/ beside it); returns
-    their glob, the number of pages and their HTML bytes."""
+def make_input(folder: Path, copies: int) -> int:
+    """WARC files of real pages in `folder`/all, every fourth page of them in `folder`/sample, the
+    first alone in `folder`/one; returns the pages' HTML bytes."""
     from tokenmill.jobs.sample.build import warc_record
 
     pages = []
@@ -65,27 +70,16 @@ def make_input(folder: Path, copies: int) -> tuple[str, int, int]:
             members = sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name)
             pages += [(f"https://pages.example/{name.split('_')[0]}/{i}", tar.extractfile(m).read())
                       for i, m in enumerate(members)]
-    size = 0
-    for copy in range(copies):
-        records = [warc_record(f"{url}?copy={copy}", html.decode("utf-8", "replace") + (f"<p>copy {copy}</p>" if copy else ""))
-                   for url, html in pages]
-        for part in range(0, len(records), 100):
-            (folder / f"pages-{copy:02d}-{part // 100:02d}.warc.gz").write_bytes(b"".join(records[part:part + 100]))
-        size += sum(len(html) for _, html in pages)
-    (folder.parent / "one").mkdir()
-    (folder.parent / "one" / "page.warc.gz").write_bytes(warc_record(pages[0][0], pages[0][1].decode("utf-8", "replace")))
-    for path in sorted((CORPUS / "web").glob("*.warc.gz")):  # Common Crawl and crawler WARC files, as they are
-        (folder / f"crawl-{path.name}").write_bytes(path.read_bytes())
-        size += path.stat().st_size
-    return str(folder / "*.warc.gz"), len(pages) * copies + crawl_pages(folder), size
-
-
-def crawl_pages(folder: Path) -> int:
-    from tokenmill.filters.document import Document
-    from tokenmill.transforms.formats import READERS, ReadOptions
-
-    return sum(isinstance(d, Document) for path in sorted(folder.glob("crawl-*.warc.gz"))
-               for d in READERS["warc"](str(path), "web", ReadOptions()))
+    records = [warc_record(f"{url}?copy={copy}", html.decode("utf-8", "replace") + (f"<p>copy {copy}</p>" if copy else ""))
+               for copy in range(copies) for url, html in pages]
+    for kind, chosen in (("all", records), ("sample", records[::4]), ("one", records[:1])):
+        (folder / kind).mkdir()
+        for part in range(0, len(chosen), 100):
+            (folder / kind / f"pages-{part // 100:03d}.warc.gz").write_bytes(b"".join(chosen[part:part + 100]))
+        if kind != "one":
+            for path in sorted((CORPUS / "web").glob("*.warc.gz")):  # Common Crawl and crawler WARC files, as they are
+                (folder / kind / f"crawl-{path.name}").write_bytes(path.read_bytes())
+    return copies * sum(len(html) for _, html in pages) + sum(p.stat().st_size for p in (CORPUS / "web").glob("*.warc.gz"))
 
 
 def pipeline_run(pattern: str, out: str, stages: list[str], workers: int) -> dict:
@@ -128,8 +122,8 @@ def reaching(ledger: dict, chain: list[str]) -> dict[str, int]:
 
 
 def plain_loop(pattern: str) -> dict:
-    """CPU seconds and pages per stage of the same filters called in a loop, without Beam; each
-    stage's set-up (models, matchers) counted apart."""
+    """CPU seconds and pages per stage of the same filters called in a loop, without Beam: each
+    stage's set-up and first pass (on copies of the pages), then its steady second pass."""
     import glob
 
     from tokenmill.filters.document import Document
@@ -139,7 +133,10 @@ def plain_loop(pattern: str) -> dict:
     from tokenmill.pipeline.stages import STAGES, NearDedupSettings
     from tokenmill.transforms.formats import READERS, ReadOptions
 
-    result = {"cpu": {}, "pages": {}, "setup": {}}
+    def copies(docs):
+        return [dataclasses.replace(d, meta=dict(d.meta), signals=dict(d.signals)) for d in docs]
+
+    result = {"cpu": {}, "pages": {}, "first": {}}
     start = cpu_seconds()
     docs = [d for path in sorted(glob.glob(pattern)) for d in READERS["warc"](path, "web", ReadOptions())
             if isinstance(d, Document)]
@@ -156,13 +153,13 @@ def plain_loop(pattern: str) -> dict:
         elif stage == "near-dedup":  # the pass-1 work: signatures (LSH and components run on keys, in pass 2)
             settings = NearDedupSettings()
             start = cpu_seconds()
-            hasher = MinHasher(settings.num_perm, settings.seed, settings.shingle_words)
-            hasher.signatures([doc.text for doc in docs])
+            MinHasher(settings.num_perm, settings.seed, settings.shingle_words).signatures([doc.text for doc in docs])
         else:
-            chain_filter = STAGES[stage].build(STAGES[stage].settings(), source)
             start = cpu_seconds()
+            chain_filter = STAGES[stage].build(STAGES[stage].settings(), source)
             chain_filter.setup()
-            result["setup"][stage] = cpu_seconds() - start
+            chain_filter.filter_batch(copies(docs))
+            result["first"][stage] = cpu_seconds() - start
             start = cpu_seconds()
             docs = [doc for doc, reason in zip(docs, chain_filter.filter_batch(docs)) if reason is None]
         result["cpu"][stage] = cpu_seconds() - start
@@ -238,37 +235,45 @@ def core_hours(pages_per_cpu_second: float) -> float:
     return CRAWL_PAGES / pages_per_cpu_second / 3600
 
 
-def measure(copies: int = 1, repeat: int = 2, datatrove_python: str | None = None) -> dict:
-    """Every run: the chain cut after each stage on all pages (`runs`) and on one page (`fixed`), the
-    whole chain with 2 workers, the plain loop and DataTrove."""
+def measure(copies: int = 1, repeat: int = 1, datatrove_python: str | None = None) -> dict:
+    """Every run: the chain cut after each stage on all pages and on the sample, the whole chain on
+    one page and with 2 workers, the plain loop and DataTrove."""
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "warc"
-        folder.mkdir()
-        pattern, pages, html_bytes = make_input(folder, copies)
-        one = str(Path(tmp) / "one" / "*.warc.gz")
-        runs, fixed = {}, {}
+        html_bytes = make_input(Path(tmp), copies)
+        every, sample, one = (f"{tmp}/{kind}/*.warc.gz" for kind in ("all", "sample", "one"))
+        runs = {kind: {} for kind in ("all", "sample")}
         for k in range(len(CHAIN) + 1):
-            runs[k] = fastest(repeat, "pipeline_run", pattern, f"{tmp}/out-{k}", CHAIN[:k], 1)
-            fixed[k] = fastest(repeat, "pipeline_run", one, f"{tmp}/one-{k}", CHAIN[:k], 1)
-        two = fastest(repeat, "pipeline_run", pattern, f"{tmp}/out-2w", CHAIN, 2)
-        theirs = datatrove(datatrove_python, pattern) if datatrove_python else None
-        plain = in_subprocess("plain_loop", pattern)
-    return {"pages": pages, "html_mb": html_bytes / 1e6, "runs": runs, "fixed": fixed, "two_workers": two,
-            "plain": plain, "datatrove": theirs}
+            for kind, pattern in (("all", every), ("sample", sample)):
+                runs[kind][k] = fastest(repeat, "pipeline_run", pattern, f"{tmp}/out-{kind}-{k}", CHAIN[:k], 1)
+        small = fastest(repeat, "pipeline_run", one, f"{tmp}/out-one", CHAIN, 1)
+        two = fastest(repeat, "pipeline_run", every, f"{tmp}/out-2w", CHAIN, 2)
+        theirs = datatrove(datatrove_python, every) if datatrove_python else None
+        plain = in_subprocess("plain_loop", every)
+    return {"html_mb": html_bytes / 1e6, "runs": runs, "small": small, "two_workers": two, "plain": plain,
+            "datatrove": theirs}
+
+
+def steady(m: dict) -> tuple[int, list[float], list[float]]:
+    """(pages, steady CPU-s per page of the chain cut after each stage, fixed CPU-s of each such run)."""
+    every, sample = m["runs"]["all"], m["runs"]["sample"]
+    pages = every[len(CHAIN)]["ledger"]["input"]["web"]
+    sampled = sample[len(CHAIN)]["ledger"]["input"]["web"]
+    per_page = [(every[k]["cpu"] - sample[k]["cpu"]) / (pages - sampled) for k in range(len(CHAIN) + 1)]
+    return pages, per_page, [every[k]["cpu"] - pages * per_page[k] for k in range(len(CHAIN) + 1)]
 
 
 def stage_table(m: dict) -> list[dict]:
-    """One row per stage: pages reaching it, its steady CPU seconds (the run with it less the run
-    without it, each less its one-page run) and its fixed CPU seconds (the one-page runs' difference);
-    the plain loop's and DataTrove's CPU seconds."""
-    runs, fixed, plain, theirs = m["runs"], m["fixed"], m["plain"], m["datatrove"]
-    arriving = reaching(runs[len(CHAIN)]["ledger"], CHAIN)
-    steady = {k: runs[k]["cpu"] - fixed[k]["cpu"] for k in runs}
+    """One row per stage: pages reaching it, its steady CPU seconds over the whole input (the chain
+    with it less the chain without it) and its fixed CPU seconds; the plain loop's steady and first
+    CPU seconds, and DataTrove's."""
+    pages, per_page, fixed = steady(m)
+    plain, theirs = m["plain"], m["datatrove"]
+    arriving = reaching(m["runs"]["all"][len(CHAIN)]["ledger"], CHAIN)
     rows = []
     for k, stage in enumerate(["read + extract"] + CHAIN):
-        row = {"stage": stage, "pages": arriving[stage], "cpu": steady[k] - (steady[k - 1] if k else 0.0),
-               "fixed": fixed[k]["cpu"] - (fixed[k - 1]["cpu"] if k else 0.0),
-               "plain_cpu": plain["cpu"][stage], "plain_pages": plain["pages"][stage]}
+        row = {"stage": stage, "pages": arriving[stage], "cpu": pages * (per_page[k] - (per_page[k - 1] if k else 0.0)),
+               "fixed": fixed[k] - (fixed[k - 1] if k else 0.0), "plain_cpu": plain["cpu"][stage],
+               "plain_pages": plain["pages"][stage], "plain_first": plain["first"].get(stage)}
         if theirs and stage in theirs["cpu"]:
             row["datatrove_cpu"], row["datatrove_pages"] = theirs["cpu"][stage], theirs["pages"][stage]
         rows.append(row)
@@ -280,56 +285,53 @@ def per_core(pages: int, cpu: float) -> str:
 
 
 def report(m: dict) -> str:
-    full, fixed = m["runs"][len(CHAIN)], m["fixed"][len(CHAIN)]
-    steady = full["cpu"] - fixed["cpu"]
-    pages = m["pages"]
+    pages, per_page, fixed = steady(m)
+    full, small, two = m["runs"]["all"][len(CHAIN)], m["small"], m["two_workers"]
     lines = [f"curate: {pages:,} pages of real HTML ({m['html_mb']:.0f} MB) in WARC files; CPU seconds; {machine()}", "",
-             "| stage | pages in | pipeline pages/s per core | fixed CPU-s | plain loop pages/s per core | pipeline / plain | "
-             "DataTrove pages/s per core |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| stage | pages in | pipeline pages/s per core | fixed CPU-s | plain loop pages/s per core | "
+             "plain first pass CPU-s | pipeline / plain | DataTrove pages/s per core |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in stage_table(m):
         ratio = f"{row['cpu'] / row['plain_cpu']:.2f}×" if row["cpu"] > 0 and row["plain_cpu"] > 0 else ""
+        first = "" if row["plain_first"] is None else f"{row['plain_first']:.2f}"
         theirs = (f"{per_core(row['datatrove_pages'], row['datatrove_cpu'])} ({DATATROVE_STAGES[row['stage']]})"
                   if "datatrove_cpu" in row else "")
         lines.append(f"| {row['stage']} | {row['pages']:,} | {per_core(row['pages'], row['cpu'])} | {row['fixed']:.2f} | "
-                     f"{per_core(row['plain_pages'], row['plain_cpu'])} | {ratio} | {theirs} |")
+                     f"{per_core(row['plain_pages'], row['plain_cpu'])} | {first} | {ratio} | {theirs} |")
     plain_total = sum(m["plain"]["cpu"].values())
     lines += ["", "| whole chain | pages/s per core | core-hours for 3×10⁹ pages |", "| --- | ---: | ---: |",
-              f"| pipeline, steady state (full run less the one-page run), 1 worker | {pages / steady:,.0f} | "
-              f"{core_hours(pages / steady):,.0f} |",
-              f"| pipeline, as run (start-up included), 1 worker | {pages / full['cpu']:,.0f} | "
+              f"| pipeline, steady state, 1 worker | {1 / per_page[-1]:,.0f} | {core_hours(1 / per_page[-1]):,.0f} |",
+              f"| pipeline, as run (fixed cost included), 1 worker | {pages / full['cpu']:,.0f} | "
               f"{core_hours(pages / full['cpu']):,.0f} |",
-              f"| pipeline, as run, 2 workers | {pages / m['two_workers']['cpu']:,.0f} | "
-              f"{core_hours(pages / m['two_workers']['cpu']):,.0f} |",
-              f"| plain loop (no Beam, set-up excluded) | {pages / plain_total:,.0f} | {core_hours(pages / plain_total):,.0f} |"]
+              f"| pipeline, as run, 2 workers | {pages / two['cpu']:,.0f} | {core_hours(pages / two['cpu']):,.0f} |",
+              f"| plain loop, steady | {pages / plain_total:,.0f} | {core_hours(pages / plain_total):,.0f} |"]
     if m["datatrove"]:
         theirs = sum(m["datatrove"]["cpu"].values())
         lines.append(f"| DataTrove FineWeb chain (no dedup clustering) | {pages / theirs:,.0f} | "
                      f"{core_hours(pages / theirs):,.0f} |")
-    setups = ", ".join(f"{stage} {cpu:.2f}" for stage, cpu in m["plain"]["setup"].items())
-    lines += ["", f"Fixed cost per run and worker (the whole chain on one page, after imports): {fixed['cpu']:.2f} CPU-s "
-              f"({fixed['wall']:.1f} s wall); set-up alone in the plain loop, CPU-s: {setups}.",
-              f"Peak memory: {full['peak_mb']:,.0f} MB (1 worker), {m['two_workers']['peak_mb']:,.0f} MB (2 workers)."]
+    lines += ["", f"Fixed cost of a run of the whole chain, 1 worker: {fixed[-1]:.2f} CPU-s. A small run (the whole chain on "
+              f"one page, after imports): {small['cpu']:.2f} CPU-s ({small['wall']:.1f} s wall).",
+              f"Peak memory: {full['peak_mb']:,.0f} MB (1 worker), {two['peak_mb']:,.0f} MB (2 workers)."]
     return "\n".join(lines)
 
 
 def bench_rows(copies: int = 1) -> list[Row]:
-    """For run_all.py: pages per CPU-second per stage (pipeline) and end to end, against the plain loop."""
-    m = measure(copies, repeat=1)
-    mb = m["html_mb"]
+    """For run_all.py: pages per CPU-second per stage (pipeline, steady) and for the chain, against the plain loop."""
+    m = measure(copies)
     rows = [Row("curate", f"{row['stage']} (per core)", 1, row["pages"] / row["cpu"] if row["cpu"] > 0 else None,
                 None, None, row["cpu"] / row["plain_cpu"] if row["cpu"] > 0 and row["plain_cpu"] > 0 else None,
                 "plain loop") for row in stage_table(m)]
-    steady = m["runs"][len(CHAIN)]["cpu"] - m["fixed"][len(CHAIN)]["cpu"]
+    pages, per_page, _ = steady(m)
     plain_total = sum(m["plain"]["cpu"].values())
-    rows.append(Row("curate", "whole chain, steady state (per core)", 1, m["pages"] / steady, mb / steady,
-                    m["runs"][len(CHAIN)]["peak_mb"], steady / plain_total, "plain loop"))
+    rows.append(Row("curate", "whole chain, steady (per core)", 1, 1 / per_page[-1], m["html_mb"] / (pages * per_page[-1]),
+                    m["runs"]["all"][len(CHAIN)]["peak_mb"], pages * per_page[-1] / plain_total, "plain loop"))
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=2, help="Runs per measurement; the fastest counts.")
+    parser.add_argument("--repeat", type=int, default=1, help="Runs per measurement; the fastest counts.")
     parser.add_argument("--datatrove-python", help="The Python of an environment with datatrove installed.")
     parser.add_argument("--json", help="Also write the raw measurements here.")
     args = parser.parse_args()
