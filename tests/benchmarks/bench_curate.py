@@ -1,6 +1,6 @@
 """Benchmark: what curating a crawl costs with the default chain, stage by stage, in CPU time.
 
-    python tests/benchmarks/bench_curate.py [--copies 1] [--repeat 1]
+    python tests/benchmarks/bench_curate.py [--copies 1] [--repeat 3]
         [--datatrove-python /work/venv-datatrove/bin/python]          (or all benchmarks: run_all.py)
 
 Input: WARC files written to a temporary folder from the real pages of ../shared/corpus: the HTML
@@ -11,17 +11,17 @@ them, near dedup removes them).
 Every figure is CPU time of the measuring process and its workers (`getrusage`): pages per
 CPU-second is pages/s per core, which the machine's other load changes far less than wall time.
 
-- pipeline: `tokenmill curate` (FnApiRunner, one worker, a fresh process per run) with the default
-  chain cut after each stage, on all pages and on a quarter of them (every fourth page, the same
-  WARC files of web/). The difference between the two is the steady cost of three quarters of the
-  pages, start-up and first-use costs (models loaded, matchers built) cancelling out; what a run
-  costs beyond its pages' steady cost is its fixed cost. A stage costs the difference from the chain
-  without it, per page that reaches it (the full run's ledger counts them). Each run is the fastest
-  of `--repeat`.
+- per stage: the stage's filter called in a loop in one process, without Beam (the plain loop, the
+  baseline): set up and run on every fourth page first (first-use costs: models, matchers, caches),
+  then timed on the other pages; the chain's steady rate adds up the stages' costs per input page.
+  (Differences between pipeline runs with one stage more were tried: on a shared machine they are
+  noise for all but the heaviest stages.)
+- pipeline: `tokenmill curate` with the whole default chain (FnApiRunner, one worker, a fresh
+  process per run), on all pages and on a quarter of them (every fourth page, and the WARC files of
+  web/). Their difference is the steady cost of three quarters of the pages, start-up and first-use
+  costs cancelling out; what the full run costs beyond its pages' steady cost is its fixed cost.
+  Each is the fastest of `--repeat` runs; against the plain loop, it gives Beam's cost.
 - small run: the whole chain on one page, after imports: what `tokenmill curate` costs to start.
-- plain loop: the same filters called in a loop in one process, without Beam (the baseline): each
-  stage set up and run on every fourth page first (first-use costs: models, matchers, caches), then
-  timed on the other pages; the chain's steady rate is the sum of the stages' per-page costs.
 - DataTrove: its FineWeb chain's steps (warcio, trafilatura, lid.176, Gopher, C4, FineWeb, MinHash
   signatures, PII formatter) on the same pages, in its own environment (`--datatrove-python`; set up
   with `python -m venv X; X/bin/pip install "datatrove[processing]==0.10.1" lxml_html_clean spacy warcio`).
@@ -236,49 +236,26 @@ def core_hours(pages_per_cpu_second: float) -> float:
     return CRAWL_PAGES / pages_per_cpu_second / 3600
 
 
-def measure(copies: int = 1, repeat: int = 1, datatrove_python: str | None = None) -> dict:
-    """Every run: the chain cut after each stage on all pages and on the sample, the whole chain on
-    one page and with 2 workers, the plain loop and DataTrove."""
+def measure(copies: int = 1, repeat: int = 3, datatrove_python: str | None = None) -> dict:
+    """Every run: the whole chain on all pages, on the sample and on one page (1 worker), on all
+    pages with 2 workers; the plain loop; DataTrove."""
     with tempfile.TemporaryDirectory() as tmp:
         html_bytes = make_input(Path(tmp), copies)
         every, sample, one = (f"{tmp}/{kind}/*.warc.gz" for kind in ("all", "sample", "one"))
-        runs = {kind: {} for kind in ("all", "sample")}
-        for k in range(len(CHAIN) + 1):
-            for kind, pattern in (("all", every), ("sample", sample)):
-                runs[kind][k] = fastest(repeat, "pipeline_run", pattern, f"{tmp}/out-{kind}-{k}", CHAIN[:k], 1)
-        small = fastest(repeat, "pipeline_run", one, f"{tmp}/out-one", CHAIN, 1)
-        two = fastest(repeat, "pipeline_run", every, f"{tmp}/out-2w", CHAIN, 2)
+        runs = {kind: fastest(repeat, "pipeline_run", pattern, f"{tmp}/out-{kind}", CHAIN, 1)
+                for kind, pattern in (("all", every), ("sample", sample), ("one", one))}
+        runs["two workers"] = fastest(1, "pipeline_run", every, f"{tmp}/out-2w", CHAIN, 2)
         theirs = datatrove(datatrove_python, every) if datatrove_python else None
         plain = in_subprocess("plain_loop", every)
-    return {"html_mb": html_bytes / 1e6, "runs": runs, "small": small, "two_workers": two, "plain": plain,
-            "datatrove": theirs}
+    return {"html_mb": html_bytes / 1e6, "runs": runs, "plain": plain, "datatrove": theirs}
 
 
-def steady(m: dict) -> tuple[int, list[float], list[float]]:
-    """(pages, steady CPU-s per page of the chain cut after each stage, fixed CPU-s of each such run)."""
+def steady(m: dict) -> tuple[int, float, float]:
+    """(pages, the pipeline's steady CPU-s per page, the full run's fixed CPU-s)."""
     every, sample = m["runs"]["all"], m["runs"]["sample"]
-    pages = every[len(CHAIN)]["ledger"]["input"]["web"]
-    sampled = sample[len(CHAIN)]["ledger"]["input"]["web"]
-    per_page = [(every[k]["cpu"] - sample[k]["cpu"]) / (pages - sampled) for k in range(len(CHAIN) + 1)]
-    return pages, per_page, [every[k]["cpu"] - pages * per_page[k] for k in range(len(CHAIN) + 1)]
-
-
-def stage_table(m: dict) -> list[dict]:
-    """One row per stage: pages reaching it, its steady CPU seconds over the whole input (the chain
-    with it less the chain without it) and its fixed CPU seconds; the plain loop's steady and first
-    CPU seconds, and DataTrove's."""
-    pages, per_page, fixed = steady(m)
-    plain, theirs = m["plain"], m["datatrove"]
-    arriving = reaching(m["runs"]["all"][len(CHAIN)]["ledger"], CHAIN)
-    rows = []
-    for k, stage in enumerate(["read + extract"] + CHAIN):
-        row = {"stage": stage, "pages": arriving[stage], "cpu": pages * (per_page[k] - (per_page[k - 1] if k else 0.0)),
-               "fixed": fixed[k] - (fixed[k - 1] if k else 0.0), "plain_cpu": plain["cpu"][stage],
-               "plain_pages": plain["pages"][stage], "plain_first": plain["first"].get(stage)}
-        if theirs and stage in theirs["cpu"]:
-            row["datatrove_cpu"], row["datatrove_pages"] = theirs["cpu"][stage], theirs["pages"][stage]
-        rows.append(row)
-    return rows
+    pages, sampled = every["ledger"]["input"]["web"], sample["ledger"]["input"]["web"]
+    per_page = (every["cpu"] - sample["cpu"]) / (pages - sampled)
+    return pages, per_page, every["cpu"] - pages * per_page
 
 
 def plain_per_page(plain: dict) -> float:
@@ -288,57 +265,74 @@ def plain_per_page(plain: dict) -> float:
                for stage in plain["cpu"])
 
 
+def stage_table(m: dict) -> list[dict]:
+    """One row per stage: pages reaching it in the pipeline; the plain loop's steady CPU seconds,
+    its timed pages, its first-use CPU seconds and its share of the chain's CPU; DataTrove's."""
+    plain, theirs = m["plain"], m["datatrove"]
+    arriving = reaching(m["runs"]["all"]["ledger"], CHAIN)
+    chain = plain_per_page(plain)
+    rows = []
+    for stage in ["read + extract"] + CHAIN:
+        per_input_page = plain["cpu"][stage] / plain["pages"][stage] * plain["reached"][stage] / plain["reached"]["read + extract"]
+        row = {"stage": stage, "pages": arriving[stage], "cpu": plain["cpu"][stage], "timed": plain["pages"][stage],
+               "first": plain["first"].get(stage), "share": per_input_page / chain}
+        if theirs and stage in theirs["cpu"]:
+            row["datatrove_cpu"], row["datatrove_pages"] = theirs["cpu"][stage], theirs["pages"][stage]
+        rows.append(row)
+    return rows
+
+
 def per_core(pages: int, cpu: float) -> str:
     return f"{pages / cpu:,.0f}" if cpu > 0 else "below noise"
 
 
 def report(m: dict) -> str:
     pages, per_page, fixed = steady(m)
-    full, small, two = m["runs"]["all"][len(CHAIN)], m["small"], m["two_workers"]
+    runs = m["runs"]
+    plain = plain_per_page(m["plain"])
     lines = [f"curate: {pages:,} pages of real HTML ({m['html_mb']:.0f} MB) in WARC files; CPU seconds; {machine()}", "",
-             "| stage | pages in | pipeline pages/s per core | fixed CPU-s | plain loop pages/s per core | "
-             "plain first pass CPU-s | pipeline / plain | DataTrove pages/s per core |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| stage | pages in | pages/s per core | first-use CPU-s | share of the chain's CPU | DataTrove pages/s per core |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for row in stage_table(m):
-        ratio = f"{row['cpu'] / row['plain_cpu']:.2f}×" if row["cpu"] > 0 and row["plain_cpu"] > 0 else ""
-        first = "" if row["plain_first"] is None else f"{row['plain_first']:.2f}"
+        first = "" if row["first"] is None else f"{row['first']:.2f}"
         theirs = (f"{per_core(row['datatrove_pages'], row['datatrove_cpu'])} ({DATATROVE_STAGES[row['stage']]})"
                   if "datatrove_cpu" in row else "")
-        lines.append(f"| {row['stage']} | {row['pages']:,} | {per_core(row['pages'], row['cpu'])} | {row['fixed']:.2f} | "
-                     f"{per_core(row['plain_pages'], row['plain_cpu'])} | {first} | {ratio} | {theirs} |")
-    plain = plain_per_page(m["plain"])
+        lines.append(f"| {row['stage']} | {row['pages']:,} | {per_core(row['timed'], row['cpu'])} | {first} | "
+                     f"{row['share']:.0%} | {theirs} |")
     lines += ["", "| whole chain | pages/s per core | core-hours for 3×10⁹ pages |", "| --- | ---: | ---: |",
-              f"| pipeline, steady state, 1 worker | {1 / per_page[-1]:,.0f} | {core_hours(1 / per_page[-1]):,.0f} |",
-              f"| pipeline, as run (fixed cost included), 1 worker | {pages / full['cpu']:,.0f} | "
-              f"{core_hours(pages / full['cpu']):,.0f} |",
-              f"| pipeline, as run, 2 workers | {pages / two['cpu']:,.0f} | {core_hours(pages / two['cpu']):,.0f} |",
-              f"| plain loop, steady | {1 / plain:,.0f} | {core_hours(1 / plain):,.0f} |"]
+              f"| stages in a plain loop, steady | {1 / plain:,.0f} | {core_hours(1 / plain):,.0f} |",
+              f"| pipeline, steady, 1 worker | {1 / per_page:,.0f} | {core_hours(1 / per_page):,.0f} |",
+              f"| pipeline, as run (fixed cost included), 1 worker | {pages / runs['all']['cpu']:,.0f} | "
+              f"{core_hours(pages / runs['all']['cpu']):,.0f} |",
+              f"| pipeline, as run, 2 workers | {pages / runs['two workers']['cpu']:,.0f} | "
+              f"{core_hours(pages / runs['two workers']['cpu']):,.0f} |"]
     if m["datatrove"]:
         theirs = sum(m["datatrove"]["cpu"].values())
         lines.append(f"| DataTrove FineWeb chain (no dedup clustering) | {pages / theirs:,.0f} | "
                      f"{core_hours(pages / theirs):,.0f} |")
-    lines += ["", f"Fixed cost of a run of the whole chain, 1 worker: {fixed[-1]:.2f} CPU-s. A small run (the whole chain on "
-              f"one page, after imports): {small['cpu']:.2f} CPU-s ({small['wall']:.1f} s wall).",
-              f"Peak memory: {full['peak_mb']:,.0f} MB (1 worker), {two['peak_mb']:,.0f} MB (2 workers)."]
+    lines += ["", f"Pipeline steady: {per_page / plain:.2f}× the plain loop's CPU per page. Fixed cost of a run of the "
+              f"whole chain, 1 worker: {fixed:.2f} CPU-s. A small run (the whole chain on one page, after imports): "
+              f"{runs['one']['cpu']:.2f} CPU-s ({runs['one']['wall']:.1f} s wall).",
+              f"Peak memory: {runs['all']['peak_mb']:,.0f} MB (1 worker), {runs['two workers']['peak_mb']:,.0f} MB (2 workers)."]
     return "\n".join(lines)
 
 
 def bench_rows(copies: int = 1) -> list[Row]:
-    """For run_all.py: pages per CPU-second per stage (pipeline, steady) and for the chain, against the plain loop."""
+    """For run_all.py: pages per CPU-second of each stage (plain loop), and of the pipeline's whole
+    chain at steady state against the stages in a plain loop."""
     m = measure(copies)
-    rows = [Row("curate", f"{row['stage']} (per core)", 1, row["pages"] / row["cpu"] if row["cpu"] > 0 else None,
-                None, None, row["cpu"] / row["plain_cpu"] if row["cpu"] > 0 and row["plain_cpu"] > 0 else None,
-                "plain loop") for row in stage_table(m)]
+    rows = [Row("curate", f"{row['stage']} (per core)", None, row["timed"] / row["cpu"] if row["cpu"] > 0 else None,
+                None, None, None, "") for row in stage_table(m)]
     pages, per_page, _ = steady(m)
-    rows.append(Row("curate", "whole chain, steady (per core)", 1, 1 / per_page[-1], m["html_mb"] / (pages * per_page[-1]),
-                    m["runs"]["all"][len(CHAIN)]["peak_mb"], per_page[-1] / plain_per_page(m["plain"]), "plain loop"))
+    rows.append(Row("curate", "whole chain, steady (per core)", 1, 1 / per_page, m["html_mb"] / (pages * per_page),
+                    m["runs"]["all"]["peak_mb"], per_page / plain_per_page(m["plain"]), "stages in a plain loop"))
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=1, help="Runs per measurement; the fastest counts.")
+    parser.add_argument("--repeat", type=int, default=3, help="Runs per measurement; the fastest counts.")
     parser.add_argument("--datatrove-python", help="The Python of an environment with datatrove installed.")
     parser.add_argument("--json", help="Also write the raw measurements here.")
     args = parser.parse_args()
