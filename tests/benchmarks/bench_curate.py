@@ -92,6 +92,48 @@ def pipeline_run(pattern: str, out: str, stages: list[str], workers: int) -> dic
     return {"cpu": cpu_seconds() - start, "wall": time.perf_counter() - wall, "ledger": ledger}
 
 
+def startup_phases(pattern: str, out: str) -> dict:
+    """Where a small run's CPU seconds go (call in a fresh process): imports, planning and building the
+    graph, each stage's set-up, and the rest of the run (Beam's runner, the page's processing, first-use
+    builds)."""
+    import functools
+
+    start = cpu_seconds()
+    import tokenmill.jobs.curate as job
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+
+    from tokenmill.pipeline.config import SourceConfig
+    from tokenmill.pipeline.stages import STAGES
+
+    phases = {"imports": cpu_seconds() - start}
+
+    def timed(owner, name, label):
+        original = getattr(owner, name)
+
+        @functools.wraps(original)
+        def wrapper(*args, **kwargs):
+            began = cpu_seconds()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                phases[label] = phases.get(label, 0.0) + cpu_seconds() - began
+        setattr(owner, name, wrapper)
+
+    for stage in CHAIN:
+        if STAGES[stage].build is not None:
+            timed(type(STAGES[stage].build(STAGES[stage].settings(), SourceConfig("warc", [pattern]))), "setup",
+                  f"set-up: {stage}")
+    timed(job, "curation_pipeline", "plan and graph")
+    timed(fn_runner.FnApiRunner, "run_pipeline", "run")
+    from tokenmill.pipeline.config import Config
+
+    start = cpu_seconds()
+    job.curate(Config(sources={"web": SourceConfig("warc", [pattern])}), out, CHAIN)
+    phases["after imports"] = cpu_seconds() - start
+    phases["run"] -= sum(cpu for label, cpu in phases.items() if label.startswith("set-up"))
+    return phases
+
+
 def in_subprocess(function: str, *args) -> dict:
     """`function(*args)` of this module in a fresh process; its result, with the process's peak resident MB."""
     code = (f"import json, resource, sys; sys.path.insert(0, {str(REPO)!r}); sys.path.insert(0, {str(Path(__file__).parent)!r}); "
@@ -245,9 +287,10 @@ def measure(copies: int = 1, repeat: int = 3, datatrove_python: str | None = Non
         runs = {kind: fastest(repeat, "pipeline_run", pattern, f"{tmp}/out-{kind}", CHAIN, 1)
                 for kind, pattern in (("all", every), ("sample", sample), ("one", one))}
         runs["two workers"] = fastest(1, "pipeline_run", every, f"{tmp}/out-2w", CHAIN, 2)
+        phases = in_subprocess("startup_phases", one, f"{tmp}/out-phases")
         theirs = datatrove(datatrove_python, every) if datatrove_python else None
         plain = in_subprocess("plain_loop", every)
-    return {"html_mb": html_bytes / 1e6, "runs": runs, "plain": plain, "datatrove": theirs}
+    return {"html_mb": html_bytes / 1e6, "runs": runs, "plain": plain, "datatrove": theirs, "startup": phases}
 
 
 def steady(m: dict) -> tuple[int, float, float]:
@@ -313,7 +356,9 @@ def report(m: dict) -> str:
     lines += ["", f"Pipeline steady: {per_page / plain:.2f}× the plain loop's CPU per page. Fixed cost of a run of the "
               f"whole chain, 1 worker: {fixed:.2f} CPU-s. A small run (the whole chain on one page, after imports): "
               f"{runs['one']['cpu']:.2f} CPU-s ({runs['one']['wall']:.1f} s wall).",
-              f"Peak memory: {runs['all']['peak_mb']:,.0f} MB (1 worker), {runs['two workers']['peak_mb']:,.0f} MB (2 workers)."]
+              f"Peak memory: {runs['all']['peak_mb']:,.0f} MB (1 worker), {runs['two workers']['peak_mb']:,.0f} MB (2 workers).",
+              "", "Where a small run's CPU seconds go (one page, the whole chain, a fresh process): " +
+              ", ".join(f"{label} {cpu:.2f}" for label, cpu in m["startup"].items() if label != "peak_mb") + "."]
     return "\n".join(lines)
 
 
