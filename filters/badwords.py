@@ -1,8 +1,10 @@
 """The LDNOOBW bad-word lists and one Aho-Corasick matcher over a list.
 
 The lists ship as package data in `filters/data/ldnoobw/` (CC BY 4.0, see ATTRIBUTION.md there),
-one file per language tag; a directory of files named the same way can replace them. C4 (Raffel et
-al. 2020, section 2.2) dropped every page containing a word of the `en` list.
+one file per language tag; a directory of files named the same way can replace them, read through
+the `SideFiles` given (local by default, remote through the pipeline's). C4 (Raffel et al. 2020,
+section 2.2) dropped every page containing a word of the `en` list. Each matcher is built once per
+process for its directory and language.
 
 Matching is case-insensitive. In languages written with spaces a listed word counts only as a whole
 word (so "ass" is not found in "class"); in languages written without spaces (Chinese, Japanese,
@@ -10,39 +12,45 @@ Thai...) any occurrence counts, since there is no word boundary to look for.
 """
 from __future__ import annotations
 
+import io
 import unicodedata
-from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple, Optional, Union
 
 import ahocorasick
 
 from tokenmill.filters.sanity import UNSPACED_LANGUAGES
+from tokenmill.filters.side_files import LOCAL, SideFiles, shared
 
 BUNDLED_DIRECTORY = Path(__file__).resolve().parent / "data" / "ldnoobw"
 # lid.176 codes whose LDNOOBW list is filed under another tag.
 LIST_ALIASES = {"tl": "fil"}
 
 
-def list_languages(directory: Union[str, Path, None] = None) -> list[str]:
+def list_files(directory: Union[str, Path, None] = None, files: SideFiles = LOCAL) -> dict[str, str]:
+    """{language tag: path} of the lists in `directory` (default: the bundled lists): its files named
+    without an extension."""
+    if directory is None:
+        directory, files = str(BUNDLED_DIRECTORY), LOCAL
+    prefix = str(directory).rstrip("/") + "/"
+    return shared(("badword lists", prefix), lambda: {
+        path[len(prefix):]: path for path in files.list(prefix.rstrip("/"))
+        if path.startswith(prefix) and "/" not in path[len(prefix):] and "." not in path[len(prefix):]})
+
+
+def list_languages(directory: Union[str, Path, None] = None, files: SideFiles = LOCAL) -> list[str]:
     """The language tags that have a list in `directory` (default: the bundled lists)."""
-    folder = Path(directory) if directory is not None else BUNDLED_DIRECTORY
-    return sorted(p.name for p in folder.iterdir() if p.is_file() and "." not in p.name)
+    return sorted(list_files(directory, files))
 
 
-@lru_cache(maxsize=64)
-def _read_list(path: Path) -> frozenset[str]:
-    with open(path, encoding="utf-8") as f:
-        return frozenset(entry for line in f if (entry := line.strip().lower()))
-
-
-def load_badwords(lang: str, directory: Union[str, Path, None] = None) -> frozenset[str]:
+def load_badwords(lang: str, directory: Union[str, Path, None] = None, files: SideFiles = LOCAL) -> frozenset[str]:
     """The lower-cased entries of `lang`'s list; FileNotFoundError if `directory` has none for it."""
-    folder = Path(directory) if directory is not None else BUNDLED_DIRECTORY
-    path = folder / LIST_ALIASES.get(lang, lang)
-    if not path.is_file():
-        raise FileNotFoundError(f"no bad-word list for language {lang!r} in {folder}")
-    return _read_list(path)
+    path = list_files(directory, files).get(LIST_ALIASES.get(lang, lang))
+    if path is None:
+        raise FileNotFoundError(f"no bad-word list for language {lang!r} in {directory or BUNDLED_DIRECTORY}")
+    files = files if directory is not None else LOCAL
+    with files.open(path) as raw:
+        return frozenset(entry for line in io.TextIOWrapper(raw, encoding="utf-8") if (entry := line.strip().lower()))
 
 
 class Match(NamedTuple):
@@ -82,9 +90,16 @@ class BadWordMatcher:
         self._automaton = None
 
     @classmethod
-    def for_language(cls, lang: str, directory: Union[str, Path, None] = None) -> "BadWordMatcher":
-        """The matcher of `lang`'s list, matching whole words unless `lang` is written without spaces."""
-        return cls(load_badwords(lang, directory), whole_words=lang not in UNSPACED_LANGUAGES)
+    def for_language(cls, lang: str, directory: Union[str, Path, None] = None,
+                     files: SideFiles = LOCAL) -> "BadWordMatcher":
+        """The matcher of `lang`'s list, matching whole words unless `lang` is written without spaces;
+        one per process for each directory and language, its automaton built."""
+        def build() -> BadWordMatcher:
+            matcher = cls(load_badwords(lang, directory, files), whole_words=lang not in UNSPACED_LANGUAGES)
+            matcher._automaton = matcher._build()
+            return matcher
+
+        return shared(("badword matcher", str(directory) if directory is not None else None, lang), build)
 
     def _build(self):
         automaton = ahocorasick.Automaton()

@@ -6,25 +6,28 @@ does the same with 13-grams. Items shorter than 13 words would never match, so, 
 benchmarks of short items, an item of `min_item_words` to 12 words is indexed whole, as an n-gram of
 its own length.
 
-The index is built once per worker from the evaluation files (JSONL, Parquet or plain text, one item
-per string field or per line): each n-gram is a 64-bit hash of its word hashes, held in one sorted
-NumPy array per set (8 bytes per distinct n-gram: 100,000 items of 100 words take about 80 MB), so a
-document costs one hash per word and one binary search per n-gram, whatever the size of the sets.
+The index is built once per worker process from the evaluation files (JSONL, Parquet or plain text,
+one item per string field or per line; read through the `SideFiles` given, so remote paths work) and
+shared by every source that names the same sets and settings: each n-gram is a 64-bit hash of its
+word hashes, held in one sorted NumPy array per set (8 bytes per distinct n-gram: 100,000 items of
+100 words take about 80 MB), so a document costs one hash per word and one binary search per n-gram,
+whatever the size of the sets.
 """
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
 from tokenmill.filters.base import DocumentFilter, SignalTypes
 from tokenmill.filters.document import Document
+from tokenmill.filters.side_files import LOCAL, SideFiles, shared
 from tokenmill.filters.textguard import DEFAULT_MAX_CHARS, unfit_reason
 
 DEFAULT_NGRAM = 13  # GPT-3, DataTrove
@@ -62,19 +65,21 @@ def ngram_hashes_by_length(hashes: np.ndarray, lengths: Sequence[int]) -> dict[i
     return out
 
 
-def read_items(path: str, fields: Optional[Sequence[str]] = None) -> Iterator[str]:
+def read_items(path: str, fields: Optional[Sequence[str]] = None, files: SideFiles = LOCAL) -> Iterator[str]:
     """The texts of an evaluation set: every string (in `fields`, when given) of each JSONL record or
-    Parquet row, or every non-empty line of a text file."""
+    Parquet row, or every non-empty line of a text file (`.gz` ones decompressed)."""
     name = path.lower().removesuffix(".gz")
     if name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
-        for batch in pq.ParquetFile(path).iter_batches(columns=list(fields) if fields else None):
-            for record in batch.to_pylist():
-                yield from _strings(record)
+        with files.open(path) as stream:
+            for batch in pq.ParquetFile(stream).iter_batches(columns=list(fields) if fields else None):
+                for record in batch.to_pylist():
+                    yield from _strings(record)
         return
-    opener = gzip.open if path.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as lines:
+    with files.open(path) as raw:
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if path.lower().endswith(".gz") else raw
+        lines = io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
         if name.endswith((".jsonl", ".json")):
             for number, line in enumerate(lines, start=1):
                 if line.strip():
@@ -139,20 +144,15 @@ class Decontaminate(DocumentFilter):
     stage = "decontaminate"
 
     def __init__(self, sets: dict[str, str], n: int = DEFAULT_NGRAM, min_item_words: int = DEFAULT_MIN_ITEM_WORDS,
-                 fields: Optional[Sequence[str]] = None, flag_only: bool = False, max_chars: int = DEFAULT_MAX_CHARS):
-        for name, path in sets.items():
-            if not Path(path).is_file():
-                raise FileNotFoundError(f"decontaminate.sets.{name}: {path} is not a file")
-            try:  # the launcher reads each set's first item: a wrong format fails here, not on a worker
-                next(read_items(path, fields), None)
-            except (ValueError, OSError, UnicodeDecodeError) as err:
-                raise ValueError(f"decontaminate.sets.{name}: {err}") from None
+                 fields: Optional[Sequence[str]] = None, flag_only: bool = False, max_chars: int = DEFAULT_MAX_CHARS,
+                 files: SideFiles = LOCAL):
         self.sets = dict(sorted(sets.items()))
         self.n = n
         self.min_item_words = min(min_item_words, n)
         self.fields = list(fields) if fields else None
         self.flag_only = flag_only
         self.max_chars = max_chars
+        self.files = files
         self._indexes: Optional[list[NgramIndex]] = None
         self._lengths: list[int] = []
 
@@ -160,9 +160,15 @@ class Decontaminate(DocumentFilter):
         return {"contamination_set": "str", "contamination_ngram": "str"}
 
     def setup(self) -> None:
-        self._indexes = [NgramIndex.build(name, read_items(path, self.fields), self.n, self.min_item_words)
-                         for name, path in self.sets.items()]
+        self._indexes = [self._index(name, path) for name, path in self.sets.items()]
         self._lengths = sorted({length for index in self._indexes for length in index.by_length}) or [self.n]
+
+    def _index(self, name: str, path: str) -> NgramIndex:
+        """The set's index, built once per process for its path and settings."""
+        fields = tuple(self.fields) if self.fields else None
+        return shared(("decontaminate", name, path, fields, self.n, self.min_item_words),
+                      lambda: NgramIndex.build(name, read_items(path, self.fields, self.files), self.n,
+                                               self.min_item_words))
 
     def match(self, text: str) -> Optional[tuple[str, str]]:
         """(set name, the shared n-gram as normalised words) for the first set `text` shares one with."""

@@ -49,6 +49,7 @@ class Failed:
 
     `kind` names the failure (`corrupt_gzip`, `truncated_record`, `ValueError`...); `locator`
     says where it happened (a path and offset, or a document id) so that a user can find it.
+    `unread_file` marks the failure that cost a whole input file (its reader produced nothing else).
     """
 
     source: str
@@ -56,6 +57,7 @@ class Failed:
     kind: str
     locator: str
     detail: str = ""
+    unread_file: bool = False
 
     @property
     def key(self) -> str:

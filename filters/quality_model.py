@@ -11,7 +11,8 @@ filters/hf_classifier.py).
 
 The text a model sees is `model_line(text)`: one line, lower case, words and punctuation apart.
 Training (`jobs/classifier.py`) and scoring use this one function, so a model scores text as it
-was trained on it.
+was trained on it. A model given by a remote path is copied to the worker once per process, through
+the `SideFiles` given (the pipeline passes Beam's file systems).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tokenmill.filters.base import Bounds, DocumentFilter, SignalTypes
 from tokenmill.filters.document import Document
 from tokenmill.filters.hf_classifier import DEFAULT_BATCH_SIZE, HfScorer
 from tokenmill.filters.langid import load_fasttext_model
+from tokenmill.filters.side_files import LOCAL, SideFiles, local_path
 from tokenmill.filters.textguard import DEFAULT_MAX_CHARS, unfit_reason
 
 POSITIVE_LABEL = "__label__hq"
@@ -72,13 +74,14 @@ def label_probabilities(model, lines: Sequence[str], label: str) -> list[float]:
 class FastTextScorer:
     """The probability of `label` for each text, by a fastText model (loaded once per process)."""
 
-    def __init__(self, path: str, label: str):
+    def __init__(self, path: str, label: str, files: SideFiles = LOCAL):
         self.path = path
         self.label = label
+        self.files = files
         self._model = None
 
     def setup(self) -> None:
-        self._model = load_fasttext_model(self.path)
+        self._model = load_fasttext_model(local_path(self.path, self.files))
         check_label(self._model, self.label, self.path)
 
     def scores(self, texts: Sequence[str]) -> list[float]:
@@ -93,10 +96,10 @@ class FastTextScorer:
 class ModelScorer:
     """Scores documents with each model, in one batch call per model."""
 
-    def __init__(self, rules: Sequence[ModelRule], batch_size: int = DEFAULT_BATCH_SIZE):
+    def __init__(self, rules: Sequence[ModelRule], batch_size: int = DEFAULT_BATCH_SIZE, files: SideFiles = LOCAL):
         self.rules = list(rules)
-        self.scorers = [FastTextScorer(r.path, r.label) if r.kind == "fasttext"
-                        else HfScorer(r.path, r.label, batch_size=batch_size) for r in self.rules]
+        self.scorers = [FastTextScorer(r.path, r.label, files) if r.kind == "fasttext"
+                        else HfScorer(r.path, r.label, batch_size=batch_size, files=files) for r in self.rules]
 
     def setup(self) -> None:
         for rule, scorer in zip(self.rules, self.scorers):
@@ -122,8 +125,8 @@ class QualityModelFilter(DocumentFilter):
     stage = "quality-model"
 
     def __init__(self, rules: Sequence[ModelRule], max_chars: int = DEFAULT_MAX_CHARS,
-                 batch_size: int = DEFAULT_BATCH_SIZE):
-        self.scorer = ModelScorer(rules, batch_size)
+                 batch_size: int = DEFAULT_BATCH_SIZE, files: SideFiles = LOCAL):
+        self.scorer = ModelScorer(rules, batch_size, files)
         self.max_chars = max_chars
 
     @property

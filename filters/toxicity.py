@@ -9,6 +9,9 @@ Words are counted per language, with the list of the document's language (set by
 language without a list is not word-scored. In languages written without spaces the ratio is
 the share of non-space characters inside listed words, since there are no words to count.
 
+The word lists and the classifier are read through the `SideFiles` given (local by default; the
+pipeline passes Beam's file systems, so both may be remote), once per worker process.
+
 The classifier is any fastText model given by path, such as Dolma's Jigsaw classifiers
 (`jigsaw_fasttext_bigrams_hatespeech_final.bin`, label `__label__toxic`; the NSFW one, label
 `__label__nsfw`); its score is the probability of `classifier_label` on the document as one line.
@@ -27,6 +30,7 @@ from tokenmill.filters.base import Bounds, DocumentFilter, SignalTypes
 from tokenmill.filters.document import Document
 from tokenmill.filters.langid import MAX_PREDICT_CHARS, load_fasttext_model
 from tokenmill.filters.sanity import UNSPACED_LANGUAGES
+from tokenmill.filters.side_files import LOCAL, SideFiles, local_path
 from tokenmill.filters.textguard import DEFAULT_MAX_CHARS, unfit_reason
 
 Mode = Literal["ratio", "any", "off"]
@@ -47,13 +51,14 @@ class ToxicityFilter(DocumentFilter):
                  classifier_model: Optional[str] = None, classifier_label: str = DEFAULT_CLASSIFIER_LABEL,
                  max_classifier_score: Optional[float] = DEFAULT_MAX_CLASSIFIER_SCORE,
                  profanity_check: bool = False, max_profanity_score: Optional[float] = DEFAULT_MAX_CLASSIFIER_SCORE,
-                 max_chars: int = DEFAULT_MAX_CHARS):
+                 max_chars: int = DEFAULT_MAX_CHARS, files: SideFiles = LOCAL):
         if mode not in ("ratio", "any", "off"):
             raise ValueError(f"mode: {mode!r} is not one of ratio, any, off")
         self.mode = mode
         self.max_word_ratio = max_word_ratio
         self.lists = str(lists) if lists is not None else None
-        self.languages = frozenset(list_languages(self.lists))
+        self.files = files
+        self.languages = frozenset(list_languages(self.lists, files))
         self.default_language = default_language
         self.classifier_model = classifier_model
         self.classifier_label = classifier_label
@@ -93,7 +98,7 @@ class ToxicityFilter(DocumentFilter):
                 raise ImportError("profanity_check needs the toxicity extra: pip install 'tokenmill[toxicity]'") from error
             self._profanity = predict_prob
         if self.classifier_model:
-            self._classifier = load_fasttext_model(self.classifier_model)
+            self._classifier = load_fasttext_model(local_path(self.classifier_model, self.files))
             if self.classifier_label not in self._classifier.get_labels():
                 raise ValueError(f"classifier_label: {self.classifier_label!r} is not a label of "
                                  f"{self.classifier_model} ({', '.join(self._classifier.get_labels())})")
@@ -101,7 +106,7 @@ class ToxicityFilter(DocumentFilter):
     def _matcher(self, lang: str) -> BadWordMatcher:
         matcher = self._matchers.get(lang)
         if matcher is None:
-            matcher = self._matchers[lang] = BadWordMatcher.for_language(lang, self.lists)
+            matcher = self._matchers[lang] = BadWordMatcher.for_language(lang, self.lists, self.files)
         return matcher
 
     def word_score(self, text: str, lang: Optional[str]) -> tuple[Optional[int], Optional[float]]:

@@ -8,11 +8,14 @@ under the path are blocked); `#` starts a comment. Each list is named, and a pag
 dropped as `url/<list>`; a banned word (a whole token of the URL, split at every non-alphanumeric
 character) as `url/banned_word`, a banned subword (anywhere in the URL, as FineWeb matches `porn`
 inside `freepornvideos`) as `url/banned_subword`. A document without a URL passes.
+
+The lists are read through the `SideFiles` given (local by default; the pipeline passes Beam's file
+systems), once per worker process for each folder, however many sources name it.
 """
 from __future__ import annotations
 
+import io
 import re
-from pathlib import Path
 from typing import Optional, Sequence
 from urllib.parse import urlsplit
 
@@ -20,16 +23,28 @@ import ahocorasick
 
 from tokenmill.filters.base import DocumentFilter
 from tokenmill.filters.document import Document
+from tokenmill.filters.side_files import LOCAL, SideFiles, shared
 
 _URL_WORDS = re.compile(r"[^\W_]+")
 
 
-def read_list(path: Path) -> set[str]:
-    """The entries of one UT1 list file, lower case, comments and blank lines skipped."""
-    if not path.is_file():
+LIST_FILES = ("domains", "urls")  # what a UT1 category folder holds that this filter reads
+
+
+def read_list(path: Optional[str], files: SideFiles = LOCAL) -> set[str]:
+    """The entries of one UT1 list file, lower case, comments and blank lines skipped (none for None)."""
+    if path is None:
         return set()
-    with path.open(encoding="utf-8", errors="replace") as lines:
+    with files.open(path) as raw:
+        lines = io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
         return {entry for line in lines if (entry := line.split("#", 1)[0].strip().lower())}
+
+
+def list_files(folder: str, files: SideFiles = LOCAL) -> dict[str, str]:
+    """{"domains": path, "urls": path} of the UT1 lists a category folder holds (either may be absent)."""
+    prefix = folder.rstrip("/") + "/"
+    inside = {path[len(prefix):]: path for path in files.list(folder) if path.startswith(prefix)}
+    return {name: inside[name] for name in LIST_FILES if name in inside}
 
 
 def host_and_path(url: str) -> tuple[str, str]:
@@ -54,11 +69,11 @@ def path_prefixes(host: str, path: str) -> list[str]:
 class Blocklist:
     """One UT1 category: its blocked domains and URLs."""
 
-    def __init__(self, name: str, folder: str):
-        root = Path(folder)
+    def __init__(self, name: str, folder: str, files: SideFiles = LOCAL):
+        lists = list_files(folder, files)
         self.name = name
-        self.domains = {host_and_path(d)[0] for d in read_list(root / "domains")}
-        self.urls = {"".join(host_and_path(u)) for u in read_list(root / "urls")}
+        self.domains = {host_and_path(d)[0] for d in read_list(lists.get("domains"), files)}
+        self.urls = {"".join(host_and_path(u)) for u in read_list(lists.get("urls"), files)}
 
     def blocks(self, host: str, path: str) -> bool:
         return (any(d in self.domains for d in parent_domains(host))
@@ -70,23 +85,27 @@ class UrlFilter(DocumentFilter):
 
     stage = "url"
 
-    def __init__(self, lists: dict[str, str], banned_words: Sequence[str] = (), banned_subwords: Sequence[str] = ()):
+    def __init__(self, lists: dict[str, str], banned_words: Sequence[str] = (), banned_subwords: Sequence[str] = (),
+                 files: SideFiles = LOCAL):
         self.lists = dict(sorted(lists.items()))
         self.banned_words = frozenset(w.lower() for w in banned_words)
         self.banned_subwords = sorted({w.lower() for w in banned_subwords})
-        for name, folder in self.lists.items():
-            if not Path(folder).is_dir():
-                raise FileNotFoundError(f"url.lists.{name}: {folder} is not a folder (UT1: <category>/domains, urls)")
+        self.files = files
         self._blocklists: Optional[list[Blocklist]] = None
         self._subwords = None
 
     def setup(self) -> None:
-        self._blocklists = [Blocklist(name, folder) for name, folder in self.lists.items()]
+        self._blocklists = [shared(("url blocklist", name, folder), lambda: Blocklist(name, folder, self.files))
+                            for name, folder in self.lists.items()]
         if self.banned_subwords:
-            self._subwords = ahocorasick.Automaton()
-            for word in self.banned_subwords:
-                self._subwords.add_word(word, word)
-            self._subwords.make_automaton()
+            self._subwords = shared(("url subwords", tuple(self.banned_subwords)), self._subword_automaton)
+
+    def _subword_automaton(self):
+        automaton = ahocorasick.Automaton()
+        for word in self.banned_subwords:
+            automaton.add_word(word, word)
+        automaton.make_automaton()
+        return automaton
 
     def __call__(self, doc: Document) -> Optional[str]:
         if not doc.url:

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence
+from typing import Optional, Sequence
 
 import click
 
@@ -30,11 +30,8 @@ from tokenmill.filters.clean_text import clean_text
 from tokenmill.filters.document import Document, stable_hash
 from tokenmill.filters.langid import load_fasttext_model
 from tokenmill.filters.quality_model import NEGATIVE_LABEL, POSITIVE_LABEL, check_label, label_probabilities, model_line
-from tokenmill.pipeline.config import parse_source_flag
-from tokenmill.pipeline.curate import expand_pattern, glob_root
+from tokenmill.jobs.sources import read_documents
 from tokenmill.pipeline.schema import ConfigError
-from tokenmill.transforms.formats import READERS, ReadOptions
-from tokenmill.transforms.read import ShardReader
 
 
 @dataclass(frozen=True)
@@ -42,27 +39,6 @@ class Example:
     line: str       # what the model reads
     positive: bool
     key: int        # a stable hash of the document: the held-out split and the shuffle use it
-
-
-def read_documents(flag: str) -> Iterator[Document]:
-    """The documents of a `NAME=FORMAT:GLOB` source, read as curate reads them; how many records were
-    unreadable or removed at read time is said on stderr."""
-    name, source = parse_source_flag(flag)
-    if source.format not in READERS:
-        raise ConfigError(f"{flag}: unknown format {source.format!r} (expected one of: {', '.join(sorted(READERS))})")
-    files = expand_pattern(source.paths[0])
-    if not files:
-        raise ConfigError(f"{flag}: {source.paths[0]!r} matches no file")
-    reader = ShardReader({name: ReadOptions(extra={"roots": [glob_root(source.paths[0])]})})
-    unused = 0
-    for path in files:
-        for result in reader.items(name, source.format, path):
-            if isinstance(result, Document) and result.text.strip():
-                yield result
-            elif not isinstance(result, Document):
-                unused += 1
-    if unused:
-        click.echo(f"{flag}: {unused:,} records unreadable or removed at read time, not used", err=True)
 
 
 def to_example(doc: Document, positive: bool) -> Optional[Example]:

@@ -9,18 +9,21 @@ import apache_beam as beam
 import click
 
 from tokenmill.jobs.report.progress import progress_bar
-from tokenmill.jobs.run_card import run_card
+from tokenmill.jobs.run_card import Inputs, run_card
 from tokenmill.jobs.sample.build import sample_config_path
 from tokenmill.pipeline.config import Config, load_config, parse_source_flag, validate_sources
-from tokenmill.pipeline.curate import CuratePlan, build_curation, clear_outputs, plan_curation
-from tokenmill.pipeline.ledger import exit_status, read_ledger, summary_lines
-from tokenmill.pipeline.runner import LOCAL_RUNNER, check_options, make_runner, pipeline_options
+from tokenmill.pipeline.curate import CuratePlan, build_curation, plan_curation, prepare_run
+from tokenmill.pipeline.ledger import DataLost, data_loss, read_ledger, summary_lines
+from tokenmill.pipeline.runner import LOCAL_RUNNER, check_options, counters, make_runner, pipeline_options
 from tokenmill.pipeline.schema import ConfigError
 
 
 def curation_pipeline(config: Config, output: str, stages: Optional[list[str]] = None, runner: Optional[str] = None,
                       workers: Optional[int] = None, beam_args: Sequence[str] = ()) -> tuple[beam.Pipeline, CuratePlan]:
-    """The curation graph on a pipeline for `runner`, built but not run; its options checked first."""
+    """The curation graph on a pipeline for `runner`, built but not run. The config is checked first as
+    `load_config` checks a file's (one made in Python too: side files, optional packages), then the
+    runner's options."""
+    validate_sources(config)
     plan = plan_curation(config, output, stages)
     runner_name = runner or config.runner.name
     options = pipeline_options(runner_name, workers or config.runner.workers, [*config.runner.options, *beam_args])
@@ -32,17 +35,27 @@ def curation_pipeline(config: Config, output: str, stages: Optional[list[str]] =
 
 def curate(config: Config, output: str, stages: Optional[list[str]] = None, runner: Optional[str] = None,
            workers: Optional[int] = None, beam_args: Sequence[str] = ()) -> dict:
-    """Run the curation pipeline; returns the ledger."""
+    """Run the curation pipeline; returns the ledger. Raises `DataLost` (everything written) when the
+    ledger shows input lost past the `curate` section's limits. After a crash the same call resumes:
+    staged shards whose input and settings are unchanged are reused (the run card counts them)."""
     pipeline, plan = curation_pipeline(config, output, stages, runner, workers, beam_args)
-    clear_outputs(plan.output)
+    prepare_run(plan)
     runner_name = runner or config.runner.name
     local = runner_name == LOCAL_RUNNER  # remote workers' log lines do not come back here
     runs_on = {"name": runner_name, "workers": workers or config.runner.workers,
                "options": [*config.runner.options, *beam_args], "stages": plan.stages}
-    with run_card("curate", plan.output, config, plan.sizes, runs_on):
-        with progress_bar(plan.sizes) if local else nullcontext():
-            pipeline.run().wait_until_finish()
-    return read_ledger(plan.output)
+    listing = sorted({(shard.path, shard.size) for shard in plan.inputs})
+    inputs = Inputs.of(plan.patterns, [{"path": path, "bytes": size} for path, size in listing])
+    with run_card("curate", plan.output, config, inputs, runs_on) as card:
+        with progress_bar(inputs.files, inputs.bytes) if local else nullcontext():
+            result = pipeline.run()
+            result.wait_until_finish()
+        card["staged_files"] = counters(result, "staging")
+        ledger = read_ledger(plan.output)
+        causes = data_loss(ledger, config.curate.max_error_share, config.curate.max_unread_files)
+        if causes:
+            raise DataLost(ledger, causes)
+    return ledger
 
 
 def apply_flags(config: Config, sources: Sequence[str], langs: Optional[str], lang_threshold: Optional[float],
@@ -63,16 +76,16 @@ def apply_flags(config: Config, sources: Sequence[str], langs: Optional[str], la
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file (default: none, the sources from --source).")
 @click.option("--sample", is_flag=True, help="Use the bundled sample (Python's documentation as a crawl).")
 @click.option("--output", "-o", required=True, help="Output directory (local path or gs://, s3://...).")
 @click.option("--source", "sources", multiple=True, metavar="NAME=FORMAT:GLOB",
               help="Add or replace a source, e.g. web=warc:'data/*.warc.gz'. Repeatable.")
-@click.option("--stages", help="Comma-separated subset of stages to run, e.g. langid,exact-dedup.")
+@click.option("--stages", help="Comma-separated subset of stages to run, e.g. langid,exact-dedup (default: each source's chain).")
 @click.option("--keep-rejected", is_flag=True, help="Also write rejected documents to OUTPUT/rejected/<source>/.")
 @click.option("--langs", help="Wanted languages, e.g. en,de, or 'any'.")
 @click.option("--lang-threshold", type=float, help="Minimum top-language score (FineWeb: 0.65).")
-@click.option("--runner", help="Beam runner (default FnApiRunner, local).")
+@click.option("--runner", help="Beam runner (FnApiRunner: local).")
 @click.option("--workers", type=int, help="Local worker processes.")
 @click.pass_context
 def curate_command(ctx, config_path, sample, output, sources, stages, keep_rejected, langs, lang_threshold, runner, workers):
@@ -87,7 +100,18 @@ def curate_command(ctx, config_path, sample, output, sources, stages, keep_rejec
         ledger = curate(config, output, selected, runner, workers, ctx.args)
     except ConfigError as err:
         raise click.ClickException(str(err)) from None
+    except DataLost as lost:
+        report_data_loss(lost)
+        ctx.exit(1)
     for line in summary_lines(ledger):
         click.echo(line)
     click.echo(f"curated in {time.monotonic() - started:.1f} s → {output}/curated, {output}/ledger.json")
-    ctx.exit(exit_status(ledger))  # a ledger that does not balance lost documents: the run failed
+
+
+def report_data_loss(lost: DataLost, prefix: str = "") -> None:
+    """The summary of a run that lost input, then each cause, on stderr."""
+    for line in summary_lines(lost.ledger):
+        click.echo(prefix + line)
+    click.echo("DATA LOST: the output holds what could be read; see ledger.json", err=True)
+    for cause in lost.causes:
+        click.echo(f"  {cause}", err=True)

@@ -5,9 +5,11 @@ import logging
 import sys
 
 FORMAT = "%(asctime)s %(name)s %(message)s"
-# Kept to warnings: Beam's per-stage INFO lines, and presidio's "Loaded recognizer: …" and NLP-engine
-# lines, logged again for every PII filter built (one per source).
-QUIET_LOGGERS = ("apache_beam", "presidio-analyzer")
+# Kept to warnings: Beam's per-stage INFO lines, presidio's "Loaded recognizer: …" and NLP-engine lines,
+# logged again for every PII filter built (one per source), and the Flink and Spark job servers' output,
+# which Beam relays line by line at INFO (some 10,000 lines for the sample; a failed job's cause reaches
+# the command's error all the same).
+QUIET_LOGGERS = ("apache_beam", "presidio-analyzer", "FlinkJarJobServer", "SparkJarJobServer")
 
 
 class _WithoutApitoolsWarning(logging.Filter):

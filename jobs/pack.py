@@ -59,10 +59,10 @@ def pack(curated: str, tokenizer: str, output: str, config: Optional[Config] = N
 @click.option("--output", "-o", required=True, help="Token folder to write, DIR/tokens (local path or gs://, s3://...).")
 @click.option("--seq-len", type=int, help="Tokens a training sequence sees (rows hold seq_len + 1).")
 @click.option("--total-tokens", type=int, help="Tokens in all (default: the largest the epoch caps allow).")
-@click.option("--mixture", help="Weights in tokens, e.g. web=0.6,books=0.15,wiki=0.25.")
-@click.option("--packing", type=click.Choice(["concat", "bos-bestfit"]), help="Packing mode (default concat).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (pack:, tokenizer:, sources:).")
-@click.option("--runner", help="Beam runner for tokenizing, packing and writing (default FnApiRunner, local).")
+@click.option("--mixture", help="Weights in tokens, e.g. web=0.6,books=0.15,wiki=0.25 (default: pack.phases, else pack.mixture, else the sources' weights, else each source by its tokens).")
+@click.option("--packing", type=click.Choice(["concat", "bos-bestfit"]), help="Packing mode.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (pack:, tokenizer:, sources:; default: none, the built-in defaults).")
+@click.option("--runner", help="Beam runner for tokenizing, packing and writing (FnApiRunner: local).")
 @click.option("--workers", type=int, help="Local worker processes.")
 @click.pass_context
 def pack_command(ctx, curated, tokenizer_path, output, seq_len, total_tokens, mixture, packing, config_path,

@@ -217,21 +217,21 @@ _POSITIVE = click.FloatRange(min=0, min_open=True)
 
 
 @click.command("plan")
-@click.option("--flops", type=_POSITIVE, help="Compute budget in FLOPs.")
-@click.option("--gpus", type=click.IntRange(min=1), help="Number of GPUs (with --hours).")
-@click.option("--hours", type=_POSITIVE, help="Hours on those GPUs.")
-@click.option("--gpu", type=click.Choice(sorted(PEAK_BF16_FLOPS)), help="GPU type (default h100).")
-@click.option("--mfu", type=click.FloatRange(min=0, max=1, min_open=True), help="Model FLOPs utilisation, 0-1 (default 0.4).")
-@click.option("--peak-flops", type=_POSITIVE, help="Override the GPU's peak FLOP/s.")
-@click.option("--params", type=_POSITIVE, help="Fix the parameter count N.")
-@click.option("--tokens", type=_POSITIVE, help="Fix the training tokens D.")
-@click.option("--constants", type=click.Choice(sorted(LAWS)), help="Scaling-law fit (default epoch2024).")
+@click.option("--flops", type=_POSITIVE, help="Compute budget in FLOPs (default: none; give it, --gpus with --hours, or --params with --tokens).")
+@click.option("--gpus", type=click.IntRange(min=1), help="Number of GPUs (with --hours; default: none).")
+@click.option("--hours", type=_POSITIVE, help="Hours on those GPUs (default: none).")
+@click.option("--gpu", type=click.Choice(sorted(PEAK_BF16_FLOPS)), help="GPU type.")
+@click.option("--mfu", type=click.FloatRange(min=0, max=1, min_open=True), help="Model FLOPs utilisation, 0-1.")
+@click.option("--peak-flops", type=_POSITIVE, help="Override the GPU's peak FLOP/s (default: the GPU type's dense bf16 peak).")
+@click.option("--params", type=_POSITIVE, help="Fix the parameter count N (default: the compute optimum).")
+@click.option("--tokens", type=_POSITIVE, help="Fix the training tokens D (default: the compute optimum).")
+@click.option("--constants", type=click.Choice(sorted(LAWS)), help="Scaling-law fit.")
 @click.option("--tokens-per-param", type=_POSITIVE, help="Fixed D/N instead of the compute optimum (~20).")
-@click.option("--price", type=_POSITIVE, help="Price per GPU-hour, for the cost line.")
+@click.option("--price", type=_POSITIVE, help="Price per GPU-hour, for the cost line (null: no cost line).")
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="tokens/manifest.json: check the corpus has the tokens the plan needs.")
+              help="tokens/manifest.json: check the corpus has the tokens the plan needs (default: no check).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="YAML config whose `plan:` section sets the defaults.")
+              help="YAML config whose `plan:` section sets the defaults (default: none, the built-in defaults).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def plan_command(flops, gpus, hours, gpu, mfu, peak_flops, params, tokens, constants,
                  tokens_per_param, price, manifest, config_path, as_json) -> None:

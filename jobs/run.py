@@ -9,7 +9,8 @@ then the report.
     OUT/run.json                         how it was made (jobs/run_card.py), as is each part's folder
 
 Every section of the config is checked when it loads, so a mistake in `train:` is reported at once
-rather than after the curation.
+rather than after the curation. A curation that loses input past the `curate` section's limits
+(`max_error_share`, `max_unread_files`) stops the run there, with a non-zero exit status.
 
 Every Beam stage (curate, the tokenizer's sample, pack) runs on `--runner` with its folders under
 OUT, which may be remote (gs://, s3://, hdfs://); training reads a local folder, so a remote OUT
@@ -25,15 +26,16 @@ from typing import Optional, Sequence
 import click
 from apache_beam.io.filesystems import FileSystems
 
-from tokenmill.jobs.curate import curate
+from tokenmill.jobs.curate import curate, report_data_loss
 from tokenmill.jobs.pack import pack
 from tokenmill.jobs.report.page import build_report
 from tokenmill.jobs.run_card import run_card
 from tokenmill.jobs.sample.build import sample_config_path
 from tokenmill.jobs.tokenizer import train_tokenizer
-from tokenmill.jobs.train.trainer import TrainingDiverged, train
+from tokenmill.jobs.train import NEEDS_TORCH, torch_installed
+from tokenmill.jobs.train.rails import TrainingDiverged
 from tokenmill.pipeline.config import Config, load_config
-from tokenmill.pipeline.ledger import summary_lines
+from tokenmill.pipeline.ledger import DataLost, summary_lines
 from tokenmill.pipeline.schema import ConfigError
 from tokenmill.pipeline.train_config import TrainConfig, train_config
 
@@ -52,6 +54,8 @@ def run_all(config: Config, output: str, steps: Optional[int] = None, device: Op
             runner: Optional[str] = None, workers: Optional[int] = None, beam_args: Sequence[str] = (),
             echo=print, skip_train: bool = False) -> dict:
     """Run the four stages (three with `skip_train`); returns what each produced."""
+    if not skip_train and not torch_installed():
+        raise ConfigError(f"training {NEEDS_TORCH} (or add --skip-train)")
     cfg = validated_train_config(config, steps, device)
     out = output.rstrip("/")
     if FileSystems.get_scheme(out) and not skip_train:
@@ -82,6 +86,8 @@ def run_all(config: Config, output: str, steps: Optional[int] = None, device: Op
 
         result, first, last = None, None, None
         if not skip_train:
+            from tokenmill.jobs.train.trainer import train  # torch: the `train` extra
+
             started = time.monotonic()
             result = train(f"{out}/tokens", f"{out}/run", cfg)
             timings["train"] = time.monotonic() - started
@@ -95,26 +101,25 @@ def run_all(config: Config, output: str, steps: Optional[int] = None, device: Op
                      f"→ {out}/run")
 
         started = time.monotonic()
-        page = None if "://" in out else build_report(Path(out))  # the report reads local folders
+        page = build_report(out)
         timings["report"] = time.monotonic() - started
-        echo(f"report   → {page}" if page else f"report   not written for a remote folder; run `tokenmill report` "
-             f"on a local copy of {out}")
+        echo(f"report   → {page}")
         echo("seconds  " + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in timings.items()))
         card.update(parts={"curated": f"{out}/curated", "tokenizer": f"{out}/tokenizer.json",
                            "tokens": f"{out}/tokens", "train": None if skip_train else f"{out}/run",
-                           "report": str(page) if page else None},
+                           "report": page},
                     seconds_per_stage=timings, interrupted=bool(result and result.interrupted))
     return {"ledger": ledger, "tokenizer": tokenizer, "manifest": manifest, "train": result,
             "first_loss": first, "last_loss": last, "seconds": timings, "report": page}
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config with every section.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config with every section (default: none; --sample gives the sample's).")
 @click.option("--sample", is_flag=True, help="Use the bundled sample and its small CPU settings.")
 @click.option("--output", "-o", required=True, help="Output folder for every stage.")
 @click.option("--steps", type=click.IntRange(min=1), help="Training steps (overrides train.steps).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train.")
-@click.option("--runner", help="Beam runner for curate, the tokenizer's sample and pack (default FnApiRunner, local).")
+@click.option("--runner", help="Beam runner for curate, the tokenizer's sample and pack (FnApiRunner: local).")
 @click.option("--workers", type=int, help="Local Beam worker processes.")
 @click.option("--skip-train", is_flag=True, help="Stop after pack (e.g. for a remote OUTPUT on a remote runner).")
 @click.pass_context
@@ -131,5 +136,9 @@ def run_command(ctx, config_path, sample, output, steps, device, runner, workers
                          skip_train=skip_train)
     except (ConfigError, TrainingDiverged) as err:
         raise click.ClickException(str(err)) from None
+    except DataLost as lost:  # curate wrote what it could; the later stages would work on a partial corpus
+        report_data_loss(lost, prefix="curate   ")
+        click.echo("run      stopped after curate", err=True)
+        ctx.exit(1)
     if result["train"] is not None and result["train"].interrupted:
         ctx.exit(143)  # as `tokenmill train` does on SIGTERM: stopped cleanly, resumable

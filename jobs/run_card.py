@@ -4,14 +4,16 @@ Every job writes a card into the folder it fills — `curate` and `tokenizer` in
 OUT/tokens/, `train` into the run folder, `tokenmill run` into OUT/ — under its own name, so jobs
 sharing a folder keep one card each:
 
-    {"curate": {"command": [...], "config": {...}, "versions": {...}, "inputs": [...],
-                "inputs_sha256": "...", "started": "...", "ended": "...", "seconds": 12.3,
-                "runner": {...}, "status": "ok"}}
+    {"curate": {"command": [...], "config": {...}, "versions": {...},
+                "inputs": {"paths": [...], "files": 2, "bytes": 12345}, "inputs_sha256": "...",
+                "started": "...", "ended": "...", "seconds": 12.3, "runner": {...}, "status": "ok"}}
 
 `command` is the process's command line; `config` the resolved settings the job ran with (a config
-mapping that loads again with `load_config`'s machinery); `inputs` each input file with its size and
-`inputs_sha256` a checksum of that list (paths and sizes), to tell two runs' inputs apart without
-reading them; `versions` tokenmill's and its key libraries'.
+mapping that loads again with `load_config`'s machinery); `inputs` the paths as given (globs,
+folders, files) with the count and total size of the files they matched, and `inputs_sha256` a
+checksum of that file list (paths and sizes), to tell two runs' inputs apart without reading them:
+counts, not one entry per file, since a crawl is 10⁵ files; `versions` tokenmill's and its key
+libraries'.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 CARD_FILE = "run.json"
 LIBRARIES = ("apache-beam", "pyarrow", "numpy", "torch", "tokenizers", "tiktoken", "presidio-analyzer",
@@ -71,9 +73,33 @@ def input_files(paths: Sequence[str]) -> list[dict[str, Any]]:
     return [{"path": path, "bytes": size} for path, size in sorted(found.items())]
 
 
-def file_list_sha256(files: list[dict[str, Any]]) -> str:
-    listing = "".join(f"{entry['path']}\t{entry['bytes']}\n" for entry in files)
-    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+def file_list_sha256(files: Iterable[dict[str, Any]]) -> str:
+    """A checksum of a file list ({path, bytes} entries, sorted by path)."""
+    digest = hashlib.sha256()
+    for entry in files:
+        digest.update(f"{entry['path']}\t{entry['bytes']}\n".encode("utf-8"))
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """A job's input as its card keeps it: the paths as given, and the files they matched as a
+    count, a total size and a checksum."""
+
+    paths: list[str]
+    files: int
+    bytes: int
+    sha256: str
+
+    @classmethod
+    def of(cls, paths: Sequence[str], files: list[dict[str, Any]]) -> "Inputs":
+        """From `files`: a {path, bytes} entry per file, sorted by path."""
+        return cls(list(paths), len(files), sum(entry["bytes"] for entry in files), file_list_sha256(files))
+
+    @classmethod
+    def listed(cls, paths: Sequence[str]) -> "Inputs":
+        """From the files `paths` (globs, folders, files) match (see input_files)."""
+        return cls.of(paths, input_files(paths))
 
 
 def _plain(value: Any) -> Any:
@@ -100,17 +126,17 @@ def _now() -> str:
 
 
 @contextmanager
-def run_card(job: str, folder: str, config: Any, inputs: Sequence[str] | dict[str, int],
+def run_card(job: str, folder: str, config: Any, inputs: Sequence[str] | Inputs,
              runner: dict[str, Any]) -> Iterator[dict]:
     """Write `folder`/run.json's entry for `job` when the block ends (`status` says whether it
-    finished). `inputs`: paths, globs and folders to list, or the {path: bytes} a job listed already
+    finished). `inputs`: paths, globs and folders to list, or the Inputs a job listed already
     (nothing is asked of the file system again). The yielded mapping takes anything else worth
     keeping (e.g. where a run's parts went)."""
-    files = ([{"path": path, "bytes": size} for path, size in sorted(inputs.items())] if isinstance(inputs, dict)
-             else input_files(inputs))
+    inputs = inputs if isinstance(inputs, Inputs) else Inputs.listed(inputs)
     card = {"command": command_line(), "python": sys.executable, "config": _plain(config),
-            "versions": library_versions(), "inputs": files, "inputs_sha256": file_list_sha256(files),
-            "runner": _plain(runner), "started": _now()}
+            "versions": library_versions(),
+            "inputs": {"paths": inputs.paths, "files": inputs.files, "bytes": inputs.bytes},
+            "inputs_sha256": inputs.sha256, "runner": _plain(runner), "started": _now()}
     extra: dict[str, Any] = {}
     started = time.monotonic()
     status = "failed"
@@ -149,10 +175,9 @@ def write_card(folder: str, job: str, card: dict) -> str:
     data = (json.dumps(cards, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     path = f"{folder.rstrip('/')}/{CARD_FILE}"
     if "://" in path:
-        from apache_beam.io.filesystems import FileSystems
+        from tokenmill.transforms.files import write_file  # only remote folders need Beam's file systems
 
-        with FileSystems.create(path) as sink:
-            sink.write(data)
+        write_file(path, data)
     else:
         os.makedirs(folder, exist_ok=True)
         with open(path + ".tmp", "wb") as sink:

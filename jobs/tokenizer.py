@@ -2,8 +2,10 @@
 
 The training sample is drawn in Beam, deterministic and weighted by the mixture: source s gets
 `sample_bytes × weight_s` bytes, taken as the documents whose stable hash of (seed, source, id)
-falls under the fraction that budget is of the source's text (measured from Parquet footers). Only
-the sample, about `sample_bytes`, reaches the machine that learns the merges.
+falls under the fraction that budget is of the source's text (measured from Parquet footers).
+Workers read the ids, then the text of only the row groups holding a chosen document, and write
+the sample to a few files; only the sample, about `sample_bytes`, reaches the machine that learns
+the merges.
 
 Beside tokenizer.json go tokenizer_config.json and special_tokens_map.json (end-of-text is the eos
 and pad token, `model_max_length` is the pack's seq_len), so `transformers.AutoTokenizer` loads the
@@ -15,7 +17,6 @@ import sys
 from typing import Optional, Sequence
 
 import click
-from apache_beam.io.filesystems import FileSystems
 from tokenizers import Tokenizer
 
 from tokenmill.jobs.pack import resolve_phases
@@ -26,8 +27,8 @@ from tokenmill.pipeline.storage import absolute, remove_tree
 from tokenmill.pipeline.pack_config import TokenizerConfig, pack_config, parse_mixture, tokenizer_config
 from tokenmill.pipeline.schema import ConfigError
 from tokenmill.transforms.mix import average_weights
-from tokenmill.transforms.tokenize import (EOT, DrawSample, SampleShard, byte_decoder, read_json, sample_texts,
-                                           train_bpe, write_json)
+from tokenmill.transforms.files import write_file
+from tokenmill.transforms.tokenize import EOT, DrawSample, byte_decoder, read_json, sample_texts, train_bpe, write_json
 
 SAMPLE_WORK = "_tokenizer_sample"
 
@@ -37,8 +38,7 @@ def save_tokenizer(tokenizer: Tokenizer, output: str, model_max_length: int) -> 
     end-of-text token as eos, bos and pad, and the context length."""
     folder = output.rsplit("/", 1)[0]
     special = {"bos_token": EOT, "eos_token": EOT, "pad_token": EOT}
-    with FileSystems.create(output) as sink:
-        sink.write(tokenizer.to_str(pretty=True).encode("utf-8"))
+    write_file(output, tokenizer.to_str(pretty=True).encode("utf-8"))
     write_json(f"{folder}/tokenizer_config.json", {
         "tokenizer_class": "PreTrainedTokenizerFast",
         **special,
@@ -77,33 +77,29 @@ def train_tokenizer(curated: str, output: str, config: Optional[Config] = None, 
     output = absolute(output)
     folder = output.rsplit('/', 1)[0]
     work = f"{folder}/{SAMPLE_WORK}"
-    elements = [(source, path) for source, paths in sorted(shards.items()) for path in paths
-                if not weights or weights.get(source, 0) > 0]
+    sampled = [source for source in sorted(shards) if not weights or weights.get(source, 0) > 0]
+    # Each sampled source's shards as one pattern: workers list them, and a remote card lists a folder once.
+    patterns = [(source, f"{absolute(curated)}/{source}/*.parquet") for source in sampled]
     runs_on = {"name": runner or config.runner.name, "workers": workers or config.runner.workers,
                "options": [*config.runner.options, *beam_args]}
     resolved = {"tokenizer": settings, "weights": weights, "weights_from": origin}
-    # The sampled sources' shards as one pattern each: a remote card lists a folder once, not each file.
-    inputs = [f"{absolute(curated)}/{source}/*.parquet" for source in sorted({source for source, _ in elements})]
-    with run_card("tokenizer", folder, resolved, inputs, runs_on):
+    with run_card("tokenizer", folder, resolved, [pattern for _, pattern in patterns], runs_on):
         remove_tree(work)
         try:
-            run_beam(lambda p: p | "DrawSample" >> DrawSample(elements, weights, settings.sample_bytes,
+            run_beam(lambda p: p | "DrawSample" >> DrawSample(patterns, weights, settings.sample_bytes,
                                                               settings.seed, work),
                      runs_on["name"], runs_on["workers"], runs_on["options"])
             summary = read_json(f"{work}/sample.json")
-            drawn = [SampleShard(**item) for item in summary["shards"]]
-            failed = [item.error for item in drawn if item.error]
+            failed = summary["errors"]
             if failed:
                 raise ConfigError(failed[0] + (f" (and {len(failed) - 1} more shards)" if len(failed) > 1 else ""))
-            tokenizer = train_bpe(sample_texts(drawn), settings.vocab_size, settings.min_frequency)
+            tokenizer = train_bpe(sample_texts(summary["files"]), settings.vocab_size, settings.min_frequency)
         finally:
             remove_tree(work)
         save_tokenizer(tokenizer, output, packing.seq_len)
-    taken: dict[str, int] = {}
-    for item in drawn:
-        taken[item.source] = taken.get(item.source, 0) + item.taken
     return {"vocab_size": tokenizer.get_vocab_size(), "eot_id": tokenizer.token_to_id(EOT),
-            "sample_bytes": taken, "weights": weights or {s: float(b) for s, b in summary["text_bytes"].items()},
+            "sample_bytes": summary["taken"],
+            "weights": weights or {s: float(b) for s, b in summary["text_bytes"].items()},
             "weights_from": origin}
 
 
@@ -115,11 +111,11 @@ def tokenizer_group():
 @tokenizer_group.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--input", "curated", required=True, help="The curated folder, DIR/curated.")
 @click.option("--output", "-o", required=True, help="tokenizer.json to write (local path or gs://, s3://...).")
-@click.option("--vocab-size", type=int, help="Vocabulary size, end-of-text and 256 bytes included (default 32768).")
-@click.option("--sample-bytes", type=int, help="Bytes of text to train on, split by the mixture (default 100 MB).")
+@click.option("--vocab-size", type=int, help="Vocabulary size, end-of-text and 256 bytes included.")
+@click.option("--sample-bytes", type=int, help="Bytes of text to train on, split by the mixture.")
 @click.option("--mixture", help="Weights of the sample, e.g. web=0.6,books=0.4 (default: the config's).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (tokenizer:, pack:, sources:).")
-@click.option("--runner", help="Beam runner that draws the sample (default FnApiRunner, local).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (tokenizer:, pack:, sources:; default: none, the built-in defaults).")
+@click.option("--runner", help="Beam runner that draws the sample (FnApiRunner: local).")
 @click.option("--workers", type=int, help="Local worker processes.")
 @click.pass_context
 def train_command(ctx, curated, output, vocab_size, sample_bytes, mixture, config_path, runner, workers):

@@ -10,7 +10,8 @@
         options: {text_field: text}              # format-specific reader options
     stages:                       # settings per stage (pipeline/stages.py lists them)
       langid: {languages: [en], threshold: 0.65}
-    curate: {keep_rejected: false, rows_per_shard: 20000, max_document_mb: 20}
+    curate: {keep_rejected: false, rows_per_shard: 20000, max_document_mb: 20,
+             max_error_share: 0.01, max_unread_files: 0}   # past either, the run fails (after writing)
     runner: {name: FnApiRunner, workers: 1, options: []}
 
 Sections that later jobs own (`tokenizer`, `pack`, `train`, `plan`) are kept as raw mappings here,
@@ -35,32 +36,38 @@ SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 @dataclass
 class SourceConfig:
-    format: str
-    paths: list[str]
-    weight: float = 1.0
-    stages: Optional[list[str]] = None
-    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    options: dict[str, Any] = field(default_factory=dict)
+    format: str                           # warc | wet | jsonl | text | book | mediawiki | code | latex | parquet
+    paths: list[str]                      # globs, local or gs://, s3://, hdfs://; relative to the config file
+    weight: float = 1.0                   # mixture weight, in tokens
+    stages: Optional[list[str]] = None    # the stages this source goes through; null: its format's default chain
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> settings over `stages:`, for this source
+    options: dict[str, Any] = field(default_factory=dict)  # reader options (text_field, extractor, ...)
 
 
 @dataclass
 class CurateConfig:
-    keep_rejected: bool = False
-    rows_per_shard: int = 20_000
-    max_document_mb: float = 20.0
+    keep_rejected: bool = False           # also write removed documents to OUT/rejected/<source>/
+    rows_per_shard: int = 20_000          # rows per curated Parquet file
+    max_document_mb: float = 20.0         # a larger document is removed as read/too_large, never loaded whole
+    max_error_share: float = 0.01         # past this share of a source's documents failing, the run exits non-zero
+    max_unread_files: int = 0             # input files a source may lose whole before the run exits non-zero
 
     def __post_init__(self):
         if self.rows_per_shard < 1:
             raise ValueError("rows_per_shard: must be at least 1")
         if self.max_document_mb <= 0:
             raise ValueError("max_document_mb: must be positive")
+        if not 0.0 <= self.max_error_share <= 1.0:
+            raise ValueError("max_error_share: must be between 0 and 1")
+        if self.max_unread_files < 0:
+            raise ValueError("max_unread_files: must not be negative")
 
 
 @dataclass
 class RunnerConfig:
-    name: str = "FnApiRunner"
-    workers: int = 1
-    options: list[str] = field(default_factory=list)
+    name: str = "FnApiRunner"             # Beam runner: FnApiRunner (local), DataflowRunner, FlinkRunner, SparkRunner, ...
+    workers: int = 1                      # local worker processes (FnApiRunner)
+    options: list[str] = field(default_factory=list)  # Beam pipeline options, e.g. ["--project=p", "--region=r"]
 
 
 @dataclass
@@ -73,7 +80,7 @@ class Config:
     pack: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     plan: dict[str, Any] = field(default_factory=dict)
-    output: Optional[str] = None
+    output: Optional[str] = None  # not read: every command takes --output
     # Where the config came from, for messages and for resolving relative paths.
     origin: str = "<command line>"
 

@@ -1,91 +1,124 @@
 """Assembling the curation graph in three passes (DESIGN.md): stream and stage, decide on keys, apply.
 
+    0. plan:    list every glob once ─► OUT/_staging/inputs.parquet (the manifest: one row a file);
+                the graph names the manifest, so its size does not depend on the number of files
     1. stream:  input file ─► read ─► document stages before dedup (fused) ─► staged Parquet shard
-                                                                   └─► keys, ledger events
+                                                                   └─► keys, ledger events, receipt
     2. decide:  keys only ─► exact dedup, near dedup, paragraph dedup ─► verdicts by staged shard
     3. apply:   staged shard + its verdicts ─► quality models' rules ─► document stages after dedup
-                ─► curated/, rejected/  (a model's top-fraction cut: from the staged scores that reach it)
-    ledger:     events of passes 1 and 3, counted ─► ledger.json; then the staging folder is removed
+                ─► _staging/curated/, _staging/rejected/  (a model's top-fraction cut: from the staged
+                scores that reach it)
+    ledger:     events of passes 1 and 3, counted ─► ledger.json; then curated/, rejected/ and the
+                ledger replace the previous run's, and the staging folder is removed
+
+A run that stops early leaves its staging folder: the rerun of the same command replays each staged
+shard whose input file (path, size, modification time) and pass-1 settings are unchanged
+(transforms/staging.py's receipts), reads only the others, and publishes nothing until its own
+ledger is written, so curated/ never mixes two runs' shards.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass, is_dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import Optional
 
 import apache_beam as beam
+from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.filesystems import FileSystems
 
 from tokenmill.pipeline.config import Config
-from tokenmill.pipeline.ledger import WriteLedger
+from tokenmill.pipeline.ledger import LEDGER_FILE, WriteLedger
 from tokenmill.pipeline.schema import ConfigError
-from tokenmill.pipeline.storage import delete_matching, remove_tree
+from tokenmill.pipeline.storage import delete_matching, move_tree, remove_tree
 from tokenmill.pipeline.stages import STAGES, quality_model_rules, settings_for, source_stages
 from tokenmill.transforms.apply_verdicts import ApplyVerdicts
 from tokenmill.transforms.exact_dedup import ExactDedup
+from tokenmill.transforms.files import replace, sweep, write_file
 from tokenmill.transforms.formats import ReadOptions
 from tokenmill.transforms.near_dedup import NearDedup, signature_files
 from tokenmill.transforms.paragraph_dedup import SIGNAL_TYPES as PARAGRAPH_SIGNALS
 from tokenmill.transforms.paragraph_dedup import ParagraphDedup
 from tokenmill.transforms.quality_model import ModelStage
-from tokenmill.transforms.staging import EVENTS, EXACT, NEAR, PARAGRAPHS, SHARDS, Corpus, NearKeys, Shard, StageShards
+from tokenmill.transforms.staging import (EVENTS, EXACT, NEAR, PARAGRAPHS, SHARDS, Corpus, NearKeys, Shard, StageShards,
+                                          write_manifest)
 from tokenmill.transforms.write import document_schema
 
 
 @dataclass(frozen=True)
 class CuratePlan:
-    """Everything the graph needs, resolved and checked before the pipeline starts."""
+    """Everything the graph needs, resolved and checked before the pipeline starts. `inputs` (the
+    listing, in index order) stays on the launcher: it goes to the manifest, not into the graph."""
 
     output: str
-    shards: list[tuple[str, str, str]]       # (source, format, path)
+    inputs: list[Shard]
+    patterns: list[str]                      # every source's globs, as given
     stages: dict[str, list[str]]             # source -> its stages, in pipeline order
     read_options: dict[str, ReadOptions]
     keep_rejected: bool
     rows_per_shard: int
-    sizes: dict[str, int]                    # path -> bytes, as the listing found them
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(shard.size for shard in self.inputs)
 
 
 def plan_curation(config: Config, output: str, selected: Optional[list[str]] = None) -> CuratePlan:
-    """Expand every glob (a glob that matches nothing is an error now, not an empty run)."""
+    """List every glob once (a glob that matches nothing is an error now, not an empty run)."""
     if not config.sources:
         raise ConfigError(f"{config.origin}: sources: no source given (use --source NAME=FORMAT:GLOB or a config file)")
-    if selected is not None:
-        unknown = [s for s in selected if s not in STAGES]
-        if unknown:
-            raise ConfigError(f"--stages: unknown stage {unknown[0]!r} (expected some of: {', '.join(STAGES)})")
-    shards, sizes = [], {}
+    listing: dict[str, list[FileMetadata]] = {}
     for name, source in sorted(config.sources.items()):
         for pattern in source.paths:
             files = matching_files(pattern)
             if not files:
                 raise ConfigError(f"{config.origin}: sources.{name}.paths: {pattern!r} matches no file")
-            shards.extend((name, source.format, path) for path in files)
-            sizes.update(files)
+            listing.setdefault(name, []).extend(files)
+    return plan_from_listing(config, output, listing, selected)
+
+
+def plan_from_listing(config: Config, output: str, listing: dict[str, list[FileMetadata]],
+                      selected: Optional[list[str]] = None) -> CuratePlan:
+    """The plan for the files `listing` found for each source: each file's index is its place in
+    (source, format, path) order, its part its place within its source."""
+    if selected is not None:
+        unknown = [s for s in selected if s not in STAGES]
+        if unknown:
+            raise ConfigError(f"--stages: unknown stage {unknown[0]!r} (expected some of: {', '.join(STAGES)})")
+    found = {(name, config.sources[name].format, m.path): m for name, files in listing.items() for m in files}
+    inputs, parts = [], {}
+    for index, (name, fmt, path) in enumerate(sorted(found)):
+        metadata = found[name, fmt, path]
+        inputs.append(Shard(index, name, fmt, path, parts.get(name, 0), metadata.size_in_bytes,
+                            metadata.last_updated_in_seconds))
+        parts[name] = parts.get(name, 0) + 1
     max_bytes = int(config.curate.max_document_mb * 1_000_000)
     return CuratePlan(
         output=output.rstrip("/"),
-        shards=sorted(set(shards)),
+        inputs=inputs,
+        patterns=[p for _, s in sorted(config.sources.items()) for p in s.paths],
         stages={name: source_stages(config, name, selected) for name in config.sources},
         read_options={name: ReadOptions(max_bytes, {"roots": [glob_root(p) for p in s.paths], **s.options})
                       for name, s in config.sources.items()},
         keep_rejected=config.curate.keep_rejected,
         rows_per_shard=config.curate.rows_per_shard,
-        sizes=sizes,
     )
 
 
-def matching_files(pattern: str) -> dict[str, int]:
-    """{path: size in bytes} of the files a glob matches; a directory given without a glob stands for
-    every file under it."""
+def matching_files(pattern: str) -> list[FileMetadata]:
+    """The files a glob matches (path, size, modification time); a directory given without a glob
+    stands for every file under it."""
     if not any(char in pattern for char in "*?["):
         inside = FileSystems.match([pattern.rstrip("/") + "/**"])[0].metadata_list
         if inside:
-            return {m.path: m.size_in_bytes for m in inside if not m.path.endswith("/")}
-    return {m.path: m.size_in_bytes for m in FileSystems.match([pattern])[0].metadata_list if not m.path.endswith("/")}
+            return [m for m in inside if not m.path.endswith("/")]
+    return [m for m in FileSystems.match([pattern])[0].metadata_list if not m.path.endswith("/")]
 
 
 def expand_pattern(pattern: str) -> list[str]:
     """The files a glob matches, sorted (see matching_files)."""
-    return sorted(matching_files(pattern))
+    return sorted(m.path for m in matching_files(pattern))
 
 
 def glob_root(pattern: str) -> str:
@@ -94,7 +127,16 @@ def glob_root(pattern: str) -> str:
     return head if head.endswith("/") or not any(c in pattern for c in "*?[") else head.rsplit("/", 1)[0] + "/"
 
 
-STAGING = "_staging"  # under the output: staged shards and signatures, removed once the ledger is written
+STAGING = "_staging"  # under the output: the manifest, staged shards, receipts, signatures and pass 3's outputs
+MANIFEST = "inputs.parquet"
+
+
+def staging_folder(output: str) -> str:
+    return f"{output}/{STAGING}"
+
+
+def manifest_path(output: str) -> str:
+    return f"{staging_folder(output)}/{MANIFEST}"
 
 
 def split_document_stages(used: list[str]) -> tuple[list[str], list[str]]:
@@ -133,7 +175,7 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
                             scoring.max_chars)
         signal_types.update(models.scorer().signal_types())
 
-    staging = f"{plan.output}/{STAGING}"
+    staging = staging_folder(plan.output)
     near = settings_for(config, "near-dedup") if "near-dedup" in used else None
     signatures = (near.save_signatures or f"{staging}/signatures").rstrip("/") if near else ""
     paragraph = settings_for(config, "paragraph-dedup") if "paragraph-dedup" in used else None
@@ -144,15 +186,13 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
         near_keys=NearKeys(near.num_perm, near.seed, near.shingle_words, near.bands, near.rows, near.keep,
                            near.keep_signal, signatures) if near else None,
         models=models, keep_rejected=plan.keep_rejected)
-    parts: dict[str, int] = {}
-    shards = []
-    for index, (source, fmt, path) in enumerate(plan.shards):
-        shards.append(Shard(index, source, fmt, path, parts.get(source, 0)))
-        parts[source] = parts.get(source, 0) + 1
+    staged_schema = document_schema(signal_types, rejected=True)
+    settings = {source: pass_one_fingerprint(config, plan, source, before, corpus, staged_schema)
+                for source in plan.stages}
 
     # Pass 1: stream every file through the document stages into its staged shard; keys come out.
-    staged = pipeline | "Stage" >> StageShards(shards, plan.read_options, chains_before, corpus, staging,
-                                               document_schema(signal_types, rejected=True))
+    staged = pipeline | "Stage" >> StageShards(manifest_path(plan.output), plan.read_options, chains_before, corpus,
+                                               staging, staged_schema, settings)
     # Pass 2: corpus-wide decisions on keys alone.
     verdicts = []
     nodes = staged[NEAR]
@@ -170,18 +210,82 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
                          "removed": removed | "RemovedRows" >> beam.MapTuple(lambda shard, v: ((shard, v[0]), None))}
                         | "paragraph-dedup" >> ParagraphDedup())
     all_verdicts = (verdicts or [pipeline | "NoVerdicts" >> beam.Create([])]) | "AllVerdicts" >> beam.Flatten()
-    # Pass 3: each staged shard read once, its verdicts applied, curated/ and rejected/ written.
+    # Pass 3: each staged shard read once, its verdicts applied, curated/ and rejected/ written aside.
     applied = ({"shard": staged[SHARDS], "verdict": all_verdicts}
-               | "Apply" >> ApplyVerdicts(plan.output, chains_after, corpus.paragraphs, models,
+               | "Apply" >> ApplyVerdicts(staging, chains_after, corpus.paragraphs, models,
                                           document_schema(signal_types),
                                           document_schema(signal_types, rejected=True) if plan.keep_rejected else None,
                                           plan.rows_per_shard))
     written = ((staged[EVENTS], applied) | "AllEvents" >> beam.Flatten()
-               | "Ledger" >> WriteLedger(plan.output, list(config.sources)))
-    _ = written | "ClearStaging" >> beam.Map(lambda _: remove_tree(staging))
+               | "Ledger" >> WriteLedger(staging, list(config.sources)))
+    _ = written | "Publish" >> beam.Map(lambda _, output: publish(output), plan.output)
 
 
-def clear_outputs(output: str) -> None:
-    """Remove an earlier run's curated/rejected shards and ledger, so no stale file survives."""
-    delete_matching([f"{output}/curated/**", f"{output}/rejected/**", f"{output}/{STAGING}/**",
-                     f"{output}/ledger.json"])
+def pass_one_fingerprint(config: Config, plan: CuratePlan, source: str, before: list[str], corpus: Corpus,
+                         schema) -> str:
+    """What pass 1 does to `source`'s files: a staged shard is reused only under the same fingerprint.
+    (Settings as written: a model or word list changed in place under the same path is not seen.)"""
+    models = corpus.models
+    return fingerprint({
+        "tokenmill": _version(), "read": plan.read_options[source], "schema": schema.to_string(),
+        "stages": [(name, settings_for(config, name, source)) for name in before if name in plan.stages[source]],
+        "exact": source in corpus.exact,
+        "paragraph_min_chars": corpus.paragraph_min_chars if source in corpus.paragraphs else None,
+        "near": corpus.near_keys if source in corpus.near else None,
+        "models": models if models is not None and source in models.sources else None,
+        "keep_rejected": corpus.keep_rejected,
+    })
+
+
+def fingerprint(settings: dict) -> str:
+    """A digest of settings (dataclasses, sets and paths included), the same in every process."""
+    def plain(value):
+        if is_dataclass(value) and not isinstance(value, type):
+            return asdict(value)
+        if isinstance(value, (set, frozenset)):
+            return sorted(value, key=repr)
+        return str(value)
+
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=plain).encode("utf-8")).hexdigest()
+
+
+def _version() -> str:
+    try:
+        return version("tokenmill")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def prepare_run(plan: CuratePlan) -> None:
+    """Before the pipeline starts: remove what killed writers and an unfinished run's pass 3 left in
+    the staging folder (staged shards and their receipts stay, to be reused), and write the manifest.
+    The previous run's curated/, rejected/ and ledger stay until this run publishes its own."""
+    staging = staging_folder(plan.output)
+    sweep(staging)
+    for folder in ("curated", "rejected"):
+        remove_tree(f"{staging}/{folder}")
+    delete_matching([f"{staging}/{LEDGER_FILE}", f"{staging}/{PUBLISHING}"])
+    write_manifest(manifest_path(plan.output), plan.inputs)
+
+
+PUBLISHING = "publishing"  # in the staging folder: the previous run's outputs are gone, this run's are moving in
+
+
+def publish(output: str) -> None:
+    """Replace the previous run's outputs with this run's: the old ledger goes first (an output folder
+    without one is unfinished), with the old curated/ and rejected/; then the new shards move in, then
+    the new ledger; the staging folder goes last, so a crash on the way leaves a rerun what it needs.
+    Safe to run again (a retried bundle): the old outputs go only once, marked by PUBLISHING, and
+    only what is still in the staging folder moves."""
+    staging = staging_folder(output)
+    ledger = f"{staging}/{LEDGER_FILE}"
+    if FileSystems.exists(ledger) and not FileSystems.exists(f"{staging}/{PUBLISHING}"):
+        delete_matching([f"{output}/{LEDGER_FILE}"])
+        for folder in ("curated", "rejected"):
+            remove_tree(f"{output}/{folder}")
+        write_file(f"{staging}/{PUBLISHING}", b"")
+    for folder in ("curated", "rejected"):
+        move_tree(f"{staging}/{folder}", f"{output}/{folder}")
+    if FileSystems.exists(ledger):
+        replace(ledger, f"{output}/{LEDGER_FILE}")
+    remove_tree(staging)

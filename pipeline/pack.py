@@ -20,14 +20,14 @@ from typing import Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from tokenmill.pipeline.pack_config import PackConfig, epoch_cap
+from tokenmill.pipeline.pack_config import MAX_TOKEN_ID, PackConfig, epoch_cap
 from tokenmill.pipeline.runner import check_options, make_runner, pipeline_options
 from tokenmill.pipeline.schema import ConfigError
 from tokenmill.pipeline.storage import absolute, delete_matching, remove_tree
+from tokenmill.transforms.files import sweep
 from tokenmill.transforms.formats.common import open_raw
-from tokenmill.transforms.mix import (MixPlan, PhasePlan, SourceRows, WriteMixedShards, plan_mixture, read_shards,
-                                      rows_needed)
-from tokenmill.transforms.pack import PackGroup, PackGroups, TokenizePackFn, read_groups
+from tokenmill.transforms.mix import MixPlan, PhasePlan, WriteMixedShards, plan_mixture, read_shards, rows_needed
+from tokenmill.transforms.pack import PackGroup, PackGroups, TokenizePackFn, groups_file, read_groups
 from tokenmill.transforms.tokenize import EOT, CuratedShardError, Encoder, curated_batches, write_json
 
 WORK = "_work"
@@ -99,6 +99,9 @@ class TokenizerInfo:
             raise ConfigError(f"{path}: not a byte-level BPE tokenizer with {EOT} (train one with "
                               f"`tokenmill tokenizer train`)")
         vocab_size = max([*model["model"]["vocab"].values(), *added.values()]) + 1
+        if vocab_size > MAX_TOKEN_ID + 1:
+            raise ConfigError(f"{path}: ids up to {vocab_size - 1:,}; token rows hold int32 ids, "
+                              f"at most {MAX_TOKEN_ID:,}")
         return cls(raw.decode("utf-8"), hashlib.sha256(raw).hexdigest(), vocab_size, added[EOT])
 
 
@@ -112,9 +115,10 @@ def run_beam(build, runner: str, workers: int, beam_args: Sequence[str]) -> None
 
 
 def clear_tokens(output: str) -> None:
-    """Remove a previous run's shards and manifest, so no stale shard survives; called only once
-    the new run is sure to write its own."""
+    """Remove a previous run's shards and manifest, and what a killed writer left, so no stale shard
+    survives; called only once the new run is sure to write its own."""
     delete_matching([f"{output}/shard-*.parquet", f"{output}/manifest.json"])
+    sweep(output)
 
 
 @dataclass
@@ -135,8 +139,8 @@ class SourceTotals:
             setattr(self, name, getattr(self, name) + getattr(group, name))
 
 
-def source_rows(groups: list[PackGroup], names: list[str]) -> tuple[tuple[SourceRows, ...], dict[str, SourceTotals]]:
-    """Each source's rows files in (shard) order, and its totals; a failed shard is a ConfigError."""
+def source_totals(groups: list[PackGroup], names: list[str]) -> dict[str, SourceTotals]:
+    """Each source's pack groups summed; a failed shard is a ConfigError."""
     failed = [g for g in groups if g.error]
     if failed:
         more = f" (and {len(failed) - 1} more shards)" if len(failed) > 1 else ""
@@ -144,9 +148,7 @@ def source_rows(groups: list[PackGroup], names: list[str]) -> tuple[tuple[Source
     totals = {name: SourceTotals() for name in names}
     for group in groups:
         totals[group.source].add(group)
-    rows = tuple(SourceRows(name, tuple(g.rows_path for g in groups if g.source == name),
-                            tuple(g.rows for g in groups if g.source == name)) for name in names)
-    return rows, totals
+    return totals
 
 
 def run_pack(curated: str, tokenizer_path: str, output: str, config: PackConfig,
@@ -174,10 +176,10 @@ def run_pack(curated: str, tokenizer_path: str, output: str, config: PackConfig,
         encoder, encoder_check = checked_encoder(tokenizer.json, encoder_kind, threads, shards)
         pack_fn = TokenizePackFn(encoder, work, tokenizer.eot_id, width, config.packing, config.bestfit_buffer,
                                  batch_docs)
-        elements = [(source, path) for source, paths in sorted(shards.items()) for path in paths]
-        run_beam(lambda p: p | "PackGroups" >> PackGroups(elements, pack_fn), runner, workers, beam_args)
-        sources, totals = source_rows(read_groups(work), weighted)
-        available = {s.name: s.available for s in sources}
+        patterns = [(source, f"{absolute(curated)}/{source}/*.parquet") for source in sorted(shards)]
+        run_beam(lambda p: p | "PackGroups" >> PackGroups(patterns, pack_fn), runner, workers, beam_args)
+        totals = source_totals(read_groups(work), weighted)
+        available = {name: totals[name].rows for name in weighted}
         if not any(weights for _, weights in phases):
             phases = [(until, {s: float(available[s]) for s in weighted}) for until, _ in phases]
         caps = {s: epoch_cap(s, config.epochs) for s in weighted}
@@ -186,10 +188,11 @@ def run_pack(curated: str, tokenizer_path: str, output: str, config: PackConfig,
             plans = plan_mixture(phases, available, caps, total_rows, width)
         except ValueError as err:
             raise ConfigError(str(err)) from None
-        plan = MixPlan(sources, tuple(plans), width, config.seed, config.window_rows)
+        plan = MixPlan(tuple(weighted), tuple(available[name] for name in weighted), tuple(plans), width,
+                       config.seed, config.window_rows)
         clear_tokens(output)
-        run_beam(lambda p: p | "WriteShards" >> WriteMixedShards(plan, output, work, config.rows_per_shard,
-                                                                  config.row_group_rows),
+        run_beam(lambda p: p | "WriteShards" >> WriteMixedShards(plan, groups_file(work), output, work,
+                                                                  config.rows_per_shard, config.row_group_rows),
                  runner, workers, beam_args)
         shard_list = read_shards(work)
     finally:

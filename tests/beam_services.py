@@ -1,5 +1,6 @@
 """Beam's own services on loopback ports, for the portable-runner tests: the Python job service and
-the external worker pool (each SDK worker a process of its own, as on a cluster)."""
+the external worker pool (each SDK worker a process of its own, as on a cluster); and for the engines
+tier, Beam's Flink and Spark job servers and standalone clusters of both."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -57,3 +59,36 @@ def job_service() -> Iterator[str]:
 def worker_pool() -> Iterator[str]:
     """Beam's worker pool service: it starts each SDK worker the job asks for as its own process."""
     yield from _serve("apache_beam.runners.worker.worker_pool_main", "--service_port")
+
+
+# Flink and Spark: Beam's job servers (Java, from Maven Central) and standalone clusters on this machine,
+# started and stopped by the scripts a user runs (deploy/job-server.sh, deploy/<engine>/cluster.sh).
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+
+
+def job_server_jar(engine: str) -> str:
+    """The path of Beam's `engine` job server, fetched once into the cache; fails (never skips) when Java,
+    Maven or the jar is missing."""
+    result = subprocess.run([str(DEPLOY / "job-server.sh"), engine], capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        pytest.fail(f"deploy/job-server.sh {engine}: {result.stderr.strip()[-2000:]}")
+    return result.stdout.strip()
+
+
+@contextmanager
+def standalone_cluster(engine: str, state: Path) -> Iterator[dict[str, int]]:
+    """deploy/<engine>/cluster.sh start, on free ports, with Beam's worker pool in this interpreter's
+    environment; stopped when the block ends. Yields the ports."""
+    ports = {name: free_port() for name in ("FLINK_REST_PORT", "FLINK_RPC_PORT", "SPARK_MASTER_PORT",
+                                            "SPARK_MASTER_WEBUI_PORT", "SPARK_WORKER_WEBUI_PORT", "WORKER_POOL_PORT")}
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "PYTHON": sys.executable,
+           "FLINK_CLUSTER_DIR": str(state), "SPARK_CLUSTER_DIR": str(state)}
+    script = str(DEPLOY / engine / "cluster.sh")
+    started = subprocess.run([script, "start"], capture_output=True, text=True, env=env, timeout=600)
+    try:
+        if started.returncode != 0:
+            pytest.fail(f"deploy/{engine}/cluster.sh start: {started.stderr.strip()[-2000:]}")
+        yield ports
+    finally:
+        subprocess.run([script, "stop"], capture_output=True, env=env, timeout=120)

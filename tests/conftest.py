@@ -9,6 +9,7 @@ where a missing corpus is a failure, not a skip.
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,22 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "jobs" / "sample"
 SAMPLE_STEPS = 30
 CORPUS = Path(os.environ.get("TOKENMILL_CORPUS") or REPO.parent / "shared" / "corpus").resolve()
+
+
+# pipeline/preflight.py's lines for what only the user has: their side files, an optional model package
+USER_FILE_MISSING = re.compile(r": \S+ is not (a file|a folder with files in it)$|package, which is not installed: ")
+
+
+def assert_config_loads_but_for_user_files(path: str) -> None:
+    """`load_config(path)` finds no mistake but the side files and model packages a documented
+    example names and only its user has (a model, a blocklist, an evaluation set)."""
+    from tokenmill.pipeline.config import load_config
+    from tokenmill.pipeline.schema import ConfigError
+
+    try:
+        load_config(path)
+    except ConfigError as err:
+        assert all(USER_FILE_MISSING.search(problem) for problem in err.problems), err.problems
 
 
 def output_tree(root: Path, only: tuple[str, ...] = ()) -> dict[str, bytes]:

@@ -1,5 +1,6 @@
-"""The `tokenmill` command answers at once (`--help` and `plan` import neither Beam, presidio, torch
-nor pyarrow), keeps libraries' chatter out of its log, and its summary says what it leaves out."""
+"""The `tokenmill` command answers at once (`--help`, `plan`, `eval --help` and `ablate --help` import
+neither Beam, presidio, torch nor pyarrow), keeps libraries' chatter out of its log, and its summary says
+what it leaves out."""
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ from tokenmill.pipeline.ledger import SUMMARY_REASONS, summary_lines
 HEAVY = ("apache_beam", "presidio_analyzer", "torch", "pyarrow")
 
 
-@pytest.mark.parametrize("args", [["--help"], ["plan", "--flops", "1e21"]])
+@pytest.mark.parametrize("args", [["--help"], ["plan", "--flops", "1e21"], ["eval", "--help"], ["ablate", "--help"]])
 def test_light_commands_import_no_heavy_library(args):
     code = ("import sys\nfrom tokenmill.jobs.cli import cli\n"
             f"try:\n    cli({args!r})\nexcept SystemExit as end:\n    assert not end.code, end.code\n"

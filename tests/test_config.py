@@ -97,8 +97,8 @@ def test_every_command_has_help_and_the_group_has_a_version():
     assert "Curate raw shards" in run_cli("curate", "--help").stdout
 
 
-def test_the_readmes_config_example_loads(tmp_path):
-    block = (REPO / "README.md").read_text(encoding="utf-8").split("### Config")[1].split("```yaml")[1].split("```")[0]
+def test_the_curation_pages_config_example_loads(tmp_path):
+    block = (REPO / "docs" / "curation.md").read_text(encoding="utf-8").split("## Config")[1].split("```yaml")[1].split("```")[0]
     (tmp_path / "data").mkdir()
     config = load_config(write(tmp_path, block))
     from tokenmill.pipeline.stages import settings_for

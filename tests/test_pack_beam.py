@@ -125,8 +125,10 @@ def test_remote_folders_through_beams_file_systems(packed, curated, tokenizer):
         assert remote == manifest
         written = MemoryFileSystem.files("memfs://bucket/tokens")
         assert "run.json" in written   # the run card, through Beam's file systems too
-        card_inputs = [entry["path"] for entry in json.loads(written["run.json"])["pack"]["inputs"]]
-        assert sum(path.endswith(".parquet") for path in card_inputs) == len(list(curated.rglob("*.parquet")))
+        card_inputs = json.loads(written["run.json"])["pack"]["inputs"]
+        parquet = list(curated.rglob("*.parquet"))
+        assert card_inputs["files"] == len(parquet) + 1   # the shards and the tokenizer
+        assert card_inputs["bytes"] == sum(p.stat().st_size for p in [*parquet, tokenizer])
         assert {name: data for name, data in written.items() if name != "run.json"} == output_tree(out)
     finally:
         MemoryFileSystem.objects.clear()

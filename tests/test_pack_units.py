@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from tokenmill.pipeline.pack_config import epoch_cap, pack_config, parse_mixture
+from tokenmill.pipeline.pack_config import epoch_cap, pack_config, parse_mixture, tokenizer_config
 from tokenmill.pipeline.schema import ConfigError
 from tokenmill.transforms.mix import (MixPlan, MixtureError, SourceRows, apportion, interleave, interleave_range,
                                       largest_total, plan_mixture, plan_phases, read_rows, rows_needed, shuffled,
-                                      window_deviation)
+                                      slots_before, window_deviation)
 from tokenmill.transforms.pack import ROW_DTYPE, PackStats, pack_bestfit, pack_concat
 
 EOT = 0
@@ -103,10 +104,16 @@ def test_a_source_too_small_for_one_row_is_named():
     ({"mixture": {"web": -1}}, "mixture.web: a weight must not be negative"),
     ({"packing": "zigzag"}, "pack.packing: expected one of 'concat', 'bos-bestfit'"),
     ({"epochs": {"books": 0}}, "epochs.books: an epoch cap must be positive"),
+    ({"seq_len": 2047, "rows_per_shard": 1_048_576}, "at seq_len 2047, rows_per_shard at most 1,048,575"),
 ])
 def test_pack_config_mistakes_name_the_key(raw, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         pack_config(raw, "run.yaml")
+
+
+def test_a_vocabulary_past_int32_ids_is_refused_when_the_config_loads():
+    with pytest.raises(ConfigError, match=re.escape("token ids are stored as int32, so at most 2,147,483,648")):
+        tokenizer_config({"vocab_size": 2 ** 31 + 1}, "run.yaml")
 
 
 def test_mixture_flag_and_epoch_caps():
@@ -138,6 +145,18 @@ def test_ties_between_sources_are_exact_at_any_size():
     assert sources.tolist() == [0, 1, 0, 1]
 
 
+def test_a_phase_past_two_billion_rows_of_a_source_is_placed_exactly():
+    """Past 2**31 rows of one source in a phase the products of the ranks leave int64: they are counted
+    in Python integers, and the slots still follow the keys (j + 0.5) / n exactly, ties to the first source."""
+    counts = [3 * 2 ** 31 + 7, 2 ** 31 + 5, 12_345]
+    start, stop = 2 ** 32 + 11, 2 ** 32 + 5011
+    sources, index = interleave_range(counts, start, stop)
+    keys = [(Fraction(2 * int(j) + 1, 2 * counts[s]), int(s)) for s, j in zip(sources, index)]
+    assert keys == sorted(keys)
+    low, high = slots_before(counts, start), slots_before(counts, stop)
+    for s in range(len(counts)):
+        assert index[sources == s].tolist() == list(range(low[s], high[s])), "each source's rows in order"
+
 @pytest.mark.parametrize("n", [1, 2, 63, 64, 65, 200, 4097, 100_003])
 def test_the_shuffle_is_a_bijection_that_keeps_blocks_together(n):
     out = shuffled(np.arange(n), n, key=12345)
@@ -166,7 +185,8 @@ def test_a_mix_plan_places_every_row_from_counts_alone(tmp_path):
             paths.append(str(path))
         files[name] = SourceRows(name, tuple(paths), counts)
     phases = plan_phases([(0.4, {"a": 0.7, "b": 0.3}), (1.0, {"a": 0.2, "b": 0.8})], 400)
-    plan = MixPlan((files["a"], files["b"]), tuple(phases), width, seed=3, window_rows=50)
+    plan = MixPlan(("a", "b"), (files["a"].available, files["b"].available), tuple(phases), width, seed=3,
+                   window_rows=50)
     sources, rows, phase = plan.rows_for(0, 400)
     assert np.bincount(phase).tolist() == [160, 240]
     for index, name in enumerate("ab"):

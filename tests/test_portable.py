@@ -173,3 +173,23 @@ def test_every_stage_on_an_external_worker_pool_gives_the_local_runners_bytes(tm
     assert pool.keys() == local.keys()
     for name in local:
         assert pool[name] == local[name], name
+
+
+def test_the_pipelines_of_one_process_share_one_flink_or_spark_job_server(tmp_path):
+    """Beam would start a job server (a JVM) per pipeline and keep each until the process exits; `tokenmill
+    run` runs four pipelines. Same command, same server; another master or jar, another server."""
+    from tokenmill.pipeline.runner import make_runner, pipeline_options
+
+    jars = {name: tmp_path / f"{name}.jar" for name in ("flink", "spark")}
+    for jar in jars.values():
+        jar.write_bytes(b"")  # only its path matters: nothing starts until a pipeline runs
+
+    def server(runner, *args):
+        return make_runner(runner).default_job_server(pipeline_options(runner, 1, list(args)))
+
+    flink = ("FlinkRunner", "--flink_master=[local]", f"--flink_job_server_jar={jars['flink']}")
+    assert server(*flink) is server(*flink)
+    assert server(*flink) is not server("FlinkRunner", "--flink_master=localhost:8081",
+                                        f"--flink_job_server_jar={jars['flink']}")
+    spark = ("SparkRunner", "--spark_master_url=local[2]", f"--spark_job_server_jar={jars['spark']}")
+    assert server(*spark) is server(*spark) is not server(*flink)

@@ -2,13 +2,16 @@
 from collections import Counter
 
 import pytest
+from apache_beam.metrics.execution import MetricKey, MetricResult
 from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.metrics.metricbase import MetricName
 
 from conftest import SAMPLE
 from tokenmill.jobs.curate import curation_pipeline
 from tokenmill.pipeline.config import load_config
-from tokenmill.pipeline.curate import clear_outputs
+from tokenmill.pipeline.curate import prepare_run
 from tokenmill.pipeline.ledger import read_ledger
+from tokenmill.pipeline.runner import counters
 from tokenmill.pipeline.stages import STAGES
 
 
@@ -29,7 +32,7 @@ def by_stage(ledger: dict, section: str) -> Counter:
 def test_stage_counters_agree_with_the_ledger(tmp_path, workers):
     config = load_config(str(SAMPLE / "sample.yaml"))
     pipeline, plan = curation_pipeline(config, str(tmp_path / "out"), workers=workers)
-    clear_outputs(plan.output)
+    prepare_run(plan)
     result = pipeline.run()
     result.wait_until_finish()
     ledger = read_ledger(plan.output)
@@ -47,3 +50,19 @@ def test_stage_counters_agree_with_the_ledger(tmp_path, workers):
                       and (i + 1 == len(order) or STAGES[order[i + 1]].kind != "document")]
     kept = sum(sum(ledger["kept"].values()) + sum(removed[s] for s in order[i + 1:]) for i in fused_runs_end)
     assert counter(result, "filters", "kept") == kept
+
+
+class ResultWithoutCommittedMetrics:
+    """What Spark's portable runner returns: counters with attempted values and no committed ones."""
+
+    def metrics(self):
+        return self
+
+    def query(self, _filter):
+        key = MetricKey("staging", MetricName("staging", "files"))
+        return {"counters": [MetricResult(key, committed=None, attempted=3),
+                             MetricResult(key, committed=None, attempted=4)]}
+
+
+def test_counters_fall_back_to_attempted_values_where_the_runner_commits_none():
+    assert counters(ResultWithoutCommittedMetrics(), "staging") == {"files": 7}

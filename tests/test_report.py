@@ -18,7 +18,8 @@ from selenium.webdriver.chrome.service import Service
 
 from conftest import REPO, tokenmill
 from tokenmill.jobs.report.charts import Bars, fmt, hbars, histogram, nice_ticks
-from tokenmill.jobs.report.page import EXAMPLE_CHARS, stream_histogram
+from tokenmill.jobs.report.page import EXAMPLE_CHARS, RunOutput, histogram_of, values
+from tokenmill.pipeline.config import Config
 
 
 @pytest.fixture(scope="module")
@@ -151,15 +152,16 @@ def test_a_run_folder_without_a_ledger_is_one_clear_error(tmp_path):
 
 
 def test_histograms_use_log_bins_for_heavy_tails_and_count_every_value(sample_run):
+    """The sample's output is smaller than the report's sample: every row is in it."""
     out, _ = sample_run
-    groups = {"kept": sorted((out / "curated").glob("*/*.parquet")),
-              "removed": sorted((out / "rejected").glob("*/*.parquet"))}
-    chars = stream_histogram(groups, "char_count")
+    run = RunOutput(str(out), json.loads((out / "ledger.json").read_text()), Config(), "", None)
+    groups = {"kept": run.kept_rows, "removed": run.removed_rows}
+    chars = histogram_of({group: values(table, "char_count") for group, table in groups.items()})
     assert chars.log_x and chars.edges[0] > 0 and len(chars.counts) == len(chars.edges) - 1
     assert sum(chars.counts) == chars.n and not chars.constant
-    kept_rows = sum(pq.read_metadata(path).num_rows for path in groups["kept"])
-    assert sum(chars.parts["kept"]) == kept_rows and sum(chars.parts["removed"]) > 0
-    scores = stream_histogram(groups, "lang_score")
+    kept_rows = sum(pq.read_metadata(path).num_rows for path in (out / "curated").glob("*/*.parquet"))
+    assert sum(chars.parts["kept"]) == kept_rows == run.kept.documents and sum(chars.parts["removed"]) > 0
+    scores = histogram_of({group: values(table, "lang_score") for group, table in groups.items()})
     assert not scores.log_x and 0 <= scores.edges[0] and scores.edges[-1] <= 1 and sum(scores.counts) == scores.n
 
 
@@ -203,3 +205,22 @@ def test_tick_values_are_round_and_cover_the_range():
     assert nice_ticks(0, 1378) == [0, 500, 1000]
     assert nice_ticks(0.05, 0.3)[0] == pytest.approx(0.05) and nice_ticks(0.05, 0.3)[-1] == pytest.approx(0.3)
     assert [fmt(v) for v in (1000, 25000, 1234567, 0.0421)] == ["1,000", "25k", "1.23M", "0.0421"]
+
+
+def test_the_report_reads_and_writes_an_output_on_an_object_store(sample_run):
+    """The same output on memfs:// (where `open()` cannot reach): the same page, its paths aside."""
+    from tests.memfs import MemoryFileSystem
+    from tokenmill.jobs.report.page import build_report
+
+    out, _ = sample_run
+    remote = "memfs://report/out"
+    local_page = build_report(str(out))
+    for path in out.rglob("*"):
+        if path.is_file() and path.name != "report.html":
+            MemoryFileSystem.objects[f"{remote}/{path.relative_to(out)}"] = path.read_bytes()
+    try:
+        assert build_report(remote) == f"{remote}/report.html"
+        html = MemoryFileSystem.objects[f"{remote}/report.html"].decode("utf-8")
+        assert html == open(local_page, encoding="utf-8").read().replace(str(out), remote)
+    finally:
+        MemoryFileSystem.objects.clear()

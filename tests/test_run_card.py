@@ -1,14 +1,13 @@
 """run.json in every output folder says how it was made; curated rows name their file relative to
 the source, not where one machine kept it."""
 import json
-import os
 from datetime import datetime
 
 import pyarrow.parquet as pq
 
 from conftest import SAMPLE, SAMPLE_STEPS
 from tokenmill.filters.document import Document
-from tokenmill.jobs.run_card import file_list_sha256, input_files, read_cards, run_card
+from tokenmill.jobs.run_card import Inputs, file_list_sha256, input_files, read_cards, run_card
 from tokenmill.pipeline.config import Config
 from tokenmill.pipeline.schema import from_mapping
 from tokenmill.transforms.formats.common import with_relative_paths
@@ -27,16 +26,20 @@ def test_every_output_folder_has_a_card_for_each_job_that_wrote_it(sample_run):
             assert {"tokenmill", "python", "apache-beam", "pyarrow", "torch", "tokenizers"} <= set(card["versions"])
             started, ended = datetime.fromisoformat(card["started"]), datetime.fromisoformat(card["ended"])
             assert started <= ended and card["seconds"] >= 0
-            assert card["inputs"] and card["inputs_sha256"] == file_list_sha256(card["inputs"])
-            for entry in card["inputs"]:
-                assert os.path.getsize(entry["path"]) == entry["bytes"], (job, entry)
+            listed = Inputs.listed(card["inputs"]["paths"])   # counts and a checksum, not one entry per file
+            assert card["inputs"] == {"paths": listed.paths, "files": listed.files, "bytes": listed.bytes}, job
+            assert listed.files and card["inputs_sha256"] == listed.sha256, job
 
 
 def test_the_curate_card_holds_the_inputs_runner_and_a_config_that_loads_again(sample_run):
     out, _ = sample_run
     card = read_cards(str(out))["curate"]
-    assert card["inputs"] == [{"path": str(SAMPLE / name), "bytes": (SAMPLE / name).stat().st_size}
-                              for name in ("docs.jsonl.gz", "web.warc.gz")]
+    names = ("docs.jsonl.gz", "web.warc.gz")
+    assert card["inputs"] == {"paths": [str(SAMPLE / name) for name in names], "files": 2,
+                              "bytes": sum((SAMPLE / name).stat().st_size for name in names)}
+    assert card["inputs_sha256"] == file_list_sha256(
+        [{"path": str(SAMPLE / name), "bytes": (SAMPLE / name).stat().st_size} for name in names])
+    assert card["staged_files"] == {"read": 2, "read_bytes": card["inputs"]["bytes"]}
     assert card["runner"]["name"] == "FnApiRunner" and card["runner"]["workers"] == 1
     assert card["runner"]["stages"]["web"][:2] == ["clean-text", "langid"]
     config = from_mapping(Config, {k: v for k, v in card["config"].items() if k != "origin"}, "run.json")
@@ -59,8 +62,9 @@ def test_a_failed_job_is_carded_as_failed_and_other_jobs_cards_stay(tmp_path):
         pass
     cards = json.loads((tmp_path / "run.json").read_text())
     assert (cards["first"]["status"], cards["second"]["status"]) == ("ok", "failed")
-    assert cards["first"]["inputs"] == cards["second"]["inputs"] == [{"path": str(tmp_path / "in" / "a.txt"),
-                                                                     "bytes": 9}]
+    assert {k: v for k, v in cards["first"]["inputs"].items() if k != "paths"} == {"files": 1, "bytes": 9}
+    assert cards["first"]["inputs_sha256"] == cards["second"]["inputs_sha256"] == file_list_sha256(
+        [{"path": str(tmp_path / "in" / "a.txt"), "bytes": 9}])
 
 
 def test_input_files_expand_folders_and_globs_and_skip_what_is_not_there(tmp_path):

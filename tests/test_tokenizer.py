@@ -4,7 +4,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from apache_beam.io.filesystems import FileSystems
 from click.testing import CliRunner
 from tokenizers import Tokenizer, pre_tokenizers
 
@@ -13,7 +16,9 @@ from tokenmill.jobs.tokenizer import train_tokenizer
 from tokenmill.pipeline.config import Config
 from tokenmill.pipeline.schema import ConfigError
 from tests import pack_corpus
-from tokenmill.transforms.tokenize import EOT, Encoder, new_tokenizer, train_bpe
+from tokenmill.filters.document import stable_hash
+from tokenmill.transforms.tokenize import (EOT, ChooseRows, Encoder, WriteSampleFile, new_tokenizer, sample_threshold,
+                                           shard_text_bytes, train_bpe)
 
 
 def learn_bpe(word_freqs: dict[str, int], num_merges: int, alphabet: list[str], min_frequency: int):
@@ -191,3 +196,53 @@ def test_a_bad_shard_stops_the_sample_with_its_name(generated_curated, tmp_path)
     (broken / "part-00000.parquet").write_bytes(b"not parquet")
     with pytest.raises(ConfigError, match="web/part-00000.parquet: not a readable Parquet file"):
         train_tokenizer(str(tmp_path / "curated"), str(tmp_path / "tokenizer.json"), vocab_size=500)
+
+
+class CountedReads:
+    """A file opened through FileSystems, counting the bytes read from it."""
+
+    def __init__(self, path: str, handle):
+        self.path, self.handle, self.bytes = path, handle, 0
+
+    def read(self, size=-1):
+        data = self.handle.read(size)
+        self.bytes += len(data)
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()
+
+
+def test_the_sample_reads_ids_and_the_text_of_only_the_row_groups_it_draws_from(tmp_path, monkeypatch):
+    shard = tmp_path / "part-00000-0000.parquet"
+    ids, texts = [f"doc-{i}" for i in range(4000)], pack_corpus.generated(4000, seed=4)
+    pq.write_table(pa.table({"id": ids, "text": texts}), shard, row_group_size=100, compression="zstd")
+    opened, open_file = [], FileSystems.open
+    monkeypatch.setattr(FileSystems, "open", lambda path, *a, **k: opened.append(CountedReads(path, open_file(
+        path, *a, **k))) or opened[-1])
+
+    _, text_bytes = shard_text_bytes(("web", str(shard)))
+    budget = text_bytes // 1000   # about four documents of 4,000
+    [chosen] = ChooseRows({}, budget, seed=0).process(("web", str(shard)), sizes={"web": text_bytes})
+    [drawn] = WriteSampleFile(str(tmp_path / "work")).process((3, [chosen]))
+    threshold = sample_threshold("web", {"web": text_bytes}, {}, budget)
+    expected = [text for doc_id, text in zip(ids, texts) if stable_hash("0", "web", doc_id) < threshold]
+    assert 1 <= len(chosen.rows) <= 10 and drawn.path.endswith("work/sample-003.parquet")
+    assert pq.read_table(drawn.path).column("text").to_pylist() == expected
+    assert drawn.taken == {"web": sum(len(text.encode()) for text in expected)}
+
+    metadata = pq.read_metadata(shard)
+    column = {name: index for index, name in enumerate(metadata.schema.names)}
+    touched = {row // 100 for row in chosen.rows}
+    assert len(touched) <= 10, "the text of most row groups is never read"
+    ids_bytes = sum(metadata.row_group(g).column(column["id"]).total_compressed_size for g in range(40))
+    text_bytes = sum(metadata.row_group(g).column(column["text"]).total_compressed_size for g in touched)
+    footers = 3 * (65_536 + metadata.serialized_size)   # pyarrow's footer reads, at each of three openings
+    read = sum(handle.bytes for handle in opened if handle.path == str(shard))
+    assert read <= footers + ids_bytes + text_bytes

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 
 from tokenmill.jobs.curate import curation_pipeline
 from tokenmill.pipeline.config import Config, SourceConfig
-from tokenmill.pipeline.curate import clear_outputs
+from tokenmill.pipeline.curate import prepare_run
 from tokenmill.pipeline.ledger import read_ledger
 
 PROSE = ("The committee met on Tuesday to review the plans for the new library, which will open next "
@@ -28,7 +28,7 @@ def test_curate_writes_scores_masks_pii_and_counts_drops(tmp_path):
     config = Config(sources={"web": SourceConfig("jsonl", [str(source)])},
                     stages={"langid": {"languages": ["en"]}, "pii": {"max_spans": 5}})
     pipeline, plan = curation_pipeline(config, str(tmp_path / "out"), stages=["langid", "toxicity", "pii"])
-    clear_outputs(plan.output)
+    prepare_run(plan)
     pipeline.run().wait_until_finish()
     rows = {r["id"]: r for r in pq.read_table(tmp_path / "out" / "curated").to_pylist()}
     assert set(rows) == {"clean", "contact"}

@@ -4,11 +4,13 @@ A staged shard's verdicts (a few bytes per removed document or cut paragraph) ar
 it; its rows stream through in input order: removed rows go to `rejected/` (with `duplicate_of`),
 paragraph cuts rewrite the text, the quality models' rules apply (transforms/quality_model.py), the
 document stages after dedup run, and the rest is written to
-`curated/<source>/part-<file>-<n>.parquet`, one file per `rows_per_shard` rows. Ledger events
+`curated/<source>/part-<file>-<n>.parquet` under the folder it is given (the run's staging folder,
+published as a whole once the ledger is written), one file per `rows_per_shard` rows. Ledger events
 (kept, removed, errors) are the only other output.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Optional
 
 import apache_beam as beam
@@ -48,6 +50,11 @@ class _ApplyVerdictsFn(beam.DoFn):
         curated = ShardWriter(f"{self.output}/curated/{source}/part-{part:05d}", self.curated, self.rows_per_shard)
         rejected = (ShardWriter(f"{self.output}/rejected/{source}/part-{part:05d}", self.rejected, self.rows_per_shard)
                     if self.rejected is not None else None)
+        with curated, rejected or nullcontext():
+            yield from self._applied(source, staged, decided, cuts, lowest_kept, curated, rejected)
+
+    def _applied(self, source: str, staged: str, decided: dict, cuts: dict, lowest_kept: Thresholds,
+                 curated: ShardWriter, rejected: Optional[ShardWriter]):
         rated = self.models is not None and source in self.models.sources
         for row, data in enumerate(read_rows(staged)):
             item = row_document(data)
@@ -69,9 +76,6 @@ class _ApplyVerdictsFn(beam.DoFn):
                 curated.write(document_row(item, self.curated))
             elif isinstance(item, Rejected) and rejected is not None:
                 rejected.write(document_row(item.doc, self.rejected, item))
-        curated.close()
-        if rejected is not None:
-            rejected.close()
 
 
 class ApplyVerdicts(beam.PTransform):

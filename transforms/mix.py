@@ -20,23 +20,23 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io.filesystems import FileSystems
 
 from tokenmill.filters.document import stable_hash
+from tokenmill.transforms.files import write_file
 from tokenmill.transforms.formats.common import open_raw
-from tokenmill.transforms.pack import ROW_DTYPE
+from tokenmill.transforms.pack import ROW_DTYPE, PackGroup, read_groups_file
 from tokenmill.transforms.tokenize import read_json, write_json
 
 SHUFFLE_BLOCK = 64               # rows that move together in a phase's shuffle (a power of 4)
 READ_GAP = 16                    # needed rows this close together are read in one request
 READ_RUN = 1024                  # ... of at most this many rows
-MAX_PHASE_ROWS = 2 ** 31         # rows of one source in one phase: exact int64 ranks below this
+EXACT_INT64_ROWS = 2 ** 31       # rows of one source in one phase below which ranks fit int64; above, Python ints
 
 
 class MixtureError(ValueError):
@@ -182,9 +182,10 @@ def interleave_range(counts: list[int], start: int, stop: int) -> tuple[np.ndarr
     """(source index, row number within the source's rows of the phase) of slots start..stop-1.
 
     Source k's rows before source i's j-th: those m with (2m + 1) n_i < (2j + 1) n_k, plus the tie
-    when k < i; counted in closed form, so each slot's rank is exact and no sort is needed."""
-    if max(counts, default=0) >= MAX_PHASE_ROWS:
-        raise ValueError(f"a phase takes {max(counts):,} rows of one source; at most {MAX_PHASE_ROWS - 1:,} are supported")
+    when k < i; counted in closed form, so each slot's rank is exact and no sort is needed. The
+    products (2j + 1) n_k fit int64 while every count is below EXACT_INT64_ROWS; a larger phase is
+    counted in Python integers (slower, as exact)."""
+    wide = max(counts, default=0) >= EXACT_INT64_ROWS
     sources = np.empty(stop - start, dtype=np.int32)
     index = np.empty(stop - start, dtype=np.int64)
     low, high = slots_before(counts, start), slots_before(counts, stop)
@@ -192,6 +193,8 @@ def interleave_range(counts: list[int], start: int, stop: int) -> tuple[np.ndarr
         if high[i] == low[i]:
             continue
         j = np.arange(low[i], high[i], dtype=np.int64)
+        if wide:
+            j = j.astype(object)
         rank = j.copy()
         for k, n_k in enumerate(counts):
             if k != i and n_k:
@@ -200,8 +203,9 @@ def interleave_range(counts: list[int], start: int, stop: int) -> tuple[np.ndarr
                 if k < i:
                     before += (x % n_i == 0) & ((x // n_i) % 2 == 1)
                 rank += np.minimum(n_k, before)
-        sources[rank - start] = i
-        index[rank - start] = j
+        slots = (rank - start).astype(np.int64)
+        sources[slots] = i
+        index[slots] = j
     return sources, index
 
 
@@ -273,18 +277,22 @@ class SourceRows:
         return sum(self.counts)
 
 
+def rows_by_source(groups: list[PackGroup], names: Sequence[str]) -> tuple[SourceRows, ...]:
+    """Each of `names`' rows files, in the groups' order, and their row counts."""
+    return tuple(SourceRows(name, tuple(g.rows_path for g in groups if g.source == name),
+                            tuple(g.rows for g in groups if g.source == name)) for name in names)
+
+
 @dataclass(frozen=True)
 class MixPlan:
-    """Everything a shard writer needs to place rows: small, whatever the size of the run."""
-    sources: tuple[SourceRows, ...]      # in name order; their index is the slot's value
+    """Everything a shard writer needs to place rows: a source is its name and its row count, so the
+    plan is small whatever the number of pack groups (writers read where the rows lie themselves)."""
+    names: tuple[str, ...]               # in name order; their index is the slot's value
+    available: tuple[int, ...]           # each source's rows
     phases: tuple[PhasePlan, ...]
     width: int
     seed: int
     window_rows: int
-
-    @property
-    def names(self) -> list[str]:
-        return [source.name for source in self.sources]
 
     @property
     def total_rows(self) -> int:
@@ -298,7 +306,7 @@ class MixPlan:
 
         A source's rows are used in pack order, epoch after epoch: a phase takes the next n_i of them
         and shuffles them (keyed by seed, phase and source) over the slots the interleave gave it."""
-        used = [0] * len(self.sources)
+        used = [0] * len(self.names)
         sources, rows, phases = [], [], []
         for number, phase in enumerate(self.phases):
             counts = self.counts(phase)
@@ -306,11 +314,11 @@ class MixPlan:
             if low < high:
                 slots, index = interleave_range(counts, low - phase.start, high - phase.start)
                 picks = np.empty(len(slots), dtype=np.int64)
-                for i, source in enumerate(self.sources):
+                for i, name in enumerate(self.names):
                     mine = slots == i
                     if mine.any():
-                        key = stable_hash(str(self.seed), str(number), source.name)
-                        picks[mine] = (used[i] + shuffled(index[mine], counts[i], key)) % source.available
+                        key = stable_hash(str(self.seed), str(number), name)
+                        picks[mine] = (used[i] + shuffled(index[mine], counts[i], key)) % self.available[i]
                 sources.append(slots)
                 rows.append(picks)
                 phases.append(np.full(len(slots), number, dtype=np.int32))
@@ -364,17 +372,22 @@ def read_rows(source: SourceRows, rows: np.ndarray, width: int) -> np.ndarray:
 
 class WriteShardFn(beam.DoFn):
     """Shard number → OUTPUT/shard-NNNNN.parquet holding output rows [number × rows_per_shard, ...),
-    each read from its source's rows files; yields its path, rows, sha256 and window deviations."""
+    each read from its source's rows files (listed in the pack groups' summary, `groups`, which each
+    worker reads once); yields its path, rows, sha256 and window deviations."""
 
-    def __init__(self, plan: MixPlan, output: str, rows_per_shard: int, row_group_rows: int):
-        self.plan, self.output, self.rows_per_shard, self.row_group_rows = plan, output, rows_per_shard, row_group_rows
+    def __init__(self, plan: MixPlan, groups: str, output: str, rows_per_shard: int, row_group_rows: int):
+        self.plan, self.groups, self.output = plan, groups, output
+        self.rows_per_shard, self.row_group_rows = rows_per_shard, row_group_rows
+
+    def setup(self):
+        self.sources = rows_by_source(read_groups_file(self.groups), self.plan.names)
 
     def process(self, number: int) -> Iterator[dict]:
         plan, width = self.plan, self.plan.width
         start, stop = number * self.rows_per_shard, min((number + 1) * self.rows_per_shard, plan.total_rows)
         sources, rows, phases = plan.rows_for(start, stop)
         block = np.empty((stop - start, width), dtype=np.int32)
-        for index, source in enumerate(plan.sources):
+        for index, source in enumerate(self.sources):
             mine = sources == index
             if mine.any():
                 block[mine] = read_rows(source, rows[mine], width)
@@ -388,25 +401,27 @@ class WriteShardFn(beam.DoFn):
         pq.write_table(table, sink, compression="zstd", row_group_size=self.row_group_rows)
         data = sink.getvalue()
         name = f"shard-{number:05d}.parquet"
-        with FileSystems.create(f"{self.output}/{name}") as handle:
-            handle.write(data.to_pybytes())
+        write_file(f"{self.output}/{name}", data.to_pybytes())
         yield {"number": number, "path": name, "rows": stop - start, "sha256": hashlib.sha256(data).hexdigest(),
                "window_deviation": sorted(plan.window_deviations(start, stop).items())}
 
 
 class WriteMixedShards(beam.PTransform):
-    """The run's output shards, each written by a worker, and `work`/shards.json describing them."""
+    """The run's output shards, each written by a worker, and `work`/shards.json describing them. The
+    graph holds the plan and the number of shards, not a list of them."""
 
-    def __init__(self, plan: MixPlan, output: str, work: str, rows_per_shard: int, row_group_rows: int):
+    def __init__(self, plan: MixPlan, groups: str, output: str, work: str, rows_per_shard: int,
+                 row_group_rows: int):
         super().__init__()
-        self.fn = WriteShardFn(plan, output, rows_per_shard, row_group_rows)
+        self.fn = WriteShardFn(plan, groups, output, rows_per_shard, row_group_rows)
         self.count = math.ceil(plan.total_rows / rows_per_shard)
         self.summary = shards_file(work)
 
     def expand(self, pbegin):
         summary = self.summary
         return (pbegin
-                | "Numbers" >> beam.Create(list(range(self.count)))
+                | "Count" >> beam.Create([self.count])
+                | "Numbers" >> beam.FlatMap(lambda count: range(count))
                 | "Spread" >> beam.Reshuffle()
                 | "WriteShard" >> beam.ParDo(self.fn)
                 | "Gather" >> beam.combiners.ToList()

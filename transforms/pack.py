@@ -26,10 +26,10 @@ from typing import Iterable, Iterator, Optional
 import apache_beam as beam
 import numpy as np
 import pyarrow.compute as pc
-from apache_beam.io.filesystems import FileSystems
-
+from tokenmill.transforms.files import AtomicFile
 from tokenmill.transforms.formats.common import open_raw
-from tokenmill.transforms.tokenize import CuratedShardError, Encoder, curated_batches, read_json, write_json
+from tokenmill.transforms.tokenize import (CuratedShardError, Encoder, curated_batches, curated_files, read_json,
+                                           write_json)
 
 BLOCK_ROWS = 1024
 ROW_DTYPE = np.dtype("<i4")      # rows files: little-endian int32, `width` ids a row
@@ -165,7 +165,7 @@ class TokenizePackFn(beam.DoFn):
         stats, read = PackStats(), {"documents": 0, "bytes": 0}
         rows = 0
         try:
-            with open_raw(shard) as handle, FileSystems.create(target) as sink:
+            with open_raw(shard) as handle, AtomicFile(target) as sink:
                 docs = self._encoded(curated_batches(handle, shard, self.batch_docs), read)
                 if self.packing == "bos-bestfit":
                     blocks = pack_bestfit(docs, self.eot, self.width, self.bestfit_buffer, stats)
@@ -193,17 +193,19 @@ class TokenizePackFn(beam.DoFn):
 
 
 class PackGroups(beam.PTransform):
-    """[(source, curated shard)] → one rows file per shard under `work`, tokenized and packed in
-    parallel, and `work`/groups.json: the PackGroup of every shard (counts only)."""
+    """[(source, pattern of its curated shards)] → one rows file per shard under `work`, tokenized and
+    packed in parallel, and `work`/groups.json: the PackGroup of every shard (counts only). Workers
+    list the shards; the graph holds one pattern per source."""
 
-    def __init__(self, shards: list[tuple[str, str]], fn: TokenizePackFn):
+    def __init__(self, patterns: list[tuple[str, str]], fn: TokenizePackFn):
         super().__init__()
-        self.shards, self.fn = shards, fn
+        self.patterns, self.fn = patterns, fn
 
     def expand(self, pbegin):
         summary = groups_file(self.fn.work)
         return (pbegin
-                | "Shards" >> beam.Create(self.shards)
+                | "Patterns" >> beam.Create(self.patterns)
+                | "Shards" >> beam.FlatMapTuple(curated_files)
                 | "Spread" >> beam.Reshuffle()
                 | "TokenizePack" >> beam.ParDo(self.fn)
                 | "Gather" >> beam.combiners.ToList()
@@ -217,4 +219,8 @@ def groups_file(work: str) -> str:
 
 def read_groups(work: str) -> list[PackGroup]:
     """The PackGroups the pipeline wrote, in (source, shard) order."""
-    return [PackGroup(**item) for item in read_json(groups_file(work))]
+    return read_groups_file(groups_file(work))
+
+
+def read_groups_file(path: str) -> list[PackGroup]:
+    return [PackGroup(**item) for item in read_json(path)]

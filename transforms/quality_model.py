@@ -28,6 +28,7 @@ from tokenmill.filters.quality_model import (ModelRule, QualityModelFilter, belo
                                              top_fraction_threshold)
 from tokenmill.transforms.filter_chain import run_chain
 from tokenmill.transforms.join import CUT
+from tokenmill.transforms.side_files import BEAM_FILES
 
 STAGE = QualityModelFilter.stage
 Thresholds = dict[str, float]   # top-fraction model -> its lowest kept score
@@ -47,10 +48,10 @@ class ModelStage:
         return [rule for rule in self.rules if rule.top_fraction is not None]
 
     def scorer(self) -> QualityModelFilter:
-        """The models, scoring only (`batch_size` texts per forward pass of a Hugging Face model):
-        their rules wait for pass 3."""
+        """The models, scoring only (`batch_size` texts per forward pass of a Hugging Face model), read
+        through Beam's file systems: their rules wait for pass 3."""
         return QualityModelFilter([dataclasses.replace(rule, threshold=None) for rule in self.rules],
-                                  self.max_chars, self.batch_size)
+                                  self.max_chars, self.batch_size, BEAM_FILES)
 
     def verdict(self, signals: dict, cuts: Thresholds) -> Optional[str]:
         """The model that removes a document with these scores, or None to keep it."""

@@ -6,6 +6,7 @@ this process or forwarded from worker processes) into a progress bar; elsewhere 
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -20,6 +21,7 @@ from tokenmill.transforms.formats import READERS, ReadOptions
 from tokenmill.transforms.formats.common import READ_STAGE, is_io_error, with_relative_paths
 
 LOG = logging.getLogger("tokenmill.read")
+NO_DOCUMENTS = "no_documents"
 PROGRESS_EVERY_S = 10.0
 PROGRESS_FORMAT = "read %d documents, %d text bytes, %d files, %d file bytes (%.0f docs/s) reader=%s"
 PROGRESS_PATTERN = re.compile(r"read (?P<documents>\d+) documents, (?P<text_bytes>\d+) text bytes, "
@@ -33,7 +35,8 @@ class ShardReader:
     `items(source, format, path)` yields the reader's documents, rejects and failures. A content
     error (a corrupt stream, a parser that gives up on a file) becomes one `Failed` for the file; an
     I/O error (the storage failed, not the content) is raised, so that the runner retries the
-    bundle instead of the run losing the file for good.
+    bundle instead of the run losing the file for good. When nothing but failures came out of a
+    file, its first failure is marked `unread_file`: the ledger counts the files a run lost whole.
     """
 
     def __init__(self, options: dict[str, ReadOptions]):
@@ -45,6 +48,22 @@ class ShardReader:
         self._reader = f"{os.getpid()}-{id(self):x}"
 
     def items(self, source: str, fmt: str, path: str) -> Iterator[Document | Rejected | Failed]:
+        read_any = False
+        first_failure = None  # held back until the file is known to have given something else
+        for result in self._read(source, fmt, path):
+            lost = isinstance(result, Failed) and result.kind != NO_DOCUMENTS  # an empty file loses nothing
+            if lost and not read_any and first_failure is None:
+                first_failure = result
+                continue
+            if not lost and not read_any:
+                read_any = True
+                if first_failure is not None:
+                    yield first_failure
+            yield result
+        if first_failure is not None and not read_any:
+            yield dataclasses.replace(first_failure, unread_file=True)
+
+    def _read(self, source: str, fmt: str, path: str) -> Iterator[Document | Rejected | Failed]:
         roots = self.options[source].extra.get("roots", ())
         produced = False
         try:
@@ -68,7 +87,7 @@ class ShardReader:
             produced = True
         self._file_done(path)
         if not produced:  # an empty file (or one with no record of the wanted kind) is still accounted for
-            yield Failed(source, READ_STAGE, "no_documents", path, "the file holds no document")
+            yield Failed(source, READ_STAGE, NO_DOCUMENTS, path, "the file holds no document")
 
     def _file_done(self, path: str):
         self._files += 1

@@ -1,21 +1,32 @@
 """Pass 1 of curation: each input file read, filtered and written to its staged shard, in input order.
 
-    (shard, source, format, path) ─► read ─► document stages (fused) ─► <staging>/docs/<shard>-0000.parquet
-                                    └─► small keys for the corpus stages, ledger events, the shard's info
+    manifest ─► (shard, source, format, path) ─► read ─► document stages (fused)
+                ─► <staging>/docs/<shard>-0000.parquet, and its receipt
+                └─► small keys for the corpus stages, ledger events, the shard's info
 
-No document crosses a shuffle: what leaves this pass is where each kept document sits (shard,
-row), its rank, its content hash, its paragraph hashes and its MinHash band keys. The signatures
-themselves go to a Parquet file per shard (`signatures_folder`), read back only for the few pairs
-that share a band.
+The job graph names the manifest (a Parquet file the planner writes: one row an input file), never
+the files themselves, so its size does not grow with the input; a worker lists the manifest and the
+shards spread from there. No document crosses a shuffle: what leaves this pass is where each kept
+document sits (shard, row), its rank, its content hash, its paragraph hashes and its MinHash band
+keys. The signatures themselves go to a Parquet file per shard (`signatures_folder`), read back only
+for the few pairs that share a band.
+
+A shard's receipt, written last, records the input it read (path, size, modification time), the
+settings it ran with and every output it gave: a rerun after a crash replays the receipt of each
+shard whose input and settings are unchanged instead of reading the file again.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, fields
+from typing import Iterator, Optional, Sequence
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
@@ -23,27 +34,59 @@ from tokenmill.filters.base import DocumentFilter
 from tokenmill.filters.document import Document, Failed, Rejected
 from tokenmill.filters.minhash import MinHasher, band_keys
 from tokenmill.filters.normalize import content_hash
+from tokenmill.transforms.files import AtomicFile
 from tokenmill.transforms.filter_chain import run_chain
 from tokenmill.transforms.formats import ReadOptions
 from tokenmill.transforms.near_dedup import SIGNATURE_SCHEMA, near_rank, signature_prefix
 from tokenmill.transforms.paragraph_dedup import paragraph_keys
 from tokenmill.transforms.quality_model import ModelStage, score_batch
 from tokenmill.transforms.read import ShardReader
+from tokenmill.transforms.receipts import ReceiptWriter, receipt_matches, receipt_path, replayed
 from tokenmill.transforms.write import ShardWriter, document_row
 
 EXACT, NEAR, PARAGRAPHS, EVENTS, SHARDS = "exact", "near", "paragraphs", "events", "shards"
 BATCH = 256
+MANIFEST_GROUP_ROWS = 8192
 
 
 @dataclass(frozen=True)
 class Shard:
-    """One input file: `index` across the run (its staged shard), `part` within its source."""
+    """One input file: `index` across the run (its staged shard: dense, in (source, format, path)
+    order), `part` within its source, and its size and modification time as the listing found them."""
 
     index: int
     source: str
     format: str
     path: str
     part: int
+    size: int = 0
+    modified: float = 0.0
+
+
+MANIFEST_SCHEMA = pa.schema([(f.name, {"int": pa.int64(), "str": pa.string(), "float": pa.float64()}[f.type])
+                             for f in fields(Shard)])  # a manifest row is a Shard, field for field
+
+
+def write_manifest(path: str, shards: Sequence[Shard]) -> str:
+    """The run's input files, one row each, as the Parquet file `path` (written atomically)."""
+    table = pa.table({name: [getattr(shard, name) for shard in shards] for name in MANIFEST_SCHEMA.names},
+                     schema=MANIFEST_SCHEMA)
+    with AtomicFile(path) as sink:
+        pq.write_table(table, sink.sink, compression="zstd", row_group_size=MANIFEST_GROUP_ROWS)
+    return path
+
+
+def read_manifest(path: str) -> Iterator[Shard]:
+    """The input files a manifest lists, in its order."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        for batch in pq.ParquetFile(handle).iter_batches(batch_size=MANIFEST_GROUP_ROWS):
+            yield from (Shard(*values) for values in zip(*(column.to_pylist() for column in batch.columns)))
+
+
+def receipt_header(shard: Shard, settings: str) -> dict:
+    """What a staged shard is reused against: its input file as listed, and its settings' fingerprint."""
+    return {"index": shard.index, "path": shard.path, "size": shard.size, "modified": shard.modified,
+            "settings": settings}
 
 
 @dataclass(frozen=True)
@@ -97,9 +140,11 @@ class CountedChains:
 
 class _StageShardFn(beam.DoFn):
     def __init__(self, options: dict[str, ReadOptions], chains: dict[str, list[DocumentFilter]], corpus: Corpus,
-                 staging: str, schema: pa.Schema):
+                 staging: str, schema: pa.Schema, settings: dict[str, str]):
         self.options, self.chains, self.corpus = options, CountedChains(chains), corpus
-        self.staging, self.schema = staging.rstrip("/"), schema
+        self.staging, self.schema, self.settings = staging.rstrip("/"), schema, settings
+        self.read, self.reused = Metrics.counter("staging", "read"), Metrics.counter("staging", "reused")
+        self.read_bytes = Metrics.counter("staging", "read_bytes")
 
     def setup(self):
         self.reader = ShardReader(self.options)
@@ -111,27 +156,36 @@ class _StageShardFn(beam.DoFn):
             self.scorer.setup()
 
     def process(self, shard: Shard):
-        writer = ShardWriter(f"{self.staging}/docs/{shard.index:05d}", self.schema)
-        signed = shard.source in self.corpus.near
-        signatures = (ShardWriter(signature_prefix(self.corpus.near_keys.signatures_folder, shard.index),
-                                  SIGNATURE_SCHEMA) if signed else None)
-        pending: list = []
-        row = 0
-        for item in self.reader.items(shard.source, shard.format, shard.path):
-            yield TaggedOutput(EVENTS, ("input", shard.source, ""))
-            if isinstance(item, Document) and item.meta.get("replaced_bytes"):
-                yield TaggedOutput(EVENTS, ("notes", shard.source, "read/documents_with_replaced_bytes"))
-            if isinstance(item, Document):
-                item = self.chains(item)
-            pending.append(item)
-            if len(pending) >= BATCH:
-                row = yield from self._stage(shard, pending, row, writer, signatures)
-                pending = []
-        yield from self._stage(shard, pending, row, writer, signatures)
-        paths = writer.close()
-        if signatures is not None:
-            signatures.close()
-        yield TaggedOutput(SHARDS, (shard.index, (shard.source, shard.part, paths[0] if paths else None)))
+        receipt, header = receipt_path(self.staging, shard.index), receipt_header(shard, self.settings[shard.source])
+        if receipt_matches(receipt, header):
+            self.reused.inc()
+            yield from replayed(receipt)
+            return
+        self.read.inc()
+        self.read_bytes.inc(shard.size)
+        with ReceiptWriter(receipt, header) as record:
+            for output in self._staged(shard):
+                record.write((output.tag, output.value))
+                yield output
+
+    def _staged(self, shard: Shard) -> Iterator[TaggedOutput]:
+        signed = (ShardWriter(signature_prefix(self.corpus.near_keys.signatures_folder, shard.index), SIGNATURE_SCHEMA)
+                  if shard.source in self.corpus.near else nullcontext())
+        with ShardWriter(f"{self.staging}/docs/{shard.index:05d}", self.schema) as writer, signed as signatures:
+            pending: list = []
+            row = 0
+            for item in self.reader.items(shard.source, shard.format, shard.path):
+                yield TaggedOutput(EVENTS, ("input", shard.source, ""))
+                if isinstance(item, Document) and item.meta.get("replaced_bytes"):
+                    yield TaggedOutput(EVENTS, ("notes", shard.source, "read/documents_with_replaced_bytes"))
+                if isinstance(item, Document):
+                    item = self.chains(item)
+                pending.append(item)
+                if len(pending) >= BATCH:
+                    row = yield from self._stage(shard, pending, row, writer, signatures)
+                    pending = []
+            yield from self._stage(shard, pending, row, writer, signatures)
+        yield TaggedOutput(SHARDS, (shard.index, (shard.source, shard.part, writer.paths[0] if writer.paths else None)))
 
     def _stage(self, shard: Shard, items: list, row: int, writer: ShardWriter, signatures: Optional[ShardWriter]):
         """Stage `items` from row `row` on; returns the next row."""
@@ -151,6 +205,8 @@ class _StageShardFn(beam.DoFn):
         for item in items:
             if isinstance(item, Failed):
                 yield TaggedOutput(EVENTS, ("errors", item.source, item.key))
+                if item.unread_file:
+                    yield TaggedOutput(EVENTS, ("unread_files", item.source, item.key))
                 continue
             if isinstance(item, Rejected):
                 yield TaggedOutput(EVENTS, ("removed", item.doc.source, item.key))
@@ -188,18 +244,20 @@ class _StageShardFn(beam.DoFn):
 
 
 class StageShards(beam.PTransform):
-    """[Shard] → tagged outputs: EXACT, NEAR, PARAGRAPHS keys, ledger EVENTS, and SHARDS (one per
-    input file: (index, (source, part, staged path or None)))."""
+    """The manifest's input files → tagged outputs: EXACT, NEAR, PARAGRAPHS keys, ledger EVENTS, and
+    SHARDS (one per input file: (index, (source, part, staged path or None))). `settings`: each
+    source's fingerprint of what pass 1 does to it (a receipt is replayed only under the same one)."""
 
-    def __init__(self, shards: Sequence[Shard], options: dict[str, ReadOptions],
-                 chains: dict[str, list[DocumentFilter]], corpus: Corpus, staging: str, schema: pa.Schema):
+    def __init__(self, manifest: str, options: dict[str, ReadOptions], chains: dict[str, list[DocumentFilter]],
+                 corpus: Corpus, staging: str, schema: pa.Schema, settings: dict[str, str]):
         super().__init__()
-        self.shards = sorted(shards, key=lambda s: s.index)
-        self.args = (options, chains, corpus, staging, schema)
+        self.manifest = manifest
+        self.args = (options, chains, corpus, staging, schema, settings)
 
     def expand(self, pbegin):
         return (pbegin
-                | "ListShards" >> beam.Create(self.shards)
+                | "Manifest" >> beam.Create([self.manifest])
+                | "ListShards" >> beam.FlatMap(read_manifest)
                 | "SpreadShards" >> beam.Reshuffle()
                 | "StageShard" >> beam.ParDo(_StageShardFn(*self.args)).with_outputs(
                     EXACT, NEAR, PARAGRAPHS, EVENTS, SHARDS))

@@ -10,7 +10,9 @@ its token id, which for a BPE trainer is the order its merge was learned), or wi
 itself; tests check both give the same ids, and the benchmark measures both.
 
 Curated shards are read through Beam's FileSystems (local, gs://, s3://, hdfs://), and the tokenizer's
-training sample is drawn in Beam (`DrawSample`), so only the sample reaches the machine that trains.
+training sample is drawn in Beam (`DrawSample`), so only the sample reaches the machine that trains:
+workers choose documents from the `id` column alone, read the text of only the row groups that hold
+a chosen one, and write the chosen texts to a few files (SAMPLE_FILES at most).
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from tokenmill.filters.document import stable_hash
+from tokenmill.transforms.files import AtomicFile, write_file
 from tokenmill.transforms.formats.common import open_raw
 
 EOT = "<|endoftext|>"
@@ -132,17 +135,34 @@ def text_column_bytes(handle: IO[bytes], path: str) -> int:
                if metadata.row_group(g).column(c).path_in_schema == "text")
 
 
+def curated_files(source: str, pattern: str) -> list[tuple[str, str]]:
+    """(source, path) of the curated shards `pattern` matches, sorted: workers list them, so a job
+    graph holds one pattern per source, not one entry per shard."""
+    return [(source, path) for path in sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)]
+
+
 HASH_SPACE = 2 ** 64
+SAMPLE_FILES = 16                 # the sample's files: chosen shards go to one by a hash of their path
+SAMPLE_GROUP_BYTES = 16 << 20     # text bytes per row group of a sample file
 SAMPLE_SCHEMA = pa.schema([("text", pa.string())])
 
 
 @dataclass(frozen=True)
-class SampleShard:
+class Chosen:
+    """The rows of one curated shard that join the sample (chosen from its ids alone)."""
     source: str
-    shard: str          # the curated shard
-    sample: str         # its sampled texts, a Parquet file under the work folder
-    taken: int          # UTF-8 bytes sampled
+    shard: str
+    rows: tuple[int, ...] = ()
     error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SampleFile:
+    """What one sample file holds: its path (None when nothing was chosen for it), the text bytes
+    taken per source, and the shards that could not be read."""
+    path: Optional[str]
+    taken: dict[str, int]
+    errors: tuple[str, ...] = ()
 
 
 def sample_threshold(source: str, sizes: dict[str, int], weights: dict[str, float], sample_bytes: int) -> int:
@@ -156,37 +176,86 @@ def sample_threshold(source: str, sizes: dict[str, int], weights: dict[str, floa
     return int(min(1.0, sample_bytes * weights[source] / total / size) * HASH_SPACE)
 
 
-class SampleShardFn(beam.DoFn):
-    """(source, curated shard) → its sampled texts written to `sample_path`; yields a SampleShard.
+class ChooseRows(beam.DoFn):
+    """(source, curated shard) → Chosen: the rows whose stable_hash(seed, source, id) falls under the
+    source's threshold, read from the `id` column alone. The choice depends on the document alone,
+    not on which worker reads it."""
 
-    A document joins when stable_hash(seed, source, id) falls under its source's threshold, so the
-    choice depends on the document alone, not on which worker reads it."""
+    def __init__(self, weights: dict[str, float], sample_bytes: int, seed: int):
+        self.weights, self.sample_bytes, self.seed = weights, sample_bytes, seed
 
-    def __init__(self, weights: dict[str, float], sample_bytes: int, seed: int, work: str):
-        self.weights, self.sample_bytes, self.seed, self.work = weights, sample_bytes, seed, work
-
-    def process(self, element: tuple[str, str], sizes: dict[str, int]) -> Iterator[SampleShard]:
+    def process(self, element: tuple[str, str], sizes: dict[str, int]) -> Iterator[Chosen]:
         source, shard = element
         threshold = sample_threshold(source, sizes, self.weights, self.sample_bytes)
-        target = sample_path(self.work, source, shard)
-        texts, taken = [], 0
+        rows, row = [], 0
         try:
             with open_raw(shard) as handle:
-                for batch in curated_batches(handle, shard, 2048):
-                    for doc_id, text in zip(batch.column("id").to_pylist(), batch.column("text").to_pylist()):
-                        if text and stable_hash(str(self.seed), source, doc_id) < threshold:
-                            texts.append(text)
-                            taken += len(text.encode("utf-8", "surrogatepass"))
+                for batch in curated_batches(handle, shard, 8192, columns=("id",)):
+                    for doc_id in batch.column("id").to_pylist():
+                        if stable_hash(str(self.seed), source, doc_id) < threshold:
+                            rows.append(row)
+                        row += 1
         except CuratedShardError as err:
-            yield SampleShard(source, shard, target, 0, str(err))
+            yield Chosen(source, shard, error=str(err))
             return
-        with FileSystems.create(target) as sink:
-            pq.write_table(pa.table({"text": texts}, schema=SAMPLE_SCHEMA), sink, compression="zstd")
-        yield SampleShard(source, shard, target, taken)
+        yield Chosen(source, shard, tuple(rows))
 
 
-def sample_path(work: str, source: str, shard: str) -> str:
-    return f"{work}/{source}/{shard.rsplit('/', 1)[-1].removesuffix('.parquet')}.sample.parquet"
+def chosen_texts(chosen: Chosen) -> Iterator[str]:
+    """The non-empty texts of a shard's chosen rows, in row order, reading the `text` column of only
+    the row groups that hold one; a damaged file raises CuratedShardError naming it."""
+    with open_raw(chosen.shard) as handle:
+        try:
+            parquet = pq.ParquetFile(handle)
+            if "text" not in parquet.schema_arrow.names:
+                raise CuratedShardError(f"{chosen.shard}: not a curated shard (no text column)")
+            first = 0
+            for group in range(parquet.metadata.num_row_groups):
+                end = first + parquet.metadata.row_group(group).num_rows
+                local = [row - first for row in chosen.rows if first <= row < end]
+                if local:
+                    texts = parquet.read_row_group(group, columns=["text"]).column("text").take(local)
+                    yield from (text for text in texts.to_pylist() if text)
+                first = end
+        except (OSError, pa.ArrowException) as err:
+            raise CuratedShardError(f"{chosen.shard}: the Parquet file is damaged ({err})") from None
+
+
+class WriteSampleFile(beam.DoFn):
+    """(file number, [Chosen]) → `work`/sample-NNN.parquet: the chosen texts of those shards, in
+    (source, shard, row) order, so the file's bytes do not depend on the runner; yields a SampleFile."""
+
+    def __init__(self, work: str):
+        self.work = work
+
+    def process(self, element: tuple[int, Iterable[Chosen]]) -> Iterator[SampleFile]:
+        number, chosen = element
+        chosen = sorted(chosen, key=lambda c: (c.source, c.shard))
+        errors = tuple(c.error for c in chosen if c.error)
+        wanted = [c for c in chosen if c.rows and not c.error]
+        taken = {c.source: 0 for c in chosen}
+        if not wanted:
+            yield SampleFile(None, taken, errors)
+            return
+        path = f"{self.work}/sample-{number:03d}.parquet"
+        with AtomicFile(path) as sink:
+            writer = pq.ParquetWriter(sink.sink, SAMPLE_SCHEMA, compression="zstd")
+            pending, size = [], 0
+            for item in wanted:
+                try:
+                    for text in chosen_texts(item):
+                        pending.append(text)
+                        length = len(text.encode("utf-8", "surrogatepass"))
+                        size += length
+                        taken[item.source] += length
+                        if size >= SAMPLE_GROUP_BYTES:
+                            writer.write_table(pa.table({"text": pending}, schema=SAMPLE_SCHEMA))
+                            pending, size = [], 0
+                except CuratedShardError as err:
+                    errors += (str(err),)
+            writer.write_table(pa.table({"text": pending}, schema=SAMPLE_SCHEMA))
+            writer.close()
+        yield SampleFile(path, taken, errors)
 
 
 def shard_text_bytes(element: tuple[str, str]) -> tuple[str, int]:
@@ -195,39 +264,55 @@ def shard_text_bytes(element: tuple[str, str]) -> tuple[str, int]:
         with open_raw(shard) as handle:
             return source, text_column_bytes(handle, shard)
     except CuratedShardError:
-        return source, 0            # SampleShardFn reports the shard
+        return source, 0            # ChooseRows reports the shard
 
 
 class DrawSample(beam.PTransform):
-    """[(source, curated shard)] → the tokenizer's training sample under `work`, one Parquet file of
-    texts per shard, and `work`/sample.json: [SampleShard] plus the text bytes of each source.
+    """[(source, pattern of its curated shards)] → the tokenizer's training sample under `work`, at
+    most SAMPLE_FILES Parquet files of texts, and `work`/sample.json: their paths, the text bytes
+    taken and held by each source, and the shards that could not be read.
 
     Sizes come from the shards' footers (a combine of one number per shard); each document's
-    inclusion is a stable hash against its source's byte budget, so only about `sample_bytes` of
-    text is written, and the same documents are drawn with any number of workers."""
+    inclusion is a stable hash of its id against its source's byte budget, so only about
+    `sample_bytes` of text is read and written, and the same documents are drawn with any number of
+    workers. Only row numbers cross the shuffle that gathers a file's shards."""
 
-    def __init__(self, shards: list[tuple[str, str]], weights: dict[str, float], sample_bytes: int, seed: int,
+    def __init__(self, patterns: list[tuple[str, str]], weights: dict[str, float], sample_bytes: int, seed: int,
                  work: str):
         super().__init__()
-        self.shards, self.weights, self.sample_bytes, self.seed, self.work = shards, weights, sample_bytes, seed, work
+        self.patterns, self.weights, self.sample_bytes = patterns, weights, sample_bytes
+        self.seed, self.work = seed, work
 
     def expand(self, pbegin):
-        shards = (pbegin | "Shards" >> beam.Create(self.shards) | "Spread" >> beam.Reshuffle())
+        shards = (pbegin | "Patterns" >> beam.Create(self.patterns) | "Shards" >> beam.FlatMapTuple(curated_files)
+                  | "Spread" >> beam.Reshuffle())
         sizes = (shards | "TextBytes" >> beam.Map(shard_text_bytes) | "PerSource" >> beam.CombinePerKey(sum))
-        drawn = shards | "Sample" >> beam.ParDo(SampleShardFn(self.weights, self.sample_bytes, self.seed, self.work),
-                                                sizes=beam.pvalue.AsDict(sizes))
+        files = (shards
+                 | "Choose" >> beam.ParDo(ChooseRows(self.weights, self.sample_bytes, self.seed),
+                                          sizes=beam.pvalue.AsDict(sizes))
+                 | "ToFile" >> beam.Map(lambda c: (stable_hash(c.shard) % SAMPLE_FILES, c))
+                 | "ByFile" >> beam.GroupByKey()
+                 | "WriteFile" >> beam.ParDo(WriteSampleFile(self.work)))
         summary = f"{self.work}/sample.json"
-        return (drawn
+        return (files
                 | "Gather" >> beam.combiners.ToList()
-                | "Write" >> beam.Map(lambda items, sizes: write_json(summary, {
-                    "shards": sorted([vars(i) for i in items], key=lambda i: (i["source"], i["shard"])),
-                    "text_bytes": dict(sorted(sizes.items()))}), sizes=beam.pvalue.AsDict(sizes)))
+                | "Write" >> beam.Map(lambda items, sizes: write_json(summary, sample_summary(items, sizes)),
+                                      sizes=beam.pvalue.AsDict(sizes)))
+
+
+def sample_summary(files: list[SampleFile], sizes: dict[str, int]) -> dict:
+    """sample.json: the sample's files in order, the bytes taken and held per source, the errors."""
+    taken: dict[str, int] = {}
+    for item in files:
+        for source, size in item.taken.items():
+            taken[source] = taken.get(source, 0) + size
+    return {"files": sorted(item.path for item in files if item.path),
+            "taken": dict(sorted(taken.items())), "text_bytes": dict(sorted(sizes.items())),
+            "errors": sorted(error for item in files for error in item.errors)}
 
 
 def write_json(path: str, value) -> str:
-    with FileSystems.create(path) as sink:
-        sink.write((json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-    return path
+    return write_file(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def read_json(path: str):
@@ -235,9 +320,9 @@ def read_json(path: str):
         return json.loads(handle.read().decode("utf-8"))
 
 
-def sample_texts(shards: list[SampleShard], batch: int = 2048) -> Iterator[str]:
-    """The drawn texts, shard by shard in (source, shard) order."""
-    for item in sorted(shards, key=lambda i: (i.source, i.shard)):
-        with open_raw(item.sample) as handle:
+def sample_texts(files: list[str], batch: int = 2048) -> Iterator[str]:
+    """The drawn texts, file after file in the order given."""
+    for path in files:
+        with open_raw(path) as handle:
             for record in pq.ParquetFile(handle).iter_batches(batch_size=batch):
                 yield from record.column("text").to_pylist()

@@ -3,7 +3,8 @@
 Every file of a run (staged, curated, rejected) has the same columns: the base columns, the
 signals in name order, and for staged and rejected files the stage, reason and duplicate_of of a
 removal. A `ShardWriter` holds one row group at a time and starts a new file every
-`rows_per_file` rows, so a file's bytes depend only on its rows, in order, never on the runner.
+`rows_per_file` rows, so a file's bytes depend only on its rows, in order, never on the runner;
+each file is written under a temporary name and renamed when complete (transforms/files.py).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from tokenmill.filters.document import Document, Rejected
+from tokenmill.transforms.files import AtomicFile
 
 BASE_COLUMNS = {
     "id": pa.string(),
@@ -70,14 +72,29 @@ def row_document(row: dict) -> Document | Rejected:
 
 class ShardWriter:
     """Rows → `<prefix>-NNNN.parquet` files of at most `rows_per_file` rows (zstd, fixed row groups).
-    Nothing is written for no rows; `close()` returns the paths written."""
+    Nothing is written for no rows; `close()` returns the paths written. Each file appears whole when
+    it is complete; as a context manager, a block that raises leaves no file of its own half-written."""
 
     def __init__(self, prefix: str, schema: pa.Schema, rows_per_file: int = 1 << 62):
         self.prefix, self.schema, self.rows_per_file = prefix, schema, rows_per_file
         self.paths: list[str] = []
         self._rows: list[dict] = []
         self._in_file = 0
-        self._sink = self._writer = None
+        self._file: AtomicFile | None = None
+        self._writer = None
+
+    def __enter__(self) -> "ShardWriter":
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        if kind is not None:
+            self.discard()
+            return
+        try:
+            self.close()
+        except BaseException:
+            self.discard()
+            raise
 
     def write(self, row: dict) -> None:
         self._rows.append(row)
@@ -90,8 +107,8 @@ class ShardWriter:
         if self._writer is None:
             path = f"{self.prefix}-{len(self.paths):04d}.parquet"
             self.paths.append(path)
-            self._sink = FileSystems.create(path)
-            self._writer = pq.ParquetWriter(self._sink, self.schema, compression="zstd")
+            self._file = AtomicFile(path)
+            self._writer = pq.ParquetWriter(self._file.sink, self.schema, compression="zstd")
         self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self.schema))
         self._in_file += len(self._rows)
         self._rows = []
@@ -101,14 +118,25 @@ class ShardWriter:
     def _close_file(self) -> None:
         if self._writer is not None:
             self._writer.close()
-            self._sink.close()
-            self._writer = self._sink = None
+            self._file.commit()
+            self._writer = self._file = None
             self._in_file = 0
 
     def close(self) -> list[str]:
         self._flush()
         self._close_file()
         return self.paths
+
+    def discard(self) -> None:
+        """Drop the file being written (files already complete stay)."""
+        if self._file is not None:
+            try:
+                self._writer.close()
+            except Exception:  # noqa: BLE001 - it may fail on the very sink that failed; the file goes anyway
+                pass
+            finally:
+                self._file.discard()
+                self._writer = self._file = None
 
 
 def read_rows(path: str, batch_rows: int = ROW_GROUP_ROWS) -> Iterator[dict]:

@@ -92,14 +92,15 @@ class _Feed(logging.Filter):
 
 
 @contextmanager
-def progress_bar(sizes: dict[str, int], stream: Optional[TextIO] = None) -> Iterator[Optional[ProgressBar]]:
-    """A bar over reading the files of `sizes` ({path: bytes}) while the block runs, when `stream`
+def progress_bar(total_files: int, total_bytes: int,
+                 stream: Optional[TextIO] = None) -> Iterator[Optional[ProgressBar]]:
+    """A bar over reading `total_files` files of `total_bytes` while the block runs, when `stream`
     (default stderr) is a terminal."""
     stream = stream or sys.stderr
     if not stream.isatty():
         yield None
         return
-    bar = ProgressBar(len(sizes), sum(sizes.values()), stream)
+    bar = ProgressBar(total_files, total_bytes, stream)
     forwarded = logging.getLogger(FORWARDED_LOGGER)
     feeds = [(READ_LOG, _Feed(bar, logging.NOTSET)), (forwarded, _Feed(bar, forwarded.getEffectiveLevel()))]
     saved_level = forwarded.level

@@ -69,10 +69,12 @@ def module_text(name: str) -> str:
     return "\n\n".join(parts)
 
 
-def warc_record(url: str, html: str) -> bytes:
-    body = html.encode("utf-8")
-    http = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-            + f"Content-Length: {len(body)}\r\n\r\n".encode()) + body
+def warc_record(url: str, html: str | bytes, content_type: str = "text/html; charset=utf-8") -> bytes:
+    """One gzip member holding a WARC response record of `html` (bytes are stored as they are, under
+    `content_type`, so a page's own charset declaration decides)."""
+    body = html.encode("utf-8") if isinstance(html, str) else html
+    http = (f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
     record_id = hashlib.sha1(url.encode()).hexdigest()
     uuid = f"{record_id[:8]}-{record_id[8:12]}-{record_id[12:16]}-{record_id[16:20]}-{record_id[20:32]}"
     headers = (f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Date: 2024-05-18T00:00:00Z\r\n"

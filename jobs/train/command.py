@@ -33,11 +33,11 @@ def resolve_config(config_path: str | None, model: str | None, steps: int | None
               help="Packed token folder (OUT/tokens, with manifest.json), local or gs://, s3://, hdfs://.")
 @click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Run folder: checkpoints/, metrics.jsonl, events.jsonl. Resumed if it has checkpoints.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config with a `train:` section.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config with a `train:` section (default: none, the built-in defaults).")
 @click.option("--model", type=click.Choice(list(SIZES)), help="Named model size (overrides the config).")
 @click.option("--steps", type=click.IntRange(min=1), help="Optimiser steps of the schedule.")
-@click.option("--stop-at", type=click.IntRange(min=1), help="Stop after this step with a checkpoint; run again to resume.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train (default auto).")
+@click.option("--stop-at", type=click.IntRange(min=1), help="Stop after this step with a checkpoint; run again to resume (default: run all the steps).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train.")
 def train_command(tokens_dir: str, run_dir: Path, config_path: str | None, model: str | None,
                   steps: int | None, stop_at: int | None, device: str | None) -> None:
     """Train a GPT on packed token shards; run it under torchrun for several processes."""

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 
+class TrainingDiverged(RuntimeError):
+    """More anomalies than `max_rollbacks` allows."""
+
+
 @dataclass(frozen=True)
 class Anomaly:
     kind: str  # "spike" or "nonfinite"

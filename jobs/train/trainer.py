@@ -40,15 +40,11 @@ from tokenmill.jobs.train.distributed import Context
 from tokenmill.jobs.train.metrics import MetricsSink
 from tokenmill.jobs.train.model import GPT, GPTConfig, pretraining_loss
 from tokenmill.jobs.train.optim import make_optimizer, make_scheduler
-from tokenmill.jobs.train.rails import Anomaly, LossRails
+from tokenmill.jobs.train.rails import Anomaly, LossRails, TrainingDiverged
 from tokenmill.pipeline.train_config import TrainConfig
 
 # Config fields a checkpoint must agree on to be resumed exactly (and the global batch, below).
 _RESUME_KEYS = ("model", "seed", "eval_fraction", "parallel")
-
-
-class TrainingDiverged(RuntimeError):
-    """More anomalies than `max_rollbacks` allows."""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 A benchmark module `tests/benchmarks/bench_<name>.py` plugs into `run_all.py` by exposing
 `bench_rows() -> list[Row]` (its defaults are the published scale). The table is Markdown, so the
-same text goes to the terminal and into the README.
+same text goes to the terminal and into docs/benchmarks.md.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ against the plain-library baseline, and the speed-up from 1 to 2 workers.
 
 Each `bench_<name>.py` beside this file that exposes `bench_rows() -> list[benchtable.Row]` is run
 at its default scale, in name order; one that does not is listed at the end. The table is Markdown
-(the README carries the latest one).
+(docs/benchmarks.md carries the latest one).
 """
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""`tokenmill ablate`: curation configs compared by the proxy models their data trains."""
