@@ -95,9 +95,9 @@ def pipeline_run(pattern: str, out: str, stages: list[str], workers: int) -> dic
 
 
 def startup_phases(pattern: str, out: str) -> dict:
-    """Where a small run's CPU seconds go (call in a fresh process): imports, planning and building the
-    graph, each stage's set-up, and the rest of the run (Beam's runner, the page's processing, first-use
-    builds)."""
+    """Where a small run's CPU seconds go (call in a fresh process): imports, the plan (config checks,
+    input listing), building the graph (with Beam's options and type checks), each stage's set-up, and
+    the rest of the run (Beam's runner, the page's processing, first-use builds, the outputs)."""
     import functools
 
     start = cpu_seconds()
@@ -125,13 +125,15 @@ def startup_phases(pattern: str, out: str) -> dict:
         if STAGES[stage].build is not None:
             timed(type(STAGES[stage].build(STAGES[stage].settings(), SourceConfig("warc", [pattern]))), "setup",
                   f"set-up: {stage}")
-    timed(job, "curation_pipeline", "plan and graph")
+    timed(job, "plan_curation", "plan")
+    timed(job, "curation_pipeline", "graph")
     timed(fn_runner.FnApiRunner, "run_pipeline", "run")
     from tokenmill.pipeline.config import Config
 
     start = cpu_seconds()
     job.curate(Config(sources={"web": SourceConfig("warc", [pattern])}), out, CHAIN)
     phases["after imports"] = cpu_seconds() - start
+    phases["graph"] -= phases["plan"]
     phases["run"] -= sum(cpu for label, cpu in phases.items() if label.startswith("set-up"))
     return phases
 
