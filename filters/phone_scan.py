@@ -24,9 +24,8 @@ of presidio's time. `PhoneScanner.find(text)` returns the same spans (offsets an
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from re import _parser
-from typing import Optional
+from functools import cached_property, lru_cache
+from typing import Optional, Sequence
 
 import phonenumbers
 from phonenumbers import Leniency, PhoneMetadata, PhoneNumberMatch, PhoneNumberMatcher
@@ -38,6 +37,7 @@ from phonenumbers.phonenumberutil import (_PLUS_CHARS_PATTERN, _VALID_PUNCTUATIO
                                           _parse_prefix_as_idd, normalize_digits_only)
 
 from tokenmill.filters.memo import BoundedMemo
+from tokenmill.filters.pii_recognizers import PHONE_LENIENCY, PHONE_REGIONS, PHONE_SCORE
 from tokenmill.filters.presidio_engine import without_contained
 from tokenmill.filters.regex_windows import Runs, Window, pattern_shape, windows_with
 
@@ -98,7 +98,8 @@ class RegionRule:
     number-type pattern of a region sharing the calling code. VALID also wants the national prefix
     written where the format phonenumbers picks for a number kept whole wants it (`pattern`;
     `number_pattern` leaves that out). A prefix the parser rewrites is checked by rewriting it.
-    Digits shorter than the expressions' shortest match are refused without matching."""
+    Digits fewer than any valid number has (`min_phone_digits`) are refused without matching. The
+    expressions (tens of kilobytes for the North American plan) are compiled on first use."""
 
     def __init__(self, region: str):
         metadata = PhoneMetadata.metadata_for_region(region)
@@ -120,14 +121,20 @@ class RegionRule:
         no_format = f"(?!{_any_of(fits)})" if fits else ""
         self.number_pattern = _any_of(branches + [national])
         self.pattern = _any_of(branches + [f"(?:{_any_of(without_prefix + [no_format])})(?:{national})"])
-        self._rule = re.compile(self.pattern)
-        self._number_rule = re.compile(self.number_pattern)
-        self.shortest = _parser.parse(self.number_pattern).getwidth()[0]  # fewer digits match neither pattern
+        self.shortest = min_phone_digits(region)
         # A prefix the parser rewrites (Brazil drops a carrier code), with the calling code before it or not.
         self._code = str(code)
         rewrites = {(m.national_prefix_for_parsing, m.national_prefix_transform_rule)
                     for m in (metadata, main) if m.national_prefix_transform_rule}
         self._rewrites = [(re.compile(prefix_pattern), rule) for prefix_pattern, rule in sorted(rewrites)]
+
+    @cached_property
+    def _rule(self) -> re.Pattern:
+        return re.compile(self.pattern)
+
+    @cached_property
+    def _number_rule(self) -> re.Pattern:
+        return re.compile(self.number_pattern)
 
     def may_be_valid(self, digits: str) -> bool:
         """False only if `digits` (ASCII) cannot be a VALID number dialled in the region."""
@@ -194,7 +201,7 @@ class _Verdicts:
         self.regions = regions
         self.leniency = leniency
         self.fewest_digits = min(min_phone_digits(r) for r in regions)
-        self._rules = [RegionRule(r) for r in regions] if leniency >= Leniency.VALID else None
+        self._ruled_out = leniency >= Leniency.VALID  # the region rules hold for VALID and stricter
         prefixes = {r: PhoneMetadata.metadata_for_region(r).international_prefix for r in regions}
         self._international_prefix = {r: re.compile(p) for r, p in prefixes.items() if p}
         self._memo = BoundedMemo()
@@ -206,7 +213,7 @@ class _Verdicts:
         return numbers
 
     def _numbers(self, candidate: str) -> dict:
-        if self._rules and _SIMPLE_CANDIDATE.fullmatch(candidate):
+        if self._ruled_out and _SIMPLE_CANDIDATE.fullmatch(candidate):
             return self._ruled(candidate, candidate.translate(_ASCII_PUNCTUATION), exact=True)
         try:
             national = _build_national_number_for_parsing(candidate)
@@ -220,12 +227,16 @@ class _Verdicts:
             if number is not None:
                 return dict.fromkeys(self.regions, number) if _verify(self.leniency, number, candidate, _GROUPING) else {}
             return self._each(candidate, self.regions)
-        if self._rules is None:
+        if not self._ruled_out:
             return self._each(candidate, self.regions)
         # Parsing in any region reads the digits of the number before its extension; the national
         # prefix check reads those of the whole candidate. Where they agree, the VALID rule holds.
         digits = _normalize(_maybe_strip_extension(national)[1])
         return self._ruled(candidate, digits, exact=digits == normalize_digits_only(candidate))
+
+    @cached_property
+    def _rules(self) -> list[RegionRule]:
+        return [RegionRule(r) for r in self.regions]
 
     def _ruled(self, candidate: str, digits: str, exact: bool) -> dict:
         """The numbers of `candidate` in the regions whose rule allows `digits`, the digits parsing
@@ -310,15 +321,13 @@ _LONE_BLOCK = re.compile(rf"[^\d{_LEAD_CLASS_CHARS}]*(\d{{1,{_DIGIT_BLOCK_LIMIT}
 
 class PhoneScanner:
     """Presidio's PHONE_NUMBER spans, as (start, end, score), computed on the windows that can hold
-    them; `recognizer` is the presidio `PhoneRecognizer` whose regions, leniency and score are used."""
+    them, for presidio's `PhoneRecognizer` with `regions`, `leniency` and `score` (its defaults)."""
 
-    def __init__(self, recognizer=None, score_threshold: float = 0.0):
-        from presidio_analyzer.predefined_recognizers import PhoneRecognizer
-
-        recognizer = recognizer or PhoneRecognizer()
-        self._regions = tuple(recognizer.supported_regions)
-        self._leniency = recognizer.leniency
-        self._score = recognizer.SCORE
+    def __init__(self, regions: Sequence[str] = PHONE_REGIONS, leniency: int = PHONE_LENIENCY,
+                 score: float = PHONE_SCORE, score_threshold: float = 0.0):
+        self._regions = tuple(regions)
+        self._leniency = leniency
+        self._score = score
         self._threshold = score_threshold  # presidio's engine default: the recognizer sets none
         self._verdicts = _Verdicts(self._regions, self._leniency)
         self._runs = Runs(pattern_shape(_PATTERN.pattern, _PATTERN.flags).alphabet, _PATTERN.flags, re)

@@ -18,6 +18,8 @@ from tokenmill.filters.document import Document
 from tokenmill.filters.number_sweep import CARD, PHONE, NumberSweep
 from tokenmill.filters.pii_context import MIN_SCORE, credible
 from tokenmill.filters.pii_contract import fast_path_available
+from tokenmill.filters.pii_overlaps import resolve
+from tokenmill.filters.pii_recognizers import Span
 from tokenmill.filters.pii_scan import OPTIONAL_ENTITIES, PATTERN_ENTITIES, PiiScanner
 from tokenmill.filters.presidio_engine import NER_ENTITIES, no_network
 from tokenmill.filters.textguard import DEFAULT_MAX_CHARS, unfit_reason
@@ -64,8 +66,7 @@ class PiiFilter(DocumentFilter):
         self._scanner = None
         self._fast_scrub = None
         self._sweep = None
-        self._anonymizer = None
-        self._replacements = None
+        self._anonymizer = None  # presidio-anonymizer's engine, where the fast path cannot run
 
     def signal_types(self) -> SignalTypes:
         return {"pii_spans": "int", **{column: "int" for column in self._signals.values()}}
@@ -74,17 +75,12 @@ class PiiFilter(DocumentFilter):
         return {"pii_spans": (None, self.max_spans)} if self.max_spans is not None else {}
 
     def setup(self) -> None:
+        """Presidio itself is imported only where the fast path cannot run (a spaCy model, unchecked
+        versions): its import brings spaCy, torch and transformers (`filters.pii_recognizers`)."""
         no_network()
-        from presidio_anonymizer import AnonymizerEngine
-        from presidio_anonymizer.operators import OperatorType
-
         self._scanner = PiiScanner(self.entities, self.spacy_model, self.fast)
         self._fast_scrub = fast_path_available() if self.fast is None else self.fast
         self._sweep = NumberSweep(self.swept) if self.swept else None
-        self._anonymizer = AnonymizerEngine()
-        replace = self._anonymizer.operators_factory.create_operator_class("replace", OperatorType.Anonymize)
-        self._replacements = {e: replace.operate(params={"new_value": p, "entity_type": e})
-                              for e, p in self.placeholders.items()}
 
     def __call__(self, doc: Document) -> Optional[str]:
         unfit = unfit_reason(doc.text, self.max_chars)
@@ -109,9 +105,7 @@ class PiiFilter(DocumentFilter):
         windows = self._scanner.phone_windows(text)
         spans = [s for s in self._scanner.analyze(text, windows) if s.score >= self.min_score]
         if self._sweep:
-            from presidio_analyzer import RecognizerResult
-
-            swept = [RecognizerResult(entity, start, end, SWEEP_SCORE)
+            swept = [Span(entity, start, end, SWEEP_SCORE)
                      for entity, start, end in self._sweep.find(text, windows, [(s.start, s.end) for s in spans])]
             if swept:
                 spans = sorted(spans + swept, key=lambda s: (s.start, s.end, s.entity_type))
@@ -119,31 +113,32 @@ class PiiFilter(DocumentFilter):
             spans = [s for s in spans if credible(text, s.entity_type, s.start, s.end)]
         return spans
 
-    def scrub(self, text: str, spans: list) -> str:
+    def scrub(self, text: str, spans: list[Span]) -> str:
         """`text` with every span replaced by its entity's placeholder: what presidio-anonymizer's
         `anonymize` returns with the `replace` operator. The spans are resolved by the anonymizer's
-        own steps (overlaps of one type merged, contained results dropped, neighbours of one type
-        split only by spaces joined); the text is then rebuilt in one pass, as `anonymize` rebuilds
-        it span by span from the end (a span reaching into the next replaced one stops at it) but
-        without copying the whole text for every span."""
-        from presidio_anonymizer.entities import ConflictResolutionStrategy, OperatorConfig, RecognizerResult
-
+        own steps (`filters.pii_overlaps`: overlaps of one type merged, contained results dropped,
+        neighbours of one type split only by spaces joined); the text is then rebuilt in one pass, as
+        `anonymize` rebuilds it span by span from the end (a span reaching into the next replaced one
+        stops at it) but without copying the whole text for every span."""
         if not self._fast_scrub:  # presidio-anonymizer's public call: the same text, one copy of it per span
+            from presidio_anonymizer import AnonymizerEngine
+            from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
+
+            self._anonymizer = self._anonymizer or AnonymizerEngine()
             operators = {e: OperatorConfig("replace", {"new_value": p}) for e, p in self.placeholders.items()}
             results = [RecognizerResult(s.entity_type, s.start, s.end, s.score) for s in spans]
             return self._anonymizer.anonymize(text, results, operators).text
-        results = sorted((RecognizerResult(s.entity_type, s.start, s.end, s.score) for s in spans),
-                         key=lambda r: (r.start, r.end))
-        results = self._anonymizer._remove_conflicts_and_get_text_manipulation_data(
-            results, ConflictResolutionStrategy.MERGE_SIMILAR_OR_CONTAINED)
-        results = self._anonymizer._merge_entities_with_spaces_between(text, results)
         pieces, replaced_from = [], len(text)
-        for result in sorted(results, key=lambda r: (r.start, r.end), reverse=True):
-            pieces += [text[min(result.end, replaced_from):replaced_from], self._replacements[result.entity_type]]
-            replaced_from = result.start
+        for span in sorted(resolve(text, spans), key=lambda s: (s.start, s.end), reverse=True):
+            pieces += [text[min(span.end, replaced_from):replaced_from], self._replacement(span.entity_type)]
+            replaced_from = span.start
         pieces.append(text[:replaced_from])
         return "".join(reversed(pieces))
 
+    def _replacement(self, entity: str) -> str:
+        """What presidio-anonymizer's `replace` operator writes: the placeholder, or `<ENTITY>` for an empty one."""
+        return self.placeholders[entity] or f"<{entity}>"
+
     def __getstate__(self):
-        return {**self.__dict__, "_scanner": None, "_sweep": None, "_anonymizer": None, "_replacements": None}
+        return {**self.__dict__, "_scanner": None, "_sweep": None, "_anonymizer": None}
 

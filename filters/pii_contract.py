@@ -1,26 +1,32 @@
-"""The private parts of its dependencies that the PII fast path reads, in one place, with the
-versions they were checked on.
+"""The private parts of its dependencies that the PII fast path reads or transcribes, in one place,
+with the versions they were checked on.
 
 The scanner (`filters.pii_scan`, `filters.phone_scan`, `filters.regex_windows`) and the scrub
 (`filters.pii.PiiFilter.scrub`) return presidio's spans and presidio-anonymizer's text about ten
-times faster than presidio does, by reading parts that carry no promise: phonenumbers' matcher
-internals (`_verify`, `_build_national_number_for_parsing`, its candidate pattern...), CPython's
-regular-expression parser (`re._parser`, `re._constants`), presidio-analyzer's pattern loop and
-presidio-anonymizer's conflict resolution. Any release may change them without notice.
+times faster than presidio does, and without importing it, by reading parts that carry no promise
+(phonenumbers' matcher internals: `_verify`, `_build_national_number_for_parsing`, its candidate
+pattern...; CPython's regular-expression parser, `re._parser` and `re._constants`; presidio's
+`iban_patterns.py`) and by running transcriptions of presidio-analyzer's recognizers and pattern
+loop (`filters.pii_recognizers`) and of presidio-anonymizer's conflict resolution
+(`filters.pii_overlaps`). Any release may change them without notice.
 
 So the fast path runs only where every installed version is one it was checked on (`VERIFIED`) and
 every private name is still there; anywhere else the stage warns once and calls presidio's public
 API instead (`AnalyzerEngine.analyze` per document, `AnonymizerEngine.anonymize`): the same spans
-and text, slower. `tests/test_pii_contract.py` fails on a version not in `VERIFIED`: a bump reruns
-the equivalence tests (tests/test_pii.py, tests/test_pii_contract.py) and adds the version here.
+and text, slower. Checking needs no presidio import (it costs seconds: `filters.pii_recognizers`):
+versions come from the installed packages' metadata. `tests/test_pii_contract.py` fails on a
+version not in `VERIFIED`: a bump reruns the equivalence tests (tests/test_pii.py,
+tests/test_pii_contract.py, which compare every transcription with presidio) and adds the version here.
 """
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import warnings
 from functools import lru_cache
 from importlib import metadata
+from pathlib import Path
 
 # Versions the scanner's equivalence tests passed on.
 VERIFIED = {
@@ -39,13 +45,12 @@ PRIVATE_NAMES = {
     "phonenumbers.phonenumberutil": (
         "_PLUS_CHARS_PATTERN", "_VALID_PUNCTUATION", "_build_national_number_for_parsing", "_is_viable_phone_number",
         "_maybe_strip_extension", "_normalize", "_parse_prefix_as_idd"),
-    "presidio_analyzer.pattern_recognizer": ("REGEX_TIMEOUT_SECONDS",),
 }
+# Files of a package read without importing it: presidio's IBAN formats (constants only).
+PRIVATE_FILES = {"presidio_analyzer": ("predefined_recognizers/generic/iban_patterns.py",)}
 # Methods of classes that the fast path calls or overrides.
 PRIVATE_METHODS = {
     ("phonenumbers", "PhoneNumberMatcher"): ("_parse_and_verify", "_is_invalid_punctuation_symbol", "_is_latin_letter"),
-    ("presidio_anonymizer", "AnonymizerEngine"): ("_remove_conflicts_and_get_text_manipulation_data",
-                                                  "_merge_entities_with_spaces_between"),
 }
 
 
@@ -67,6 +72,9 @@ def unverified() -> list[str]:
     for (module_name, class_name), names in PRIVATE_METHODS.items():
         cls = getattr(importlib.import_module(module_name), class_name)
         problems += [f"{class_name}.{name} is gone" for name in names if not callable(getattr(cls, name, None))]
+    for package, paths in PRIVATE_FILES.items():
+        root = Path(importlib.util.find_spec(package).submodule_search_locations[0])  # found, not imported
+        problems += [f"{package}/{path} is gone" for path in paths if not (root / path).is_file()]
     return problems
 
 

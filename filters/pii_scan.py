@@ -9,8 +9,10 @@
   its IGNORECASE flag spelled out, which is several times faster than the flag), with the context
   its lookarounds read; a recognizer whose patterns have no bounded alphabet (URL) runs on the
   whole text when its hit is there;
-- a window is scored by presidio's own pattern loop less the explanation it builds per match
-  (`WindowedRecognizer._analyze`), unless the recognizer has its own `analyze` (IBAN);
+- a window is scored by presidio's pattern loop less the explanation it builds per match
+  (`WindowedRecognizer._analyze`), unless the recognizer has its own `analyze` (IBAN), on
+  presidio's recognizers as `filters.pii_recognizers` transcribes them (so that no worker imports
+  presidio, spaCy, torch and transformers: seconds before the first page);
 - phone numbers come from `filters.phone_scan`;
 - what a recognizer finds on a window is cached per worker, and presidio's engine (NLP artefacts,
   context enhancement, de-duplication across the text) is not run per document: without an NLP
@@ -30,6 +32,8 @@ import regex
 
 from tokenmill.filters.memo import BoundedMemo
 from tokenmill.filters.pii_contract import fast_path_available
+from tokenmill.filters.pii_recognizers import (MAX_SCORE, MIN_SCORE, REGEX_TIMEOUT_SECONDS, PatternRecognizer, Span,
+                                               recognizer_for)
 from tokenmill.filters.presidio_engine import LANGUAGE, build_analyzer, without_contained
 from tokenmill.filters.regex_windows import Runs, Window, case_free, pattern_shape, runs_with
 
@@ -57,22 +61,19 @@ DIGIT = r"\d"  # compiled by presidio's engine: every digit its Unicode tables k
 
 
 class WindowedRecognizer:
-    """One presidio pattern recognizer, asked about the windows of a text where it can match.
+    """One pattern recognizer (`filters.pii_recognizers`), asked about the windows of a text where it
+    can match.
 
     A document's windows that are new are asked in one call, joined by `SEPARATOR` (outside the
     alphabet, and beyond the reach of every window's lookarounds); a window at the edge of the
     text is asked alone, so that the edge reads as an edge."""
 
-    def __init__(self, recognizer, prescan: str, score_threshold: float):
+    def __init__(self, recognizer: PatternRecognizer, prescan: str, score_threshold: float = 0.0):
         self.recognizer = recognizer
-        self.entity = recognizer.supported_entities[0]
-        flags = int(recognizer.global_regex_flags)
+        self.entity = recognizer.entity
+        flags = recognizer.flags
         self._hits = regex.compile(*case_free(prescan, flags, regex))
         self._patterns = [regex.compile(p.regex, flags) for p in recognizer.patterns]  # as presidio compiles them
-        from presidio_analyzer import pattern_recognizer
-
-        self._plain_patterns = type(recognizer).analyze is pattern_recognizer.PatternRecognizer.analyze
-        self._timeout = pattern_recognizer.REGEX_TIMEOUT_SECONDS
         thresholds = recognizer.score_thresholds  # presidio's order: the entity's, the recognizer's, the engine's
         self._threshold = thresholds.get(self.entity, thresholds.get("default", score_threshold))
         try:
@@ -82,7 +83,7 @@ class WindowedRecognizer:
         else:
             self._runs = Runs(tuple(item for s in shapes for item in s.alphabet), flags)
             self._reach = max(s.reach for s in shapes)
-            if self._runs.around(SEPARATOR, 0) != (0, 0):
+            if self._runs.holds(SEPARATOR):
                 self._runs = None  # matches may span lines (a PEM key block): the whole text is the window
         self._cache = BoundedMemo()
 
@@ -117,27 +118,27 @@ class WindowedRecognizer:
                      if core_start <= start and end <= core_end and score >= self._threshold)
 
     def _analyze(self, text: str) -> list[tuple[int, int, float]]:
-        """(start, end, score) of what the recognizer's `analyze` returns for `text`.
-
-        For presidio's own pattern loop this is that loop without the explanations it builds for
-        every match: each pattern's matches, scored by the recognizer's `validate_result` and
-        `invalidate_result`, then presidio's de-duplication."""
-        if not self._plain_patterns:
-            return [(r.start, r.end, r.score) for r in self.recognizer.analyze(text, [self.entity], None)]
+        """(start, end, score) of what presidio's recognizer returns for `text`: its own `analyze`
+        where it has one (IBAN), else presidio's pattern loop without the explanation it builds for
+        every match: each pattern's matches, scored by `validate` and `invalidate`, then presidio's
+        de-duplication."""
+        recognizer = self.recognizer
+        if recognizer.analyze is not None:
+            return recognizer.analyze(text)
         found = []
-        for pattern, compiled in zip(self.recognizer.patterns, self._patterns):
+        for pattern, compiled in zip(recognizer.patterns, self._patterns):
             try:
-                for match in compiled.finditer(text, timeout=self._timeout):
+                for match in compiled.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
                     start, end = match.span()
                     if start == end:
                         continue
                     score = pattern.score
-                    valid = self.recognizer.validate_result(text[start:end])
+                    valid = recognizer.validate(text[start:end])
                     if valid is not None:
-                        score = self.recognizer.MAX_SCORE if valid else self.recognizer.MIN_SCORE
-                    if self.recognizer.invalidate_result(text[start:end]):
-                        score = self.recognizer.MIN_SCORE
-                    if score > self.recognizer.MIN_SCORE:
+                        score = MAX_SCORE if valid else MIN_SCORE
+                    if recognizer.invalidate(text[start:end]):
+                        score = MIN_SCORE
+                    if score > MIN_SCORE:
                         found.append((start, end, score))
             except TimeoutError:  # presidio skips a pattern that runs out of time
                 continue
@@ -156,49 +157,48 @@ class WindowedRecognizer:
 
 
 class PiiScanner:
-    """Presidio's findings for `entities`, computed on the parts of a text where they can be."""
+    """Presidio's findings for `entities`, computed on the parts of a text where they can be, without
+    importing presidio (`filters.pii_recognizers`); with a spaCy model, or where the private parts
+    the fast path reads are not the checked ones, presidio's own engine on the whole text."""
 
     def __init__(self, entities: Sequence[str] = PATTERN_ENTITIES, spacy_model: Optional[str] = None,
                  fast: Optional[bool] = None):
         self.entities = tuple(entities)
         self.spacy_model = spacy_model
-        self.engine = build_analyzer(self.entities, spacy_model)
         # `fast`: None decides by the installed versions; False asks presidio on the whole text, as with NER.
         self.plain = bool(spacy_model) or not (fast_path_available() if fast is None else fast)
-        recognizers = [] if self.plain else [
-            WindowedRecognizer(r, PRESCANS[r.supported_entities[0]], self.engine.default_score_threshold)
-            for r in self.engine.registry.recognizers if r.supported_entities[0] in PRESCANS]
+        self.engine = build_analyzer(self.entities, spacy_model) if self.plain else None
+        recognizers = [] if self.plain else [WindowedRecognizer(recognizer_for(e), PRESCANS[e])
+                                             for e in self.entities if e in PRESCANS]
         # A text without a digit (two in five short texts) is spared the digit-led pre-scans.
         self._digit = regex.compile(DIGIT)
         self._digit_led = [r for r in recognizers if r.entity in DIGIT_LED]
         self._others = [r for r in recognizers if r.entity not in DIGIT_LED]
-        phone = [r for r in self.engine.registry.recognizers if r.supported_entities[0] == "PHONE_NUMBER"]
         self._phones = None
-        if phone and not self.plain:
+        if "PHONE_NUMBER" in self.entities and not self.plain:
             from tokenmill.filters.phone_scan import PhoneScanner  # reads phonenumbers' private parts
 
-            self._phones = PhoneScanner(phone[0], self.engine.default_score_threshold)
+            self._phones = PhoneScanner()
 
-    def analyze_plainly(self, text: str) -> list:
+    def analyze_plainly(self, text: str) -> list[Span]:
         """What presidio finds calling every recognizer on the whole text (the reference)."""
-        return self.engine.analyze(text, LANGUAGE, entities=list(self.entities))
+        engine = self.engine or build_analyzer(self.entities, self.spacy_model)
+        return [Span(r.entity_type, r.start, r.end, r.score)
+                for r in engine.analyze(text, LANGUAGE, entities=list(self.entities))]
 
     def phone_windows(self, text: str) -> Optional[list[Window]]:
         """Where in `text` a phone number can be (None without the phone recognizer): pass them to
         `analyze`, and to the number sweep, which looks in the same places."""
         return self._phones.windows(text) if self._phones else None
 
-    def analyze(self, text: str, phone_windows: Optional[list[Window]] = None) -> list:
+    def analyze(self, text: str, phone_windows: Optional[list[Window]] = None) -> list[Span]:
         """The same spans as `analyze_plainly`, sorted by position."""
-        from presidio_analyzer import RecognizerResult
-
         if self.plain:
             return sorted(self.analyze_plainly(text), key=_position)
         recognizers = self._others + self._digit_led if self._digit.search(text) else self._others
-        results = [RecognizerResult(r.entity, start, end, score) for r in recognizers
-                   for start, end, score in r.find(text)]
+        results = [Span(r.entity, start, end, score) for r in recognizers for start, end, score in r.find(text)]
         if self._phones:
-            results += [RecognizerResult("PHONE_NUMBER", start, end, score)
+            results += [Span("PHONE_NUMBER", start, end, score)
                         for start, end, score in self._phones.find(text, phone_windows)]
         return sorted(results, key=_position)
 

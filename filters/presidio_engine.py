@@ -1,29 +1,21 @@
 """A presidio `AnalyzerEngine` that works offline: exactly the pattern recognizers asked for, no
-spaCy model unless one is named, and tldextract kept off the network."""
+spaCy model unless one is named, and tldextract kept off the network. The PII stage's fast path
+needs none of it (`filters.pii_recognizers`); presidio's engine runs where that path cannot (a spaCy
+model, unchecked versions), and in the tests as the reference."""
 from __future__ import annotations
 
 import os
+import sys
 from typing import Optional, Sequence
+
+import regex
+
+from tokenmill.filters.pii_recognizers import PHONE_REGIONS, SECRET_KEY, SECRET_KEY_PATTERNS
 
 LANGUAGE = "en"  # presidio files recognizers under a language; the patterns themselves are language-neutral
 NER_ENTITIES = ("PERSON", "LOCATION")
-SECRET_KEY = "SECRET_KEY"
-# Credentials whose issuers give them a fixed, documented shape (prefix and length), so a match is a
-# key and not a word: what a code corpus should not teach a model (StarCoder masked keys in The Stack).
-SECRET_KEY_PATTERNS = {
-    "AWS access key id": r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-    "GitHub token": r"\bgh[pousr]_[A-Za-z0-9]{36,255}\b|\bgithub_pat_[A-Za-z0-9_]{82}\b",
-    "Slack token": r"\bxox[abprs]-[A-Za-z0-9-]{10,72}\b",
-    "Google API key": r"\bAIza[0-9A-Za-z_-]{35}\b",
-    "Stripe live key": r"\b[rs]k_live_[0-9A-Za-z]{24,99}\b",
-    "PEM private key": (r"-----BEGIN[A-Z ]{0,30} PRIVATE KEY-----[A-Za-z0-9+/=\s:,-]{1,8000}?"
-                        r"-----END[A-Z ]{0,30} PRIVATE KEY-----"),
-}
-
-
 def secret_key_recognizer():
     """A presidio pattern recognizer for `SECRET_KEY_PATTERNS` (case-sensitive: the prefixes are)."""
-    import regex
     from presidio_analyzer import Pattern, PatternRecognizer
 
     return PatternRecognizer(supported_entity=SECRET_KEY, name="SecretKeyRecognizer", global_regex_flags=regex.M,
@@ -32,12 +24,12 @@ def secret_key_recognizer():
 
 def no_network() -> None:
     """Keep tldextract (the e-mail recognizer's domain check) off the network: it fetches the public
-    suffix list unless told not to, and uses its bundled snapshot instead. Call before importing presidio;
-    if tldextract was imported earlier, its default extractor is replaced by an offline one."""
+    suffix list unless told not to, and uses its bundled snapshot instead. Call before tldextract is
+    imported (its default extractor reads the setting then); if it was imported earlier, its default
+    extractor is replaced by an offline one."""
     os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
-    import tldextract.tldextract as tld
-
-    if tld.TLD_EXTRACTOR.suffix_list_urls:
+    tld = sys.modules.get("tldextract.tldextract")
+    if tld is not None and tld.TLD_EXTRACTOR.suffix_list_urls:
         tld.TLD_EXTRACTOR = tld.TLDExtract(suffix_list_urls=())
 
 
@@ -57,7 +49,7 @@ def build_analyzer(entities: Sequence[str], spacy_model: Optional[str] = None,
     }
     recognizers = [by_entity[e]() for e in entities if e in by_entity and e != "PHONE_NUMBER"]
     if "PHONE_NUMBER" in entities:
-        regions = pr.PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS if phone_regions is None else tuple(phone_regions)
+        regions = PHONE_REGIONS if phone_regions is None else tuple(phone_regions)
         recognizers.append(pr.PhoneRecognizer(supported_regions=regions))
     models = [{"lang_code": LANGUAGE, "model_name": spacy_model or "none"}]
     if spacy_model:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
 
+import numpy as np
+
 _PARSED_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE  # the `regex` module's values too
 
 
@@ -81,18 +83,28 @@ class Runs:
 
     The alphabet's members are those `engine` (`re` or `regex`, the one the pattern served runs
     on) matches under the pattern's flags, so case folding (`[a-z]` under IGNORECASE also takes
-    the Kelvin sign) is that engine's own; they are then spelled out as plain ranges."""
+    the Kelvin sign) is that engine's own; they are then spelled out as plain ranges, on first use
+    (a worker that never meets the alphabet's pre-scan never spells it out)."""
 
     def __init__(self, alphabet: tuple[str, ...], flags: int = 0, engine=None):
         import regex
 
-        members = explicit_class(alphabet, flags, engine or regex)
-        self._forward = re.compile(f"[{members}]*")
-        self._backward = regex.compile(f"(?r)[{members}]*")
+        self.alphabet, self.flags, self.engine = alphabet, flags, engine or regex
+        self._forward = self._backward = None
+
+    def holds(self, character: str) -> bool:
+        """Whether `character` belongs to the alphabet."""
+        return self.engine.match(f"[{''.join(self.alphabet)}]", character, self.flags) is not None
 
     def around(self, text: str, position: int) -> tuple[int, int]:
         """(start, end) of the run holding text[position]; (position, position) when that
         character is not in the alphabet."""
+        if self._forward is None:
+            import regex
+
+            members = explicit_class(self.alphabet, self.flags, self.engine)
+            self._forward = re.compile(f"[{members}]*")
+            self._backward = regex.compile(f"(?r)[{members}]*")
         end = self._forward.match(text, position).end()
         if end == position:
             return position, position
@@ -101,21 +113,17 @@ class Runs:
 
 @lru_cache(maxsize=1)
 def _every_character() -> str:
-    return "".join(map(chr, range(sys.maxunicode + 1)))
+    """Every code point, in order (lone surrogates included), built at C speed."""
+    return np.arange(sys.maxunicode + 1, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
 
 
 @lru_cache(maxsize=None)
 def explicit_class(alphabet: tuple[str, ...], flags: int, engine) -> str:
-    """The characters `engine` matches with `[alphabet]` under `flags`, as ranges of a class body."""
-    codes = [m.start() for m in engine.compile(f"[{''.join(alphabet)}]", flags).finditer(_every_character())]
-    ranges, first = [], None
-    for i, code in enumerate(codes):
-        if first is None:
-            first = code
-        if i + 1 == len(codes) or codes[i + 1] != code + 1:
-            ranges.append(re.escape(chr(first)) + (f"-{re.escape(chr(code))}" if code > first else ""))
-            first = None
-    return "".join(ranges)
+    """The characters `engine` matches with `[alphabet]` under `flags`, as ranges of a class body
+    (each match of the class repeated over every code point is one range)."""
+    ranges = engine.compile(f"[{''.join(alphabet)}]+", flags).finditer(_every_character())
+    return "".join(re.escape(chr(m.start())) + (f"-{re.escape(chr(m.end() - 1))}" if m.end() - 1 > m.start() else "")
+                   for m in ranges)
 
 
 _CLASS = re.compile(r"\[((?:\\.|[^\]\\])+)\]")  # a character class without nested classes

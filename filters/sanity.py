@@ -9,7 +9,7 @@ a link-heavy 4chan thread, is 0.055; Python source sits at 0.066 and up).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 from tokenmill.filters.base import Bounds, DocumentFilter, SignalTypes
 from tokenmill.filters.document import Document
@@ -36,11 +36,16 @@ class SanityFilter(DocumentFilter):
         return {"char_count": (self.min_chars, None), "words_per_char": (self.min_words_per_char, None)}
 
     def __call__(self, doc: Document) -> Optional[str]:
+        return self.check(doc, lambda: len(doc.text.split()))
+
+    def check(self, doc: Document, word_count: Callable[[], int]) -> Optional[str]:
+        """The rules, with the whitespace-separated words of `doc.text` counted by `word_count`
+        (the quality stage's shared statistics have them)."""
         chars = len(doc.text)
         doc.signals["char_count"] = chars
         if chars < self.min_chars:
             return "too_short"
-        ratio = len(doc.text.split()) / chars
+        ratio = word_count() / chars
         doc.signals["words_per_char"] = round(ratio, 6)
         if doc.lang not in UNSPACED_LANGUAGES and ratio < self.min_words_per_char:
             return "too_few_words"

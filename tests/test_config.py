@@ -146,6 +146,27 @@ def test_an_unknown_beam_option_is_an_error_naming_it(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_beam_options_build_each_view_once_and_every_view_sees_every_change():
+    import copy
+    import pickle
+
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions, TypeOptions
+
+    from tokenmill.pipeline.runner import pipeline_options
+
+    options = pipeline_options("FnApiRunner", 2, ["--no_pipeline_type_check"])
+    assert options.view_as(TypeOptions) is options.view_as(TypeOptions)
+    assert options.view_as(TypeOptions).pipeline_type_check is False
+    assert options.view_as(DirectOptions).direct_num_workers == 2
+    options.view_as(StandardOptions).runner = "SparkRunner"
+    assert options.get_all_options()["runner"] == "SparkRunner"
+    for twin in (copy.deepcopy(options), pickle.loads(pickle.dumps(options))):  # Beam copies; workers unpickle
+        twin.view_as(StandardOptions).runner = "FlinkRunner"
+        assert twin.get_all_options()["runner"] == "FlinkRunner"
+        assert twin.get_all_options()["direct_num_workers"] == 2
+    assert options.view_as(StandardOptions).runner == "SparkRunner"
+
+
 @pytest.mark.parametrize("command", ["tokenmill.jobs.plan", "tokenmill.jobs.train.command"])
 def test_train_and_plan_load_their_config_without_beam(command):
     code = (f"import sys, {command}; from tokenmill.pipeline.config import load_config; "

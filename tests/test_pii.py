@@ -14,6 +14,7 @@ import pytest
 
 from tokenmill.filters.document import Document
 from tokenmill.filters.pii import PiiFilter
+from tokenmill.filters.pii_recognizers import Span, recognizer_for
 from tokenmill.filters.phone_scan import RegionRule, min_international_digits, min_phone_digits, verified
 from tokenmill.filters.pii_scan import PATTERN_ENTITIES, PRESCANS, PiiScanner
 from tokenmill.filters.regex_windows import Runs, explicit_class, pattern_shape, runs_with
@@ -121,8 +122,7 @@ def test_fast_path_finds_what_presidio_finds_on_every_document(pii_texts, scanne
 def test_every_presidio_span_passes_its_prescan(pii_texts, scanner):
     import regex
 
-    flags = {r.supported_entities[0]: int(r.global_regex_flags) for r in scanner.engine.registry.recognizers
-             if r.supported_entities[0] in PRESCANS}
+    flags = {e: recognizer_for(e).flags for e in scanner.entities if e in PRESCANS}
     scans = {e: regex.compile(p, flags[e]) for e, p in PRESCANS.items() if e in flags}  # the scanner's entities
     texts = [d["full_text"] for d in pii_texts.gold()] + pii_texts.web(per_file=4)
     seen = set()
@@ -164,11 +164,11 @@ def test_prescans_without_ignorecase_match_as_presidio_flags_them(pii_texts):
 
     import regex
 
-    from tokenmill.filters.presidio_engine import SECRET_KEY, secret_key_recognizer
+    from tokenmill.filters.pii_recognizers import SECRET_KEY
     from tokenmill.filters.regex_windows import case_free
 
     presidio_flags = regex.IGNORECASE | regex.MULTILINE | regex.DOTALL  # its recognizers' default
-    own_flags = {SECRET_KEY: int(secret_key_recognizer().global_regex_flags)}  # credential prefixes have a case
+    own_flags = {SECRET_KEY: recognizer_for(SECRET_KEY).flags}  # credential prefixes have a case
     rng = random.Random(0)
     alphabet = "0123456789" * 4 + " -.:@" + "abcfxzABCFXZ" + "\u0131\u0130\u017f\u212a\u00e9"
     texts = ["".join(rng.choice(alphabet) for _ in range(20_000))] + pii_texts.web(per_file=2)
@@ -191,8 +191,7 @@ def test_digit_led_prescans_open_with_a_digit(scanner):
     from tokenmill.filters.pii_scan import DIGIT, DIGIT_LED
 
     not_digits = regex.compile(DIGIT).sub("", "".join(map(chr, range(sys.maxunicode + 1))))
-    flags = {r.supported_entities[0]: int(r.global_regex_flags) for r in scanner.engine.registry.recognizers
-             if r.supported_entities[0] in PRESCANS}
+    flags = {e: recognizer_for(e).flags for e in scanner.entities if e in PRESCANS}
     for entity in DIGIT_LED:
         op, av = _parser.parse(PRESCANS[entity])[0]
         if op is c.MAX_REPEAT:
@@ -331,11 +330,12 @@ def test_placeholders_counts_and_dolma_rule():
 def test_scrub_rewrites_as_presidio_anonymizer_does(pii_texts):
     """One pass over the text gives `AnonymizerEngine.anonymize`'s text: on real documents, and on
     overlaps of one type and of several, neighbours split by spaces and an empty placeholder."""
-    from presidio_analyzer import RecognizerResult as Span
-    from presidio_anonymizer.entities import OperatorConfig
+    from presidio_anonymizer import AnonymizerEngine
+    from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
 
     pii = PiiFilter(placeholders={"EMAIL_ADDRESS": "[email]", "US_SSN": ""})
     pii.setup()
+    anonymizer = AnonymizerEngine()
     operators = {e: OperatorConfig("replace", {"new_value": p}) for e, p in pii.placeholders.items()}
     texts = [d["full_text"] for d in pii_texts.gold()] + pii_texts.web(per_file=40)
     cases = [(text, pii.find(text)) for text in texts]
@@ -346,7 +346,8 @@ def test_scrub_rewrites_as_presidio_anonymizer_does(pii_texts):
     cases = [(text, spans) for text, spans in cases if spans]
     assert len(cases) > 30
     for text, spans in cases:
-        assert pii.scrub(text, spans) == pii._anonymizer.anonymize(text, spans, operators=dict(operators)).text
+        results = [RecognizerResult(s.entity_type, s.start, s.end, s.score) for s in spans]
+        assert pii.scrub(text, spans) == anonymizer.anonymize(text, results, operators=dict(operators)).text
 
 
 def test_bad_settings_and_unfit_documents():

@@ -245,3 +245,25 @@ def test_curated_prose_is_kept_more_often_than_boilerplate(sample_texts, tmp_pat
     share = {label: sum(i.startswith(f"{label}-") for i in ids) / sum(r[0] == label for r in rows) for label in "01"}
     assert share["0"] == 0 and share["1"] > 0.3, share  # API docs are not all web prose (measured: 0.42)
     assert kept.column("word_count").null_count == 0
+
+
+def test_words_split_by_str_split_are_the_word_patterns_where_no_cjk_or_thai_character_stands():
+    """TextStats splits text without CJK or Thai characters with `str.split`: the same whitespace as
+    the word pattern's `\\s`, character for character."""
+    import re
+    import sys
+
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    assert re.findall(r"\s", every) == [c for c in every if len(f"a{c}b".split()) == 2]
+
+
+@pytest.mark.parametrize("text, n, top, duplicated", [
+    ("a b a c", 1, 2 / 7, 2 / 4),                      # "a" twice: 1 character × 2 of the 7
+    ("x y z x y z w", 3, 10 / 13, 6 / 7),
+    ("one two three", 4, 0.0, 0.0),                    # fewer words than n
+    ("The cat. the CAT, the cat!", 2, 21 / 26, 1.0),  # bare lower-case words: "the cat" three times
+])
+def test_ngram_shares_of_any_n(text, n, top, duplicated):
+    stats = TextStats(text)
+    assert stats.top_ngram_char_share(n) == pytest.approx(top)
+    assert stats.duplicated_ngram_char_share(n) == pytest.approx(duplicated)

@@ -47,23 +47,25 @@ class C4:
 
     def __post_init__(self):
         self._matchers = {}
+        self._boilerplate = re.compile("|".join(map(re.escape, self.boilerplate)) or "(?!)")  # none: never
 
     def thresholds(self):
         return {"c4_sentences": (self.min_sentences, None)}
 
     def clean_line(self, line: str) -> Optional[str]:
-        """The line as C4 keeps it (citation markers removed), or None where C4 drops it."""
-        if any(len(word) > self.max_word_length for word in line.split()):
+        """The line as C4 keeps it (citation markers removed), or None where C4 drops it. (The checks
+        are made cheapest first; their order changes nothing, as each one alone drops the line.)"""
+        if "[" in line:  # every citation marker opens with one
+            cleaned = CITATION.sub("", line)
+        else:
+            cleaned = line
+        if not cleaned.endswith(TERMINAL_PUNCTUATION) or cleaned.endswith(ELLIPSES):
             return None
-        line = CITATION.sub("", line)
-        if not line.endswith(TERMINAL_PUNCTUATION) or line.endswith(ELLIPSES):
+        if len(line) > self.max_word_length and max(map(len, line.split())) > self.max_word_length:
             return None
-        if len(line.split()) < self.min_words_per_line:
+        if len(cleaned.split()) < self.min_words_per_line or self._boilerplate.search(cleaned.lower()):
             return None
-        lower = line.lower()
-        if any(phrase in lower for phrase in self.boilerplate):
-            return None
-        return line
+        return cleaned
 
     def check(self, stats: TextStats, doc: Document) -> Optional[str]:
         s = doc.signals

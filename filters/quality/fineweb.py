@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Optional
 
 from tokenmill.filters.document import Document
@@ -28,16 +29,16 @@ class FineWeb:
     def check(self, stats: TextStats, doc: Document) -> Optional[str]:
         s = doc.signals
         lines = stats.nonempty_lines or [""]
-        s["punctuated_lines"] = sum(line.endswith(TERMINAL_PUNCTUATION) for line in lines) / len(lines)
+        s["punctuated_lines"] = sum(map(str.endswith, lines, repeat(TERMINAL_PUNCTUATION))) / len(lines)
         if s["punctuated_lines"] < self.min_punctuated_lines:
             return "fineweb_punctuated_lines"
-        s["short_lines"] = sum(len(line) <= self.short_line_chars for line in lines) / len(lines)
+        s["short_lines"] = sum(1 for length in map(len, lines) if length <= self.short_line_chars) / len(lines)
         if s["short_lines"] > self.max_short_lines:
             return "fineweb_short_lines"
-        s["fineweb_duplicate_line_chars"] = stats.duplicate_lines[1] / max(1, len(stats.text.replace("\n", "")))
+        s["fineweb_duplicate_line_chars"] = stats.duplicate_lines[1] / max(1, len(stats.text) - stats.text.count("\n"))
         if s["fineweb_duplicate_line_chars"] > self.max_duplicate_line_chars:
             return "fineweb_duplicate_line_chars"
-        s["newlines_per_word"] = stats.text.count("\n") / max(1, len(stats.words))
+        s["newlines_per_word"] = stats.text.count("\n") / max(1, stats.word_count)
         if s["newlines_per_word"] > self.max_newlines_per_word:
             return "fineweb_newlines_per_word"
         return None

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Optional
 
 from tokenmill.filters.document import Document
 from tokenmill.filters.quality.stats import TextStats
+from tokenmill.filters.sanity import UNSPACED_LANGUAGES
 
 STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
 BULLETS = ("•", "●", "○", "▪", "◦", "‣", "⁃", "-", "*", "·")
 ELLIPSES = ("...", "…")
-UNSPACED_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo"})
 
 
 @dataclass
@@ -40,8 +41,7 @@ class GopherQuality:
 
     def check(self, stats: TextStats, doc: Document) -> Optional[str]:
         s = doc.signals
-        words = stats.words
-        n = len(words)
+        n = stats.word_count
         s["word_count"] = n
         if n == 0 or n < self.min_words or n > self.max_words:  # no words: nothing to measure the rest by
             return "gopher_word_count"
@@ -56,18 +56,18 @@ class GopherQuality:
         if s["ellipsis_ratio"] > self.max_ellipsis_ratio:
             return "gopher_ellipsis_ratio"
         lines = stats.nonempty_lines or [""]
-        s["bullet_lines"] = sum(line.startswith(BULLETS) for line in lines) / len(lines)
+        s["bullet_lines"] = sum(map(str.startswith, lines, repeat(BULLETS))) / len(lines)
         if s["bullet_lines"] > self.max_bullet_lines:
             return "gopher_bullet_lines"
-        s["ellipsis_lines"] = sum(line.endswith(ELLIPSES) for line in lines) / len(lines)
+        s["ellipsis_lines"] = sum(map(str.endswith, lines, repeat(ELLIPSES))) / len(lines)
         if s["ellipsis_lines"] > self.max_ellipsis_lines:
             return "gopher_ellipsis_lines"
-        tokens = stats.tokens  # every token, punctuation-only ones included (a "..." token is not a word with a letter)
-        s["alpha_words"] = sum(any(c.isalpha() for c in t) for t in tokens) / max(1, len(tokens))
+        # every token, punctuation-only ones included (a "..." token is not a word with a letter)
+        s["alpha_words"] = stats.tokens_with_letter / max(1, stats.token_count)
         if s["alpha_words"] < self.min_alpha_words:
             return "gopher_alpha_words"
         if doc.lang in self.stop_word_languages:
-            s["stop_words"] = len(STOP_WORDS.intersection(stats.lower_words))  # distinct stop words
+            s["stop_words"] = len(STOP_WORDS.intersection(stats.bare_words))  # distinct stop words
             if s["stop_words"] < self.min_stop_words:
                 return "gopher_stop_words"
         return None

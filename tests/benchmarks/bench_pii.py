@@ -1,6 +1,11 @@
-"""Benchmark: the PII stage's scanner against presidio as usually called, and its accuracy.
+"""Benchmark: the PII stage's scanner against presidio as usually called, its set-up per worker, and its accuracy.
 
     python tests/benchmarks/bench_pii.py            (or all benchmarks: run_all.py)
+
+Set-up per worker: CPU seconds, each in a fresh process, of the stage's set-up (`PiiFilter.setup`),
+of its first pages (alphabets spelled out and phone region rules compiled on first use: the 100 gold
+sentences meet every recognizer), and of presidio's (importing it, an AnalyzerEngine with the seven
+recognizers and an AnonymizerEngine).
 
 Baselines, in the same process, on every whole document: presidio as usually called,
 `AnalyzerEngine.analyze` with all its predefined English recognizers (17, no spaCy model); and
@@ -94,6 +99,51 @@ def speed_rows(name: str, texts: list[str], repeats: int) -> list[Row]:
     ]
 
 
+SETUP_SCRIPT = """
+import json, resource, sys
+def cpu():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+texts = json.loads(sys.stdin.read())
+start = cpu()
+if sys.argv[1] == "stage":
+    from tokenmill.filters.document import Document
+    from tokenmill.filters.pii import PiiFilter
+    stage = PiiFilter()
+    stage.setup()
+    setup = cpu() - start
+    for text in texts:
+        stage(Document("d", "s", text))
+else:
+    from tokenmill.filters.pii_scan import PATTERN_ENTITIES
+    from tokenmill.filters.presidio_engine import LANGUAGE, build_analyzer, no_network
+    no_network()
+    from presidio_anonymizer import AnonymizerEngine
+    engine, anonymizer = build_analyzer(PATTERN_ENTITIES), AnonymizerEngine()
+    setup = cpu() - start
+    for text in texts:
+        engine.analyze(text, LANGUAGE, entities=list(PATTERN_ENTITIES))
+print(json.dumps({"setup": setup, "first pages": cpu() - start - setup,
+                  "presidio imported": "presidio_analyzer" in sys.modules}))
+"""
+
+
+def setup_costs() -> str:
+    """CPU seconds of a worker's set-up, and of its first pages, in fresh processes."""
+    import subprocess
+
+    texts = json.dumps([r["full_text"] for r in gold()])
+    lines = ["| set-up, in a fresh process | set-up CPU-s | first 100 pages CPU-s | presidio imported |",
+             "| --- | ---: | ---: | --- |"]
+    for kind, label in (("stage", "PII stage (PiiFilter.setup)"),
+                        ("presidio", "presidio: import, AnalyzerEngine (7 recognizers), AnonymizerEngine")):
+        done = subprocess.run([sys.executable, "-c", SETUP_SCRIPT, kind], input=texts, capture_output=True, text=True,
+                              check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        cost = json.loads(done.stdout.strip().splitlines()[-1])
+        lines.append(f"| {label} | {cost['setup']:.2f} | {cost['first pages']:.2f} | {cost['presidio imported']} |")
+    return "\n".join(lines)
+
+
 def faker_leaks() -> str:
     """The share of Faker's phone numbers (every locale) and cards (every kind) the stage leaves
     in the text, with presidio alone and with the sweep (tests/test_number_sweep.py asserts them)."""
@@ -164,6 +214,8 @@ def bench_rows() -> list[Row]:
 
 
 if __name__ == "__main__":
+    print(setup_costs())
+    print()
     print(render(bench_rows(), f"PII scanning ({machine()})"))
     print()
     print(accuracy())
