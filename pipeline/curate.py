@@ -51,7 +51,8 @@ from tokenmill.transforms.write import document_schema
 @dataclass(frozen=True)
 class CuratePlan:
     """Everything the graph needs, resolved and checked before the pipeline starts. `inputs` (the
-    listing, in index order) stays on the launcher: it goes to the manifest, not into the graph."""
+    listing, in index order) and `earlier_signatures` stay on the launcher: they go to the manifests
+    the workers read, not into the graph."""
 
     output: str
     inputs: list[Shard]
@@ -60,6 +61,7 @@ class CuratePlan:
     read_options: dict[str, ReadOptions]
     keep_rejected: bool
     rows_per_shard: int
+    earlier_signatures: list[str]            # earlier runs' signature files near-dedup compares against
 
     @property
     def total_bytes(self) -> int:
@@ -96,15 +98,18 @@ def plan_from_listing(config: Config, output: str, listing: dict[str, list[FileM
                             metadata.last_updated_in_seconds))
         parts[name] = parts.get(name, 0) + 1
     max_bytes = int(config.curate.max_document_mb * 1_000_000)
+    stages = {name: source_stages(config, name, selected) for name in config.sources}
+    near_dedup = any("near-dedup" in chain for chain in stages.values())
     return CuratePlan(
         output=output.rstrip("/"),
         inputs=inputs,
         patterns=[p for _, s in sorted(config.sources.items()) for p in s.paths],
-        stages={name: source_stages(config, name, selected) for name in config.sources},
+        stages=stages,
         read_options={name: ReadOptions(max_bytes, {"roots": [glob_root(p) for p in s.paths], **s.options})
                       for name, s in config.sources.items()},
         keep_rejected=config.curate.keep_rejected,
         rows_per_shard=config.curate.rows_per_shard,
+        earlier_signatures=signature_files(settings_for(config, "near-dedup").earlier_signatures) if near_dedup else [],
     )
 
 
@@ -131,6 +136,7 @@ def glob_root(pattern: str) -> str:
 
 STAGING = "_staging"  # under the output: the manifest, staged shards, receipts, signatures and pass 3's outputs
 MANIFEST = "inputs.parquet"
+EARLIER_SIGNATURES = "earlier-signatures.txt"  # one path a line, in the order near-dedup numbers them
 
 
 def staging_folder(output: str) -> str:
@@ -139,6 +145,10 @@ def staging_folder(output: str) -> str:
 
 def manifest_path(output: str) -> str:
     return f"{staging_folder(output)}/{MANIFEST}"
+
+
+def earlier_signatures_path(output: str) -> str:
+    return f"{staging_folder(output)}/{EARLIER_SIGNATURES}"
 
 
 def split_document_stages(used: list[str]) -> tuple[list[str], list[str]]:
@@ -181,8 +191,7 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
     near = settings_for(config, "near-dedup") if "near-dedup" in used else None
     signatures = (near.save_signatures or f"{staging}/signatures").rstrip("/") if near else ""
     paragraph = settings_for(config, "paragraph-dedup") if "paragraph-dedup" in used else None
-    earlier = signature_files(near.earlier_signatures) if near else []
-    ids = DocIds.for_shards(len(plan.inputs) + len(earlier))
+    ids = DocIds.for_shards(len(plan.inputs) + len(plan.earlier_signatures))
     corpus = Corpus(
         ids=ids, exact=members.get("exact-dedup", frozenset()), near=members.get("near-dedup", frozenset()),
         paragraphs=members.get("paragraph-dedup", frozenset()),
@@ -209,7 +218,8 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
             lambda index, shard: [(index, shard.signatures)] if shard.signatures else []
         ).with_output_types(tuple[int, str])
         decided = {"entries": staged[NEAR], "members": exact_keepers, "files": files} | "near-dedup" >> NearDedup(
-            ids, len(plan.inputs), near.bands, near.rows, near.num_perm, near.threshold, near.max_rounds, earlier)
+            ids, len(plan.inputs), near.bands, near.rows, near.num_perm, near.threshold, near.max_rounds,
+            earlier_signatures_path(plan.output) if plan.earlier_signatures else None)
         verdicts.append(decided["verdicts"])
         notes.append(decided["notes"])
     if paragraph:
@@ -269,7 +279,7 @@ def _version() -> str:
 
 def prepare_run(plan: CuratePlan) -> None:
     """Before the pipeline starts: remove what killed writers and an unfinished run's pass 3 left in
-    the staging folder (staged shards and their receipts stay, to be reused), and write the manifest.
+    the staging folder (staged shards and their receipts stay, to be reused), and write the manifests.
     The previous run's curated/, rejected/ and ledger stay until this run publishes its own."""
     staging = staging_folder(plan.output)
     sweep(staging)
@@ -277,6 +287,8 @@ def prepare_run(plan: CuratePlan) -> None:
         remove_tree(f"{staging}/{folder}")
     delete_matching([f"{staging}/{LEDGER_FILE}", f"{staging}/{PUBLISHING}"])
     write_manifest(manifest_path(plan.output), plan.inputs)
+    if plan.earlier_signatures:
+        write_file(earlier_signatures_path(plan.output), "".join(f"{path}\n" for path in plan.earlier_signatures).encode())
 
 
 PUBLISHING = "publishing"  # in the staging folder: the previous run's outputs are gone, this run's are moving in

@@ -1,12 +1,16 @@
 """The curation graph names a manifest of the input files, never the files: its size is the same for
 10 files and for a crawl's 100,000, and workers list the manifest themselves."""
+from dataclasses import replace
+
 import apache_beam as beam
 from apache_beam.io.filesystem import FileMetadata
 
 from conftest import SAMPLE
 from tokenmill.pipeline.config import load_config
-from tokenmill.pipeline.curate import build_curation, manifest_path, plan_from_listing, prepare_run
+from tokenmill.pipeline.curate import (build_curation, earlier_signatures_path, manifest_path, plan_from_listing,
+                                      prepare_run)
 from tokenmill.pipeline.runner import make_runner
+from tokenmill.transforms.files import read_lines
 from tokenmill.transforms.staging import Shard, read_manifest
 
 CRAWL = "s3://commoncrawl/crawl-data/CC-MAIN-2024-10/segments/1707947473347.{segment}/warc/" \
@@ -47,3 +51,15 @@ def test_each_file_has_a_dense_index_in_source_and_path_order_and_a_part_within_
                            Shard(1, "web", "warc", "/d/a.warc.gz", 0, 7, 2.0),
                            Shard(2, "web", "warc", "/d/b.warc.gz", 1, 5, 1.0)]
     assert plan.total_bytes == 15
+
+
+def test_earlier_runs_signature_files_reach_workers_through_a_list_not_the_graph(tmp_path):
+    config = load_config(str(SAMPLE / "sample.yaml"))
+    plan = plan_from_listing(config, str(tmp_path / "out"), crawl_listing(config.sources, 10), ["near-dedup"])
+    folder = "s3://bucket/earlier/signatures/part-{:05d}.parquet"
+    few = replace(plan, earlier_signatures=[folder.format(i) for i in range(10)])
+    many = replace(plan, earlier_signatures=[folder.format(i) for i in range(100_000)])
+    few_bytes, many_bytes = graph_bytes(config, few), graph_bytes(config, many)
+    assert abs(many_bytes - few_bytes) < 0.05 * few_bytes
+    prepare_run(many)
+    assert read_lines(earlier_signatures_path(many.output)) == many.earlier_signatures

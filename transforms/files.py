@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import IO
 
-from apache_beam.io.filesystem import BeamIOError
+from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 TEMPORARY_SUFFIX = ".tmp"
@@ -68,6 +68,12 @@ def write_file(path: str, data: bytes) -> str:
     with AtomicFile(path) as sink:
         sink.write(data)
     return path
+
+
+def read_lines(path: str) -> list[str]:
+    """The lines of the text file `path` (any of Beam's file systems), without their line ends."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        return handle.read().decode().splitlines()
 
 
 def replace(source: str, destination: str) -> None:

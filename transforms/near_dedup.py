@@ -22,7 +22,7 @@ label it reached; each such keeper is counted in the ledger's notes (`near-dedup
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import NamedTuple, Optional
 
 import apache_beam as beam
 import numpy as np
@@ -32,6 +32,7 @@ from apache_beam.pvalue import TaggedOutput
 
 from tokenmill.filters.minhash import band_keys
 from tokenmill.transforms.components import ConnectedComponents
+from tokenmill.transforms.files import read_lines
 from tokenmill.transforms.join import DocIds, Streams, Verdict, smallest_and_others, stream_join, typed
 from tokenmill.transforms.signature_files import SignatureFile
 
@@ -221,17 +222,21 @@ class NearDedup(beam.PTransform):
     hold, "files": (shard, signature file)} → {"verdicts": (shard, Verdict), "notes": ledger events}."""
 
     def __init__(self, ids: DocIds, shards: int, bands: int = 14, rows: int = 8, num_perm: int = 112,
-                 threshold: float = 0.7, max_rounds: int = 20, earlier_files: Sequence[str] = ()):
-        """`shards`: this run's staged shards; earlier runs' signature files are numbered after them."""
+                 threshold: float = 0.7, max_rounds: int = 20, earlier_list: Optional[str] = None):
+        """`shards`: this run's staged shards; `earlier_list`: a file naming earlier runs' signature
+        files, one a line, read by a worker and numbered after this run's shards."""
         super().__init__()
         self.ids, self.shards, self.bands, self.rows, self.num_perm = ids, shards, bands, rows, num_perm
         self.threshold, self.max_rounds = threshold, max_rounds
-        self.earlier = [(shards + number, path) for number, path in enumerate(earlier_files)]
+        self.earlier_list = earlier_list
 
     def expand(self, inputs):
         ids, threshold = self.ids, self.threshold
         pipeline = inputs["files"].pipeline
-        earlier = typed(pipeline | "EarlierFiles" >> beam.Create(self.earlier), tuple[int, str])
+        first_earlier = self.shards
+        earlier = typed(pipeline | "EarlierList" >> beam.Create([self.earlier_list] if self.earlier_list else [])
+                        | "EarlierFiles" >> beam.FlatMap(lambda path: enumerate(read_lines(path), first_earlier)),
+                        tuple[int, str])
         files = typed((inputs["files"], earlier) | "AllFiles" >> beam.Flatten(), tuple[int, str])
 
         by_shard = typed(inputs["members"] | "MembersByShard" >> beam.Map(lambda uid: (ids.shard(uid), uid)),
