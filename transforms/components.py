@@ -22,10 +22,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import apache_beam as beam
-from apache_beam.coders import RowCoder, registry
 from apache_beam.pvalue import TaggedOutput
 
 from tokenmill.transforms.join import typed
+from tokenmill.transforms.records import register_records
 
 SETTLED = "settled"
 
@@ -44,8 +44,7 @@ class Label(NamedTuple):
     settled: bool
 
 
-registry.register_coder(Neighbour, RowCoder)
-registry.register_coder(Label, RowCoder)
+register_records(Neighbour, Label)
 
 
 def both_ways(node: int, other: int, leaf: bool = False):

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import apache_beam as beam
-from apache_beam.coders import RowCoder, registry
 from apache_beam.pvalue import TaggedOutput
 
 from tokenmill.transforms.join import DocIds, Verdict, smallest_and_others, typed
+from tokenmill.transforms.records import register_records
 
 STAGE = "exact-dedup"
 KEEPERS = "keepers"
@@ -29,7 +29,7 @@ class ExactCopy(NamedTuple):
     uid: int
 
 
-registry.register_coder(ExactCopy, RowCoder)
+register_records(ExactCopy)
 
 
 class _Decide(beam.DoFn):

@@ -7,8 +7,8 @@ the smallest and once to tell every other one (`smallest_and_others`), so whatev
 copies a worker holds one member at a time; Dataflow pages a large group's values from its
 shuffle, the local runners hold them in their own buffers. `stream_join` does the same for keys
 that gather several kinds of value (a shard's signature file and the pairs to verify there): a
-CoGroupByKey without its lists. Records that cross a shuffle are NamedTuples in Beam's RowCoder
-(registered beside each), a few bytes each; a worker may decode one into a class made from its
+CoGroupByKey without its lists. Records that cross a shuffle are NamedTuples in RowCoder's encoding
+(transforms/records.py, registered beside each), a few bytes each; a worker may decode one into a class made from its
 schema, so records carry fields, never methods.
 """
 from __future__ import annotations
@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, NamedTuple, Optional, Sequence, TypeVar
 
 import apache_beam as beam
-from apache_beam.coders import Coder, RowCoder, registry
+from apache_beam.coders import Coder, registry
 from apache_beam.typehints import trivial_inference
 from apache_beam.typehints.native_type_compatibility import convert_to_beam_type
+
+from tokenmill.transforms.records import register_records
 
 T = TypeVar("T")
 
@@ -56,7 +58,7 @@ class Verdict(NamedTuple):
     paragraph: Optional[int] = None
 
 
-registry.register_coder(Verdict, RowCoder)
+register_records(Verdict)
 
 
 def smallest_and_others(members: Iterable[T]) -> tuple[T, Iterator[T]]:

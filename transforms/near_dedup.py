@@ -26,7 +26,6 @@ from typing import NamedTuple, Optional
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.coders import RowCoder, registry
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
@@ -34,11 +33,15 @@ from tokenmill.filters.minhash import band_keys
 from tokenmill.transforms.components import ConnectedComponents
 from tokenmill.transforms.files import read_lines
 from tokenmill.transforms.join import DocIds, Streams, Verdict, smallest_and_others, stream_join, typed
+from tokenmill.transforms.records import register_records
 from tokenmill.transforms.signature_files import SignatureFile
 
 STAGE = "near-dedup"
 EARLIER, CURRENT = 0, 1  # a member's era: an earlier run's signatures rank before this run's documents
-FILE, ITEMS, SENT = 0, 1, 2  # the inputs of a join by shard: its signature file, its items, signatures sent to it
+# The inputs of a join by shard: its signature file (this run's or an earlier run's; two inputs, not
+# one flattened: Flink's fuser breaks on a Flatten whose output feeds the joins' Flattens), its items,
+# the signatures sent to it.
+FILE, EARLIER_FILE, ITEMS, SENT = 0, 1, 2, 3
 UNSETTLED_KEPT = f"{STAGE}/unsettled_kept"
 NOTES = "notes"
 
@@ -83,8 +86,7 @@ class Ranked(NamedTuple):
     settled: bool
 
 
-for record in (Pair, Request, Sent, Member, Ranked):
-    registry.register_coder(record, RowCoder)
+register_records(Pair, Request, Sent, Member, Ranked)
 
 
 def band_entries(uid: int, signature: np.ndarray, bands: int, rows: int):
@@ -118,7 +120,7 @@ class _ByShard(beam.DoFn):
         streams = Streams(grouped, self.coders)
         if next(streams(ITEMS), None) is None:
             return
-        path = next(streams(FILE), None)
+        path = next(streams(FILE), None) or next(streams(EARLIER_FILE), None)
         if path is None:
             raise ValueError(f"staged shard {shard} has documents in near-dedup and no signature file")
         yield from self.shard(shard, path, streams)
@@ -237,11 +239,11 @@ class NearDedup(beam.PTransform):
         earlier = typed(pipeline | "EarlierList" >> beam.Create([self.earlier_list] if self.earlier_list else [])
                         | "EarlierFiles" >> beam.FlatMap(lambda path: enumerate(read_lines(path), first_earlier)),
                         tuple[int, str])
-        files = typed((inputs["files"], earlier) | "AllFiles" >> beam.Flatten(), tuple[int, str])
+        files = [inputs["files"], earlier]
 
         by_shard = typed(inputs["members"] | "MembersByShard" >> beam.Map(lambda uid: (ids.shard(uid), uid)),
                          tuple[int, int])
-        joined, coders = stream_join("ReadBands", [files, by_shard], int)
+        joined, coders = stream_join("ReadBands", [*files, by_shard], int)
         read = joined | "ReadBands" >> beam.ParDo(_ReadBands(coders, ids, self.bands, self.rows))
         earlier_entries = (earlier | "SpreadEarlier" >> beam.Reshuffle()
                            | "EarlierBands" >> beam.ParDo(_EarlierBands(ids, self.bands, self.rows)))
@@ -265,11 +267,11 @@ class NearDedup(beam.PTransform):
                     | "OncePerShard" >> beam.Distinct()
                     | "ByOwner" >> beam.MapTuple(lambda to, node: (ids.shard(node), Request(node, to)))
                     .with_output_types(tuple[int, Request]))
-        joined, coders = stream_join("Send", [files, requests], int)
+        joined, coders = stream_join("Send", [*files, requests], int)
         sent = typed(joined | "Send" >> beam.ParDo(_Send(coders, ids)), tuple[int, Sent])
         pairs = (unsure | "ByFirstShard" >> beam.Map(lambda p: (ids.shard(p.node), p))
                  .with_output_types(tuple[int, Pair]))
-        joined, coders = stream_join("Verify", [files, pairs, sent], int)
+        joined, coders = stream_join("Verify", [*files, pairs, sent], int)
         verified = typed(joined | "Verify" >> beam.ParDo(_Verify(coders, ids, threshold)), Pair)
 
         labels = ((sure, verified) | "Edges" >> beam.Flatten()
@@ -278,7 +280,7 @@ class NearDedup(beam.PTransform):
         members = labels | "ByMemberShard" >> beam.MapTuple(
             lambda node, label: (ids.shard(node), Member(node, label.root, label.settled))
         ).with_output_types(tuple[int, Member])
-        joined, coders = stream_join("Ranks", [files, members], int)
+        joined, coders = stream_join("Ranks", [*files, members], int)
         ranked = typed(joined | "Ranks" >> beam.ParDo(_Ranks(coders, ids, self.shards)), tuple[int, Ranked])
         kept = (ranked
                 | "ByComponent" >> beam.GroupByKey()

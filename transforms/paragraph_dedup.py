@@ -17,11 +17,11 @@ from __future__ import annotations
 from typing import NamedTuple, Sequence
 
 import apache_beam as beam
-from apache_beam.coders import RowCoder, registry
 
 from tokenmill.filters.document import Document, Rejected
 from tokenmill.filters.normalize import content_hash
 from tokenmill.transforms.join import DocIds, Streams, Verdict, smallest_and_others, stream_join, typed
+from tokenmill.transforms.records import register_records
 
 STAGE = "paragraph-dedup"
 PARAGRAPH_BREAK = "\n\n"
@@ -47,8 +47,7 @@ class ParagraphCopy(NamedTuple):
     index: int
 
 
-registry.register_coder(ParagraphKeys, RowCoder)
-registry.register_coder(ParagraphCopy, RowCoder)
+register_records(ParagraphKeys, ParagraphCopy)
 
 
 def paragraphs(text: str) -> list[str]:

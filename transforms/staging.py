@@ -26,7 +26,6 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.coders import RowCoder, registry
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
@@ -47,6 +46,7 @@ from tokenmill.transforms.paragraph_dedup import ParagraphKeys, paragraph_keys
 from tokenmill.transforms.quality_model import ModelStage, score_batch
 from tokenmill.transforms.read import ShardReader
 from tokenmill.transforms.receipts import ReceiptWriter, receipt_matches, receipt_path, replayed
+from tokenmill.transforms.records import register_records
 from tokenmill.transforms.signature_files import keep_rank, signature_row, signature_writer
 from tokenmill.transforms.write import ShardWriter, document_row
 
@@ -105,7 +105,7 @@ class StagedShard(NamedTuple):
     signatures: Optional[str]
 
 
-registry.register_coder(StagedShard, RowCoder)
+register_records(StagedShard)
 
 
 @dataclass(frozen=True)
