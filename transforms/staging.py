@@ -18,6 +18,7 @@ shard whose input and settings are unchanged instead of reading the file again.
 """
 from __future__ import annotations
 
+from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass, fields
 from typing import Iterator, NamedTuple, Optional, Sequence
@@ -38,7 +39,7 @@ from tokenmill.filters.minhash import MinHasher
 from tokenmill.filters.normalize import content_hash
 from tokenmill.transforms.exact_dedup import ExactCopy
 from tokenmill.transforms.files import AtomicFile
-from tokenmill.transforms.filter_chain import run_chain
+from tokenmill.transforms.filter_chain import run_chain_batch
 from tokenmill.transforms.formats import ReadOptions
 from tokenmill.transforms.join import DocIds, typed
 from tokenmill.transforms.near_dedup import STAGE as NEAR_STAGE
@@ -150,12 +151,18 @@ class CountedChains:
             for doc_filter in chain:
                 doc_filter.setup()
 
-    def __call__(self, doc: Document) -> Document | Rejected | Failed:
-        result = next(iter(run_chain(doc, self.chains.get(doc.source, ()))))
+    def __call__(self, docs: Sequence[Document]) -> list[Document | Rejected | Failed]:
+        """Each of `docs` through its source's chain, stage by stage over the batch; the results in order."""
+        results: list = list(docs)
+        for source in dict.fromkeys(doc.source for doc in docs):
+            at = [i for i, doc in enumerate(docs) if doc.source == source]
+            for i, result in zip(at, run_chain_batch([docs[i] for i in at], self.chains.get(source, ()))):
+                results[i] = result
         if self.counted:
-            kind = "removed" if isinstance(result, Rejected) else "failed" if isinstance(result, Failed) else "kept"
-            self.counters[kind].inc()
-        return result
+            for kind, n in Counter("removed" if isinstance(result, Rejected) else "failed" if isinstance(result, Failed)
+                                   else "kept" for result in results).items():
+                self.counters[kind].inc(n)
+        return results
 
 
 class _StageShardFn(beam.DoFn):
@@ -198,8 +205,6 @@ class _StageShardFn(beam.DoFn):
                 yield TaggedOutput(EVENTS, ("input", shard.source, ""))
                 if isinstance(item, Document) and item.meta.get("replaced_bytes"):
                     yield TaggedOutput(EVENTS, ("notes", shard.source, "read/documents_with_replaced_bytes"))
-                if isinstance(item, Document):
-                    item = self.chains(item)
                 pending.append(item)
                 if len(pending) >= BATCH:
                     row = yield from self._stage(shard, pending, row, writer, signatures)
@@ -211,7 +216,10 @@ class _StageShardFn(beam.DoFn):
                                                              signed_paths[0] if signed_paths else None)))
 
     def _stage(self, shard: Shard, items: list, row: int, writer: ShardWriter, signatures: Optional[ShardWriter]):
-        """Stage `items` from row `row` on; returns the next row."""
+        """Run the document stages on `items`, and stage them from row `row` on; returns the next row."""
+        at = [i for i, item in enumerate(items) if isinstance(item, Document)]
+        for i, result in zip(at, self.chains([items[i] for i in at])):
+            items[i] = result
         batch = yield from self._accounted(shard, items)
         yield from self._flush(shard, list(enumerate(batch, row)), writer, signatures)
         return row + len(batch)
