@@ -81,11 +81,7 @@ class _ApplyVerdictsFn(beam.DoFn):
     def _written(self, source: str, batch: list, curated: ShardWriter, rejected: Optional[ShardWriter]):
         """Run the document stages on `batch`'s documents, write each item where it goes, in order, and
         yield its ledger event (none for a row staged as removed in pass 1)."""
-        items = [item for item, _ in batch]
-        at = [i for i, item in enumerate(items) if isinstance(item, Document)]
-        for i, result in zip(at, self.chains([items[i] for i in at])):
-            items[i] = result
-        for (_, decided_by), item in zip(batch, items):
+        for (_, decided_by), item in zip(batch, self.chains([item for item, _ in batch])):
             if decided_by == VERDICT:
                 yield "removed", source, item.key
             elif decided_by == APPLIED:

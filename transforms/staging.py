@@ -151,16 +151,18 @@ class CountedChains:
             for doc_filter in chain:
                 doc_filter.setup()
 
-    def __call__(self, docs: Sequence[Document]) -> list[Document | Rejected | Failed]:
-        """Each of `docs` through its source's chain, stage by stage over the batch; the results in order."""
-        results: list = list(docs)
-        for source in dict.fromkeys(doc.source for doc in docs):
-            at = [i for i, doc in enumerate(docs) if doc.source == source]
-            for i, result in zip(at, run_chain_batch([docs[i] for i in at], self.chains.get(source, ()))):
+    def __call__(self, items: Sequence) -> list:
+        """`items` with each Document replaced by what its source's chain made of it (the chain run
+        stage by stage over the batch); other items as they are, all in order."""
+        results = list(items)
+        at = [i for i, item in enumerate(items) if isinstance(item, Document)]
+        for source in dict.fromkeys(items[i].source for i in at):
+            mine = [i for i in at if items[i].source == source]
+            for i, result in zip(mine, run_chain_batch([items[i] for i in mine], self.chains.get(source, ()))):
                 results[i] = result
         if self.counted:
-            for kind, n in Counter("removed" if isinstance(result, Rejected) else "failed" if isinstance(result, Failed)
-                                   else "kept" for result in results).items():
+            for kind, n in Counter("removed" if isinstance(results[i], Rejected) else "failed"
+                                   if isinstance(results[i], Failed) else "kept" for i in at).items():
                 self.counters[kind].inc(n)
         return results
 
@@ -217,10 +219,7 @@ class _StageShardFn(beam.DoFn):
 
     def _stage(self, shard: Shard, items: list, row: int, writer: ShardWriter, signatures: Optional[ShardWriter]):
         """Run the document stages on `items`, and stage them from row `row` on; returns the next row."""
-        at = [i for i, item in enumerate(items) if isinstance(item, Document)]
-        for i, result in zip(at, self.chains([items[i] for i in at])):
-            items[i] = result
-        batch = yield from self._accounted(shard, items)
+        batch = yield from self._accounted(shard, self.chains(items))
         yield from self._flush(shard, list(enumerate(batch, row)), writer, signatures)
         return row + len(batch)
 
