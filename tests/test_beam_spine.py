@@ -8,12 +8,12 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from tokenmill.filters.base import DocumentFilter
-from tokenmill.filters.document import Document
+from tokenmill.filters.document import Document, Failed, Rejected
 from tokenmill.filters.sanity import SanityFilter
 from tokenmill.filters.normalize import content_hash
 from tokenmill.transforms.exact_dedup import ExactCopy, ExactDedup
 from tokenmill.transforms.join import DocIds, Verdict
-from tokenmill.transforms.filter_chain import ApplyFilters
+from tokenmill.transforms.filter_chain import ApplyFilters, run_chain, run_chain_batch
 from tokenmill.transforms.write import ShardWriter, document_row, document_schema, read_rows, row_document
 
 IDS = DocIds.for_shards(1)
@@ -27,6 +27,38 @@ class Explodes(DocumentFilter):
         if "explode" in doc.text:
             raise ValueError("cannot measure this")
         return None
+
+
+class ShoutsThenJudges(DocumentFilter):
+    """Rewrites every text in capitals, then drops the short ones and fails on "explode"."""
+
+    stage = "shout"
+
+    def __call__(self, doc):
+        doc.text = doc.text.upper()
+        if "EXPLODE" in doc.text:
+            raise ValueError("cannot shout this")
+        return "short" if len(doc.text) < 60 else None
+
+
+def outcome(result):
+    """What a chain's result says: its kind, document, rule, text and rewrite."""
+    if isinstance(result, Failed):
+        return "failed", result.locator, result.key
+    doc = result.doc if isinstance(result, Rejected) else result
+    return (type(result).__name__, doc.id, getattr(result, "key", None), doc.text,
+            getattr(result, "rewritten_text", None))
+
+
+def test_a_chain_run_over_a_batch_gives_each_document_what_it_gives_alone():
+    def docs():
+        return [Document("a", "web", PROSE * 2), Document("b", "web", "too short"), Document("c", "web", "short"),
+                Document("d", "web", PROSE + " explode"), Document("e", "web", PROSE * 2 + " explode")]
+
+    for chain in ([SanityFilter(), ShoutsThenJudges()], [ShoutsThenJudges(), Explodes()], [Explodes(), SanityFilter()]):
+        alone = [outcome(next(iter(run_chain(doc, chain)))) for doc in docs()]
+        assert [outcome(result) for result in run_chain_batch(docs(), chain)] == alone
+    assert [kind for kind, *_ in alone] == ["Document", "Rejected", "Rejected", "failed", "failed"]
 
 
 def beam_pipeline():

@@ -11,6 +11,7 @@ published as a whole once the ledger is written), one file per `rows_per_shard` 
 from __future__ import annotations
 
 from contextlib import nullcontext
+from itertools import islice
 from typing import Optional
 
 import apache_beam as beam
@@ -22,8 +23,10 @@ from tokenmill.transforms.join import ShardVerdicts, stream_join
 from tokenmill.transforms.paragraph_dedup import rewrite
 from tokenmill.transforms.quality_model import STAGE as MODEL_STAGE
 from tokenmill.transforms.quality_model import ModelStage, Thresholds, TopFractionCuts
-from tokenmill.transforms.staging import CountedChains
+from tokenmill.transforms.staging import BATCH, CountedChains
 from tokenmill.transforms.write import ShardWriter, document_row, read_rows, row_document
+
+VERDICT, APPLIED = "verdict", "applied"  # what decided a staged document's fate in this pass
 
 
 class _ApplyVerdictsFn(beam.DoFn):
@@ -55,20 +58,33 @@ class _ApplyVerdictsFn(beam.DoFn):
 
     def _applied(self, source: str, staged: str, decided: dict, cuts: dict, lowest_kept: Thresholds,
                  curated: ShardWriter, rejected: Optional[ShardWriter]):
-        rated = self.models is not None and source in self.models.sources
-        for row, data in enumerate(read_rows(staged)):
-            item = row_document(data)
-            if isinstance(item, Document) and row in decided:
-                verdict = decided[row]
-                item = Rejected(item, verdict.stage, verdict.reason, duplicate_of=verdict.duplicate_of)
+        rows = enumerate(read_rows(staged))
+        while batch := [self._decided(source, row, row_document(data), decided, cuts, lowest_kept)
+                        for row, data in islice(rows, BATCH)]:
+            yield from self._written(source, batch, curated, rejected)
+
+    def _decided(self, source: str, row: int, item, decided: dict, cuts: dict, lowest_kept: Thresholds):
+        """A staged row with its verdicts applied, before the document stages after dedup: (item, what
+        decided it: None for a row staged as removed in pass 1, VERDICT, or APPLIED for the rest)."""
+        if not isinstance(item, Document):
+            return item, None
+        if row in decided:
+            verdict = decided[row]
+            return Rejected(item, verdict.stage, verdict.reason, duplicate_of=verdict.duplicate_of), VERDICT
+        if source in self.paragraph_sources:
+            item = rewrite(item, cuts.get(row, set()))
+        if (isinstance(item, Document) and self.models is not None and source in self.models.sources
+                and (model := self.models.verdict(item.signals, lowest_kept))):
+            item = Rejected(item, MODEL_STAGE, model)
+        return item, APPLIED
+
+    def _written(self, source: str, batch: list, curated: ShardWriter, rejected: Optional[ShardWriter]):
+        """Run the document stages on `batch`'s documents, write each item where it goes, in order, and
+        yield its ledger event (none for a row staged as removed in pass 1)."""
+        for (_, decided_by), item in zip(batch, self.chains([item for item, _ in batch])):
+            if decided_by == VERDICT:
                 yield "removed", source, item.key
-            elif isinstance(item, Document):
-                if source in self.paragraph_sources:
-                    item = rewrite(item, cuts.get(row, set()))
-                if isinstance(item, Document) and rated and (model := self.models.verdict(item.signals, lowest_kept)):
-                    item = Rejected(item, MODEL_STAGE, model)
-                if isinstance(item, Document):
-                    item = self.chains(item)
+            elif decided_by == APPLIED:
                 yield ("kept", source, "") if isinstance(item, Document) else (
                     "errors" if isinstance(item, Failed) else "removed", source, item.key)
             if isinstance(item, Document):

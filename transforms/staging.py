@@ -18,6 +18,7 @@ shard whose input and settings are unchanged instead of reading the file again.
 """
 from __future__ import annotations
 
+from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass, fields
 from typing import Iterator, NamedTuple, Optional, Sequence
@@ -37,7 +38,7 @@ from tokenmill.filters.minhash import MinHasher
 from tokenmill.filters.normalize import content_hash
 from tokenmill.transforms.exact_dedup import ExactCopy
 from tokenmill.transforms.files import AtomicFile
-from tokenmill.transforms.filter_chain import run_chain
+from tokenmill.transforms.filter_chain import run_chain_batch
 from tokenmill.transforms.formats import ReadOptions
 from tokenmill.transforms.join import DocIds, typed
 from tokenmill.transforms.near_dedup import STAGE as NEAR_STAGE
@@ -150,12 +151,20 @@ class CountedChains:
             for doc_filter in chain:
                 doc_filter.setup()
 
-    def __call__(self, doc: Document) -> Document | Rejected | Failed:
-        result = next(iter(run_chain(doc, self.chains.get(doc.source, ()))))
+    def __call__(self, items: Sequence) -> list:
+        """`items` with each Document replaced by what its source's chain made of it (the chain run
+        stage by stage over the batch); other items as they are, all in order."""
+        results = list(items)
+        at = [i for i, item in enumerate(items) if isinstance(item, Document)]
+        for source in dict.fromkeys(items[i].source for i in at):
+            mine = [i for i in at if items[i].source == source]
+            for i, result in zip(mine, run_chain_batch([items[i] for i in mine], self.chains.get(source, ()))):
+                results[i] = result
         if self.counted:
-            kind = "removed" if isinstance(result, Rejected) else "failed" if isinstance(result, Failed) else "kept"
-            self.counters[kind].inc()
-        return result
+            for kind, n in Counter("removed" if isinstance(results[i], Rejected) else "failed"
+                                   if isinstance(results[i], Failed) else "kept" for i in at).items():
+                self.counters[kind].inc(n)
+        return results
 
 
 class _StageShardFn(beam.DoFn):
@@ -198,8 +207,6 @@ class _StageShardFn(beam.DoFn):
                 yield TaggedOutput(EVENTS, ("input", shard.source, ""))
                 if isinstance(item, Document) and item.meta.get("replaced_bytes"):
                     yield TaggedOutput(EVENTS, ("notes", shard.source, "read/documents_with_replaced_bytes"))
-                if isinstance(item, Document):
-                    item = self.chains(item)
                 pending.append(item)
                 if len(pending) >= BATCH:
                     row = yield from self._stage(shard, pending, row, writer, signatures)
@@ -211,8 +218,8 @@ class _StageShardFn(beam.DoFn):
                                                              signed_paths[0] if signed_paths else None)))
 
     def _stage(self, shard: Shard, items: list, row: int, writer: ShardWriter, signatures: Optional[ShardWriter]):
-        """Stage `items` from row `row` on; returns the next row."""
-        batch = yield from self._accounted(shard, items)
+        """Run the document stages on `items`, and stage them from row `row` on; returns the next row."""
+        batch = yield from self._accounted(shard, self.chains(items))
         yield from self._flush(shard, list(enumerate(batch, row)), writer, signatures)
         return row + len(batch)
 
