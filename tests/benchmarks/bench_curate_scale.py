@@ -33,12 +33,8 @@ import gzip
 import json
 import os
 import random
-import resource
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -50,6 +46,7 @@ sys.path.insert(0, str(HERE.parent))
 from bench_minhash import edit  # noqa: E402
 from benchtable import machine  # noqa: E402
 from families import drift_chain, template_family  # noqa: E402
+from process_tree import run_measured  # noqa: E402
 
 OPENWEBTEXT = "web-bulk/openwebtext_megatron-ds-testset_part-shared.jsonl.gz"
 BACKGROUND = ["web-bulk/dclm_annotated_majority_part-shared.jsonl.gz",
@@ -151,53 +148,14 @@ print(json.dumps({"seconds": seconds, "shuffled": shuffled[0], "ledger": ledger,
 """
 
 
-def tree_rss(root: int) -> int:
-    """Resident bytes of `root` and every process below it, from /proc."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-        rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo += children.get(pid, [])
-    return total
-
-
 def run(folder: Path, stages, workers: int, pythonpath: str = "") -> dict:
     """One curate run in a fresh process (`pythonpath`: a folder holding another `tokenmill` to time)."""
-    process = subprocess.Popen([sys.executable, "-c", RUN, str(folder), json.dumps(stages), str(workers)],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               env={**os.environ, "PYTHONPATH": pythonpath})
-    peak = [0]
-
-    def sample():
-        while process.poll() is None:
-            peak[0] = max(peak[0], tree_rss(process.pid))
-            time.sleep(0.05)
-
-    def cpu_seconds():
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return usage.ru_utime + usage.ru_stime
-
-    before = cpu_seconds()
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, _ = process.communicate()
-    sampler.join()
-    if process.returncode:
-        raise RuntimeError(f"curate failed with {process.returncode}")
-    result = json.loads(out.strip().splitlines()[-1])
-    result["peak"], result["cpu"] = peak[0], cpu_seconds() - before
+    run = run_measured([sys.executable, "-c", RUN, str(folder), json.dumps(stages), str(workers)],
+                       {"PYTHONPATH": pythonpath})
+    if run.returncode:
+        raise RuntimeError(f"curate failed with {run.returncode}")
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    result["peak"], result["cpu"] = run.peak, run.cpu
     return result
 
 

@@ -22,21 +22,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
-from bench_curate_scale import make_corpus, tree_rss  # noqa: E402
+from bench_curate_scale import make_corpus  # noqa: E402
+from process_tree import run_measured  # noqa: E402
 from benchtable import machine  # noqa: E402
 
 
@@ -70,28 +67,11 @@ def run(path: Path, output: Path, stages: str, args: list[str]) -> dict:
     """`tokenmill curate` in a fresh process: wall and CPU seconds of its whole tree, and its peak memory."""
     command = [sys.executable, "-m", "tokenmill", "curate", "--source", f"web=jsonl:{path}", "--output", str(output),
                *([] if stages == "all" else ["--stages", stages]), *args]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               env={**os.environ, "PYTHONPATH": str(REPO), "SPARK_LOCAL_IP": "127.0.0.1"})
-    peak = [0]
-
-    def sample():
-        while process.poll() is None:
-            peak[0] = max(peak[0], tree_rss(process.pid))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, _ = process.communicate()
-    sampler.join()
-    seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if process.returncode:
-        raise RuntimeError(f"curate failed with {process.returncode}: {out[-2000:]}")
+    run = run_measured(command, {"PYTHONPATH": str(REPO), "SPARK_LOCAL_IP": "127.0.0.1"})
+    if run.returncode:
+        raise RuntimeError(f"curate failed with {run.returncode}: {run.stdout[-2000:]}")
     ledger = json.loads((output / "ledger.json").read_text())
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"seconds": seconds, "cpu": cpu, "peak": peak[0], "kept": sum(ledger["kept"].values())}
+    return {"seconds": run.seconds, "cpu": run.cpu, "peak": run.peak, "kept": sum(ledger["kept"].values())}
 
 
 def main() -> None:

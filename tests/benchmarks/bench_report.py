@@ -19,12 +19,9 @@ import argparse
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +31,8 @@ import pyarrow.parquet as pq
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_curate_scale import tree_rss  # noqa: E402
 from benchtable import machine  # noqa: E402
+from process_tree import run_measured  # noqa: E402
 from tokenmill.transforms.write import document_schema  # noqa: E402
 
 SOURCES = ("web", "books")
@@ -112,27 +109,11 @@ def make_base(base: Path) -> None:
 
 def report(out: Path, pythonpath: str) -> dict:
     """`tokenmill report OUT` in a fresh process: wall and CPU seconds, peak tree RSS in bytes."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "tokenmill", "report", str(out)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": pythonpath})
-    peak = [0]
-
-    def sample():
-        while process.poll() is None:
-            peak[0] = max(peak[0], tree_rss(process.pid))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, errors = process.communicate()
-    sampler.join()
-    if process.returncode:
-        raise RuntimeError(f"the report failed: {errors[-2000:]}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall": time.perf_counter() - started, "cpu": cpu, "peak": peak[0]}
+    run = run_measured([sys.executable, "-m", "tokenmill", "report", str(out)], {"PYTHONPATH": pythonpath},
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if run.returncode:
+        raise RuntimeError(f"the report failed: {run.stderr[-2000:]}")
+    return {"wall": run.seconds, "cpu": run.cpu, "peak": run.peak}
 
 
 def main() -> None:
