@@ -59,7 +59,8 @@ class QualityFilter(DocumentFilter):
             if reason is not None:
                 return reason
             if doc.text is not stats.text:  # C4 rewrote it: later rules measure the cleaned text
-                stats = TextStats(doc.text)
+                rewritten = stats.__dict__.get("rewritten")
+                stats = rewritten if rewritten is not None and rewritten.text is doc.text else TextStats(doc.text)
         return None
 
 

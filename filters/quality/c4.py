@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import and_, not_
 from typing import Optional
 
 from tokenmill.filters.badwords import BadWordMatcher, list_languages
@@ -52,26 +54,31 @@ class C4:
     def thresholds(self):
         return {"c4_sentences": (self.min_sentences, None)}
 
-    def clean_line(self, line: str) -> Optional[str]:
-        """The line as C4 keeps it (citation markers removed), or None where C4 drops it. (The checks
-        are made cheapest first; their order changes nothing, as each one alone drops the line.)"""
-        if "[" in line:  # every citation marker opens with one
-            cleaned = CITATION.sub("", line)
-        else:
-            cleaned = line
-        if not cleaned.endswith(TERMINAL_PUNCTUATION) or cleaned.endswith(ELLIPSES):
-            return None
-        if len(line) > self.max_word_length and max(map(len, line.split())) > self.max_word_length:
-            return None
-        if len(cleaned.split()) < self.min_words_per_line or self._boilerplate.search(cleaned.lower()):
-            return None
-        return cleaned
+    def kept_lines(self, lines: list[str], text: str) -> tuple[list[str], list[list[str]]]:
+        """The lines of `text` that C4 keeps (citation markers removed), and the words of each. Each
+        check runs over all the lines the earlier ones kept, cheapest first (their order changes
+        nothing, as each one alone drops a line)."""
+        if any(map(self.max_word_length.__lt__, map(len, lines))):  # a line may hold a word over the limit
+            lines = [line for line in lines
+                     if len(line) <= self.max_word_length or max(map(len, line.split())) <= self.max_word_length]
+        if "[" in text:  # every citation marker opens with one
+            lines = [CITATION.sub("", line) if "[" in line else line for line in lines]
+        punctuated = map(and_, map(str.endswith, lines, repeat(TERMINAL_PUNCTUATION)),
+                         map(not_, map(str.endswith, lines, repeat(ELLIPSES))))
+        lines = list(compress(lines, punctuated))
+        words = list(map(str.split, lines))
+        long_enough = list(map(self.min_words_per_line.__le__, map(len, words)))
+        lines, words = list(compress(lines, long_enough)), list(compress(words, long_enough))
+        if self._boilerplate.search("\n".join(lines).lower()):  # no notice spans lines: find the lines
+            clean = [not self._boilerplate.search(line.lower()) for line in lines]
+            lines, words = list(compress(lines, clean)), list(compress(words, clean))
+        return lines, words
 
     def check(self, stats: TextStats, doc: Document) -> Optional[str]:
         s = doc.signals
-        kept = [cleaned for line in stats.nonempty_lines if (cleaned := self.clean_line(line)) is not None]
+        kept, words = self.kept_lines(stats.nonempty_lines, stats.text)
         s["c4_lines_removed"] = len(stats.nonempty_lines) - len(kept)
-        doc.text = "\n".join(kept)
+        doc.text = stats.rewrite(kept, words)
         if self.drop_lorem_ipsum and "lorem ipsum" in doc.text.lower():
             return "c4_lorem_ipsum"
         if self.drop_curly_bracket and "{" in doc.text:

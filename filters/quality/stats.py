@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from itertools import compress, repeat
-from operator import itemgetter
+from itertools import accumulate, chain, compress, count, islice, repeat
+from operator import itemgetter, mul, not_
 from typing import NamedTuple
 
 import numpy as np
@@ -65,36 +65,77 @@ class _Vocabulary(NamedTuple):
 
 
 class _Words(NamedTuple):
-    """A text's words in order: each one's id (equal bare forms, equal ids; below `vocabulary`) and
-    its bare form's length, and the sum of those lengths."""
+    """A text's words in order: each one's id (equal bare forms, equal ids, from 1; below
+    `vocabulary`), their ids in numpy too, the running sum of their bare forms' lengths (`chars[i]`:
+    the first i words), and the total."""
 
     ids: np.ndarray
     id_list: list[int]
-    lengths: list[int]
+    chars_before: list[int]
     chars: int
     vocabulary: int
 
 
 class _Repeats(NamedTuple):
     """The word n-grams of one n that occur more than once: their starts, ascending, and a key per
-    start (equal keys, equal n-grams), and how often each key occurs among the n-grams that could
-    repeat (every occurrence of a repeated one), in order of first occurrence."""
+    start (equal keys, equal n-grams; each key below the number of starts looked at); and the most
+    frequent one's count and first start."""
 
     starts: list[int]
     keys: list[int]
-    counts: Counter
+    top: tuple[int, int]
+
+
+NOTHING_REPEATS = _Repeats([], [], (0, 0))
+IN_BULK = 256  # candidate n-grams from which numpy's sort beats a dict (its calls cost more to start)
 
 
 def _repeats(starts: list[int], keys: list[int]) -> _Repeats:
     """The n-grams of `keys` (starting at `starts`) that occur more than once among them."""
     counts = Counter(keys)
+    if not counts:
+        return NOTHING_REPEATS
+    key, top = max(counts.items(), key=itemgetter(1))  # the first of the most frequent
     repeated = list(map((1).__lt__, map(counts.__getitem__, keys)))  # count > 1, at C speed
-    return _Repeats(list(compress(starts, repeated)), list(compress(keys, repeated)), counts)
+    rank = dict(zip(counts, range(len(counts))))
+    return _Repeats(list(compress(starts, repeated)), list(map(rank.__getitem__, compress(keys, repeated))),
+                    (top, starts[keys.index(key)]))
+
+
+def _repeats_in_bulk(starts: np.ndarray, keys: np.ndarray) -> _Repeats:
+    """`_repeats` by sorting in numpy, for many candidates."""
+    if not len(keys):
+        return NOTHING_REPEATS
+    order = np.argsort(keys, kind="stable")  # equal keys stay in text order
+    ordered = keys[order]
+    group_start = np.empty(len(keys), dtype=bool)
+    group_start[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=group_start[1:])
+    firsts = np.flatnonzero(group_start)
+    sizes = np.empty(len(firsts), dtype=np.intp)
+    np.subtract(firsts[1:], firsts[:-1], out=sizes[:-1])
+    sizes[-1] = len(keys) - firsts[-1]
+    rank, repeated = np.empty(len(keys), dtype=np.intp), np.empty(len(keys), dtype=bool)
+    rank[order] = np.cumsum(group_start) - 1
+    repeated[order] = np.repeat(sizes > 1, sizes)
+    top = sizes.max()
+    first_of_top = order[firsts[sizes == top]].min()  # a group's first element is its first occurrence
+    return _Repeats(starts[repeated].tolist(), rank[repeated].tolist(), (int(top), int(starts[first_of_top])))
 
 
 class TextStats:
-    def __init__(self, text: str):
+    def __init__(self, text: str, **known):
+        """`known`: values of the cached properties already known (`rewrite` knows the lines and words)."""
         self.text = text
+        self.__dict__.update(known)
+
+    def rewrite(self, lines: list[str], words: list[list[str]]) -> str:
+        """The text made of these lines (none holding a newline) whose words are `words`; its
+        statistics, started with them, become `rewritten`."""
+        text = "\n".join(lines)
+        self.rewritten = TextStats(text, lines=list(map(str.strip, lines)) or [""],
+                                   whitespace_words=list(chain.from_iterable(words)))
+        return text
 
     @cached
     def lines(self) -> list[str]:
@@ -160,20 +201,26 @@ class TextStats:
         return list(map(str.lower, self._vocabulary.stripped))
 
     @cached
+    def _bare_ids(self) -> dict[str, int]:
+        """Each bare form, with an id: the index of the last distinct token of that form."""
+        return dict(zip(self._bare, range(len(self._bare))))
+
+    @cached
     def bare_words(self) -> set[str]:
         """The distinct words lower-cased, the punctuation around them removed ("Frank," and "Frank."
         are one word): what the stop-word rule reads."""
-        return set(self._bare) - {""}
+        return set(self._bare_ids) - {""}
 
     @cached
     def _words(self) -> _Words:
         """The words in text order: what the repetition n-grams read."""
-        vocabulary = self._vocabulary
-        bare_ids = dict(zip(dict.fromkeys(self._bare), range(len(self._bare))))
-        by_token = np.fromiter(map(bare_ids.__getitem__, self._bare), dtype=np.intp, count=len(self._bare))
+        vocabulary, bare = self._vocabulary, self._bare
+        by_token = np.fromiter(map(self._bare_ids.__getitem__, bare), dtype=np.intp, count=len(bare))
         ids = by_token[vocabulary.ids[vocabulary.is_word[vocabulary.ids]]]
-        lengths = np.fromiter(map(len, bare_ids), dtype=np.intp, count=len(bare_ids))[ids]
-        return _Words(ids, ids.tolist(), lengths.tolist(), int(lengths.sum()), len(bare_ids))
+        chars_before = np.zeros(len(ids) + 1, dtype=np.intp)
+        np.cumsum(np.fromiter(map(len, bare), dtype=np.intp, count=len(bare))[ids], out=chars_before[1:])
+        chars_before = chars_before.tolist()
+        return _Words(ids, ids.tolist(), chars_before, chars_before[-1], len(bare))
 
     @staticmethod
     def duplicates(items: list[str]) -> tuple[int, int]:
@@ -196,7 +243,7 @@ class TextStats:
         ids, vocabulary = self._words.ids, self._words.vocabulary
         repeated = np.bincount(ids, minlength=vocabulary)[ids] > 1
         starts = np.flatnonzero(repeated[:-1] & repeated[1:])
-        return [_repeats(starts.tolist(), (ids[starts] * vocabulary + ids[starts + 1]).tolist())]
+        return [_repeats_in_bulk(starts, ids[starts] * vocabulary + ids[starts + 1])]
 
     @cached
     def _repeated_words(self) -> _Repeats:
@@ -219,32 +266,48 @@ class TextStats:
             if not previous.starts:  # nothing repeats any more
                 levels.append(previous)
                 continue
+            if len(previous.starts) >= IN_BULK:
+                levels.append(self._next_in_bulk(previous, last))
+                continue
             key_at = dict(zip(previous.starts, previous.keys))
             starts = [p for p in previous.starts if p + 1 in key_at]
             levels.append(_repeats(starts, [key_at[p] * base + ids[p + last] for p in starts]))
         return levels[n - 2]
 
+    def _next_in_bulk(self, previous: _Repeats, last: int) -> _Repeats:
+        """The next level's repeats from `previous`, in numpy (the n-th word of an n-gram at p is at
+        p + `last`)."""
+        ids, base = self._words.ids, self._words.vocabulary
+        key_at = np.zeros(len(ids) + 1, dtype=np.int64)
+        repeats_at = np.zeros(len(ids) + 1, dtype=bool)
+        starts = np.array(previous.starts, dtype=np.intp)
+        key_at[starts], repeats_at[starts] = previous.keys, True
+        starts = starts[repeats_at[starts + 1]]
+        return _repeats_in_bulk(starts, key_at[starts] * base + ids[starts + last])
+
     def top_ngram_char_share(self, n: int) -> float:
         """Characters of the most frequent word n-gram, as written (words joined by a space), times
         its count, over the characters of the text (Rae et al. 2021: the fraction of characters
         contained within the most frequent n-gram). Of n-grams as frequent, the first to occur."""
-        lengths = self._words.lengths
-        if len(lengths) < n or not self.text:
+        words = self._words
+        if len(words.id_list) < n or not self.text:
             return 0.0
         repeats = self._repeated(n)
         if not repeats.keys:
             return 0.0
-        key, count = max(repeats.counts.items(), key=itemgetter(1))  # the first of the most frequent
-        start = repeats.starts[repeats.keys.index(key)]
-        return (sum(lengths[start:start + n]) + n - 1) * count / len(self.text)
+        count, start = repeats.top
+        return (words.chars_before[start + n] - words.chars_before[start] + n - 1) * count / len(self.text)
 
     def duplicated_ngram_char_share(self, n: int) -> float:
         """Characters of words covered by word n-grams that occur more than once, over all word characters
         (each word counted once however many repeated n-grams cover it; Rae et al. 2021)."""
-        lengths = self._words.lengths
-        if len(lengths) < n:
+        words = self._words
+        if len(words.id_list) < n:
             return 0.0
-        covered: set[int] = set()
-        for start in self._repeated(n).starts:
-            covered.update(range(start, start + n))
-        return sum(map(lengths.__getitem__, covered)) / self._words.chars
+        starts = self._repeated(n).starts
+        if not starts:
+            return 0.0
+        # the n-grams' spans, ascending and all n words long: each covers up to the next one's start
+        ends = map(min, map(n.__add__, starts), chain(islice(starts, 1, None), (len(words.id_list),)))
+        before = words.chars_before.__getitem__
+        return (sum(map(before, ends)) - sum(map(before, starts))) / words.chars
