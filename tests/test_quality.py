@@ -267,3 +267,15 @@ def test_ngram_shares_of_any_n(text, n, top, duplicated):
     stats = TextStats(text)
     assert stats.top_ngram_char_share(n) == pytest.approx(top)
     assert stats.duplicated_ngram_char_share(n) == pytest.approx(duplicated)
+
+
+
+@pytest.mark.parametrize("lines", [["One. Two! Three? Four."], ["a.. b ..c d.\u00a0e?\u2003f!", "x?!\ty."],
+                                   ["Dots . . . and more.", "Why?", "\u201cQuoted.\u201d Yes."]])
+def test_c4_counts_sentences_as_c4s_pattern_does(lines):
+    """C4 counts a sentence end wherever ".", "!" or "?" ends a word: the matches of `[.!?](?:\\s|$)`."""
+    import re
+
+    reason, doc = verdict(C4(min_words_per_line=1, min_sentences=0), "\n".join(lines))
+    assert reason is None and doc.text == "\n".join(lines)
+    assert doc.signals["c4_sentences"] == len(re.findall(r"[.!?](?:\s|$)", doc.text)) > 0

@@ -133,8 +133,10 @@ class TextStats:
         """The text made of these lines (none holding a newline) whose words are `words`; its
         statistics, started with them, become `rewritten`."""
         text = "\n".join(lines)
-        self.rewritten = TextStats(text, lines=list(map(str.strip, lines)) or [""],
-                                   whitespace_words=list(chain.from_iterable(words)))
+        known = {"lines": list(map(str.strip, lines)) or [""], "whitespace_words": list(chain.from_iterable(words))}
+        if self.tokens is self.whitespace_words:  # no CJK or Thai character here, so none in these lines
+            known["tokens"] = known["whitespace_words"]
+        self.rewritten = TextStats(text, **known)
         return text
 
     @cached
@@ -155,13 +157,21 @@ class TextStats:
         return self.text.split()
 
     @cached
+    def _distinct_whitespace_words(self) -> dict[str, None]:
+        return dict.fromkeys(self.whitespace_words)
+
+    @cached
     def tokens(self) -> list[str]:
-        """The word pattern's tokens, punctuation-only ones included."""
-        return WORD.findall(self.text) if UNSPACED_CHARACTER.search(self.text) else self.whitespace_words
+        """The word pattern's tokens, punctuation-only ones included: the whitespace words unless a
+        CJK or Thai character stands among them (looked for in the distinct ones)."""
+        if UNSPACED_CHARACTER.search("".join(self._distinct_whitespace_words)):
+            return WORD.findall(self.text)
+        return self.whitespace_words
 
     @cached
     def _vocabulary(self) -> _Vocabulary:
-        distinct = dict.fromkeys(self.tokens)
+        spaced = self.tokens is self.whitespace_words
+        distinct = self._distinct_whitespace_words if spaced else dict.fromkeys(self.tokens)
         index = dict(zip(distinct, range(len(distinct))))
         ids = np.fromiter(map(index.__getitem__, self.tokens), dtype=np.intp, count=len(self.tokens))
         stripped = list(map(str.strip, index, repeat(PUNCTUATION_STRING)))
@@ -177,7 +187,10 @@ class TextStats:
         """Tokens that are not pure punctuation (Gopher counts words without symbols)."""
         if "_vocabulary" in self.__dict__:  # counted by distinct token already
             return int(self._vocabulary.counts[self._vocabulary.is_word].sum())
-        return sum(map(bool, map(str.strip, self.tokens, repeat(PUNCTUATION_STRING))))  # one pass, no ids
+        tokens = self.tokens  # one pass, no ids; a token of letters and digits only needs no stripping
+        alphanumeric = list(map(str.isalnum, tokens))
+        return sum(alphanumeric) + sum(map(bool, map(str.strip, compress(tokens, map(not_, alphanumeric)),
+                                                     repeat(PUNCTUATION_STRING))))
 
     @cached
     def word_chars(self) -> int:
