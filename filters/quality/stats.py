@@ -9,16 +9,16 @@ split once (by `str.split` where it holds no CJK or Thai character, which then s
 the word pattern does); each distinct token is classified once (word or punctuation, bare form,
 letters) and its occurrences are counted in numpy through integer token ids; repeated word n-grams
 are found level by level from integer word ids, only where an n-gram can repeat (the (n-1)-grams at
-its start and at the next word both repeat: after the first levels, a few dozen places on a page),
-never by building tuples of strings. Every value is the one the plain per-word definitions give,
+its start and at the next word both repeat), by sorting in numpy where many places are left and by a
+dict where few are, never by building tuples of strings. Every value is the one the plain per-word definitions give,
 exactly (tests/test_quality_reference.py compares them row by row with the earlier implementation).
 """
 from __future__ import annotations
 
 import re
 from collections import Counter
-from itertools import accumulate, chain, compress, count, islice, repeat
-from operator import itemgetter, mul, not_
+from itertools import chain, compress, islice, repeat
+from operator import itemgetter, not_
 from typing import NamedTuple
 
 import numpy as np
@@ -265,9 +265,9 @@ class TextStats:
 
     def _repeated(self, n: int) -> _Repeats:
         """The repeated word n-grams. One repeats only where the (n-1)-grams at its start and at the
-        next word both repeat, so only those starts are looked at (a few dozen on a page); its key is
-        the (n-1)-gram's key times the number of distinct words, plus the n-th word's id: exact, no
-        hashing."""
+        next word both repeat, so only those starts are looked at; its key is the (n-1)-gram's key (a
+        rank below the number of its candidates) times the number of distinct tokens, plus the n-th
+        word's id: exact, no hashing, and within 64 bits."""
         if n < 2:
             if n < 1:
                 raise ValueError(f"n-grams of {n} words")
