@@ -134,7 +134,8 @@ class TextStats:
         statistics, started with them, become `rewritten`."""
         text = "\n".join(lines)
         known = {"lines": list(map(str.strip, lines)) or [""], "whitespace_words": list(chain.from_iterable(words))}
-        if self.tokens is self.whitespace_words:  # no CJK or Thai character here, so none in these lines
+        known_tokens = self.__dict__.get("tokens")
+        if known_tokens is not None and known_tokens is self.whitespace_words:  # no CJK or Thai character here
             known["tokens"] = known["whitespace_words"]
         self.rewritten = TextStats(text, **known)
         return text
