@@ -59,7 +59,7 @@ class QualityFilter(DocumentFilter):
             if reason is not None:
                 return reason
             if doc.text is not stats.text:  # C4 rewrote it: later rules measure the cleaned text
-                rewritten = stats.__dict__.get("rewritten")
+                rewritten = stats.rewritten  # what C4 knows of it already
                 stats = rewritten if rewritten is not None and rewritten.text is doc.text else TextStats(doc.text)
         return None
 

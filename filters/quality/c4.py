@@ -55,9 +55,8 @@ class C4:
 
     def kept_lines(self, lines: list[str], text: str) -> tuple[list[str], list[list[str]], str]:
         """The lines of `text` that C4 keeps (citation markers removed), the words of each, and the
-        kept lines joined and lower-cased. Each
-        check runs over all the lines the earlier ones kept, cheapest first (their order changes
-        nothing, as each one alone drops a line)."""
+        kept lines joined and lower-cased. Each check runs over all the lines the earlier ones kept,
+        cheapest first (their order changes nothing, as each one alone drops a line)."""
         if any(map(self.max_word_length.__lt__, map(len, lines))):  # a line may hold a word over the limit
             lines = [line for line in lines
                      if len(line) <= self.max_word_length or max(map(len, line.split())) <= self.max_word_length]

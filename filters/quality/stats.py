@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from itertools import chain, compress, islice, repeat
 from operator import itemgetter, not_
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -127,6 +127,7 @@ class TextStats:
     def __init__(self, text: str, **known):
         """`known`: values of the cached properties already known (`rewrite` knows the lines and words)."""
         self.text = text
+        self.rewritten: Optional[TextStats] = None
         self.__dict__.update(known)
 
     def rewrite(self, lines: list[str], words: list[list[str]]) -> str:
@@ -134,8 +135,8 @@ class TextStats:
         statistics, started with them, become `rewritten`."""
         text = "\n".join(lines)
         known = {"lines": list(map(str.strip, lines)) or [""], "whitespace_words": list(chain.from_iterable(words))}
-        known_tokens = self.__dict__.get("tokens")
-        if known_tokens is not None and known_tokens is self.whitespace_words:  # no CJK or Thai character here
+        split_already = self.__dict__.get("tokens")
+        if split_already is not None and split_already is self.__dict__.get("whitespace_words"):  # no CJK, no Thai
             known["tokens"] = known["whitespace_words"]
         self.rewritten = TextStats(text, **known)
         return text
