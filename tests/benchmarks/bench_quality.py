@@ -1,10 +1,13 @@
 """Quality rule sets: pages per CPU-second (pages/s per core) per rule set and for the chain, against
 DataTrove's filters on the same pages.
 
-    python tests/benchmarks/bench_quality.py [--datatrove-python /work/venv-datatrove/bin/python] [--before f957687]
+    python tests/benchmarks/bench_quality.py [--pages web-bulk|warc] [--datatrove-python /work/venv-datatrove/bin/python]
+        [--before f957687]
 
+Pages: the 1,378 web-bulk JSONL pages (the default), or `warc`, the 193 English pages that
+bench_curate.py's WARC files bring to the quality stage (10,300 characters on average).
 DataTrove is not a tokenmill dependency: it runs in its own environment (`python -m venv X;
-X/bin/pip install datatrove==0.10.1 regex spacy`), on the same 1,378 web-bulk pages, and both sides
+X/bin/pip install datatrove==0.10.1 regex spacy`), on the same pages, and both sides
 report keep/drop per page. Every page is treated as English, as DataTrove's filters assume. Times are
 CPU seconds of each process (`time.process_time`): on a shared machine wall time measures the load.
 `--before COMMIT` also times the web chain of the rules as they were at that commit (read with `git
@@ -24,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from corpus_texts import web_bulk_texts  # noqa: E402
+from corpus_texts import warc_english_texts, web_bulk_texts  # noqa: E402
 
 from tokenmill.filters.document import Document  # noqa: E402
 from tokenmill.filters.quality import C4, FineWeb, GopherQuality, GopherRepetition, QualityFilter  # noqa: E402
@@ -47,6 +50,7 @@ for name, make in (("gopher_quality", GopherQualityFilter), ("gopher_repetition"
 print(json.dumps(out))
 """
 
+PAGES = {"web-bulk": web_bulk_texts, "warc": warc_english_texts}
 RULE_SETS = {
     "gopher_quality": GopherQuality,
     "gopher_repetition": GopherRepetition,
@@ -96,14 +100,15 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--datatrove-python")
     parser.add_argument("--before", help="A commit whose rules are timed beside today's.")
+    parser.add_argument("--pages", choices=sorted(PAGES), default="web-bulk")
     args = parser.parse_args()
-    texts = web_bulk_texts()
+    texts = PAGES[args.pages]()
     theirs = {}
     if args.datatrove_python:
         result = subprocess.run([args.datatrove_python, "-c", DATATROVE_SCRIPT], input=json.dumps(texts),
                                 capture_output=True, text=True, check=True)
         theirs = json.loads(result.stdout.strip().splitlines()[-1])
-    print(f"\n{len(texts)} web-bulk pages, {sum(map(len, texts)) / 1e6:.1f} MB; one process\n")
+    print(f"\n{len(texts)} {args.pages} pages, {sum(map(len, texts)) / 1e6:.1f} MB; one process\n")
     print(f"{'rule set':20} {'pages/s per core':>16} {'kept':>6} {'DataTrove':>10} {'speed-up':>9} {'agreement':>10}")
     for name, make in RULE_SETS.items():
         seconds, keep = ours(texts, [make()])

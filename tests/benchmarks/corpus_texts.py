@@ -17,3 +17,28 @@ def web_bulk_texts() -> list[str]:
         with opener(path, "rt", encoding="utf-8") as lines:
             texts += [json.loads(line)["text"] for line in lines if line.strip()]
     return texts
+
+
+def warc_english_texts() -> list[str]:
+    """The pages `bench_curate.py`'s WARC files bring to the quality stage: read and extracted
+    (resiliparse), cleaned, and kept by langid as English (193 pages, 10,300 characters on average)."""
+    import tempfile
+
+    from bench_curate import make_input
+
+    from tokenmill.filters.document import Document
+    from tokenmill.pipeline.config import SourceConfig
+    from tokenmill.pipeline.stages import STAGES
+    from tokenmill.transforms.formats import READERS, ReadOptions
+
+    with tempfile.TemporaryDirectory() as folder:
+        make_input(Path(folder), copies=1)
+        pattern = str(Path(folder) / "all" / "*.warc.gz")
+        docs = [doc for path in sorted(Path(folder, "all").glob("*.warc.gz"))
+                for doc in READERS["warc"](str(path), "web", ReadOptions()) if isinstance(doc, Document)]
+    source = SourceConfig("warc", [pattern])
+    for stage in ("clean-text", "langid"):
+        chain_filter = STAGES[stage].build(STAGES[stage].settings(), source)
+        chain_filter.setup()
+        docs = [doc for doc, reason in zip(docs, chain_filter.filter_batch(docs)) if reason is None]
+    return [doc.text for doc in docs]
