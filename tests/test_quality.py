@@ -279,3 +279,41 @@ def test_c4_counts_sentences_as_c4s_pattern_does(lines):
     reason, doc = verdict(C4(min_words_per_line=1, min_sentences=0), "\n".join(lines))
     assert reason is None and doc.text == "\n".join(lines)
     assert doc.signals["c4_sentences"] == len(re.findall(r"[.!?](?:\s|$)", doc.text)) > 0
+
+
+def _plain_ngram_shares(text: str, n: int) -> tuple[float, float]:
+    """The n-gram shares by their definitions, word by word: tuples of bare words, a Counter."""
+    from collections import Counter
+
+    from tokenmill.filters.quality.stats import PUNCTUATION_STRING
+
+    words = [w for w in (t.strip(PUNCTUATION_STRING).lower() for t in text.split()) if w]
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    if not grams:
+        return 0.0, 0.0
+    counts = Counter(grams)
+    top, count = max(counts.items(), key=lambda item: item[1])  # the first of the most frequent
+    top_share = (sum(map(len, top)) + n - 1) * count / len(text) if count > 1 else 0.0
+    covered = {i + k for i, gram in enumerate(grams) if counts[gram] > 1 for k in range(n)}
+    return top_share, sum(len(words[i]) for i in covered) / sum(map(len, words))
+
+
+@pytest.mark.parametrize("in_bulk", [1, 10**9])  # every level through numpy's sort, or every one through a dict
+def test_ngram_shares_are_their_definitions_on_repetitive_text(monkeypatch, in_bulk):
+    import random
+
+    from tokenmill.filters.quality import stats
+
+    monkeypatch.setattr(stats, "IN_BULK", in_bulk)
+    rng = random.Random(7)
+    vocabulary = ["the", "The", "cat,", "sat", "on", "mat.", "a", "dog", "ran", "...", "Home", "|", "menu"]
+    for _ in range(40):
+        phrase = [rng.choice(vocabulary) for _ in range(rng.randint(1, 12))]
+        words = []
+        while len(words) < rng.randint(20, 600):
+            words += phrase if rng.random() < 0.4 else [rng.choice(vocabulary)]  # a drifting template
+        text, measured = " ".join(words), TextStats(" ".join(words))
+        for n in rng.sample(range(1, 11), 10):  # levels asked for in any order
+            top, duplicated = _plain_ngram_shares(text, n)
+            assert measured.top_ngram_char_share(n) == pytest.approx(top, abs=1e-12), (text, n)
+            assert measured.duplicated_ngram_char_share(n) == pytest.approx(duplicated, abs=1e-12), (text, n)
