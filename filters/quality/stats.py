@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from itertools import chain, compress, islice, repeat
 from operator import itemgetter, not_
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Union
 
 import numpy as np
 
@@ -65,13 +65,14 @@ class _Vocabulary(NamedTuple):
 
 
 class _Words(NamedTuple):
-    """A text's words in order: each one's id (equal bare forms, equal ids, from 1; below
-    `vocabulary`), their ids in numpy too, the running sum of their bare forms' lengths (`chars[i]`:
-    the first i words), and the total."""
+    """A text's words in order: each one's id (equal bare forms, equal ids; below `vocabulary`), in
+    numpy and as a list; the characters of the bare forms before each word (`chars_before[i]`: of the
+    first i words), in numpy and as a list; and the total."""
 
     ids: np.ndarray
     id_list: list[int]
-    chars_before: list[int]
+    chars_before: np.ndarray
+    chars_before_list: list[int]
     chars: int
     vocabulary: int
 
@@ -79,10 +80,10 @@ class _Words(NamedTuple):
 class _Repeats(NamedTuple):
     """The word n-grams of one n that occur more than once: their starts, ascending, and a key per
     start (equal keys, equal n-grams; each key below the number of starts looked at); and the most
-    frequent one's count and first start."""
+    frequent one's count and first start. Numpy arrays from `IN_BULK` starts on, lists below."""
 
-    starts: list[int]
-    keys: list[int]
+    starts: Union[np.ndarray, list[int]]
+    keys: Union[np.ndarray, list[int]]
     top: tuple[int, int]
 
 
@@ -120,7 +121,11 @@ def _repeats_in_bulk(starts: np.ndarray, keys: np.ndarray) -> _Repeats:
     repeated[order] = np.repeat(sizes > 1, sizes)
     top = sizes.max()
     first_of_top = order[firsts[sizes == top]].min()  # a group's first element is its first occurrence
-    return _Repeats(starts[repeated].tolist(), rank[repeated].tolist(), (int(top), int(starts[first_of_top])))
+    top_start = int(starts[first_of_top])
+    starts, keys = starts[repeated], rank[repeated]
+    if len(starts) < IN_BULK:
+        starts, keys = starts.tolist(), keys.tolist()
+    return _Repeats(starts, keys, (int(top), top_start))
 
 
 class TextStats:
@@ -232,10 +237,9 @@ class TextStats:
         vocabulary, bare = self._vocabulary, self._bare
         by_token = np.fromiter(map(self._bare_ids.__getitem__, bare), dtype=np.intp, count=len(bare))
         ids = by_token[vocabulary.ids[vocabulary.is_word[vocabulary.ids]]]
-        chars_before = np.zeros(len(ids) + 1, dtype=np.intp)
-        np.cumsum(np.fromiter(map(len, bare), dtype=np.intp, count=len(bare))[ids], out=chars_before[1:])
-        chars_before = chars_before.tolist()
-        return _Words(ids, ids.tolist(), chars_before, chars_before[-1], len(bare))
+        chars_before = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, bare), dtype=np.int64, count=len(bare))[ids], out=chars_before[1:])
+        return _Words(ids, ids.tolist(), chars_before, chars_before.tolist(), int(chars_before[-1]), len(bare))
 
     @staticmethod
     def duplicates(items: list[str]) -> tuple[int, int]:
@@ -278,27 +282,24 @@ class TextStats:
         ids, base = self._words.id_list, self._words.vocabulary
         while len(levels) < n - 1:
             previous, last = levels[-1], len(levels) + 1  # the n-th word of an n-gram at p is at p + n - 1
-            if not previous.starts:  # nothing repeats any more
+            if not len(previous.starts):  # nothing repeats any more
                 levels.append(previous)
-                continue
-            if len(previous.starts) >= IN_BULK:
+            elif len(previous.starts) >= IN_BULK:
                 levels.append(self._next_in_bulk(previous, last))
-                continue
-            key_at = dict(zip(previous.starts, previous.keys))
-            starts = [p for p in previous.starts if p + 1 in key_at]
-            levels.append(_repeats(starts, [key_at[p] * base + ids[p + last] for p in starts]))
+            else:
+                following = set(previous.starts)
+                kept = [(p, key) for p, key in zip(previous.starts, previous.keys) if p + 1 in following]
+                levels.append(_repeats([p for p, _ in kept], [key * base + ids[p + last] for p, key in kept]))
         return levels[n - 2]
 
     def _next_in_bulk(self, previous: _Repeats, last: int) -> _Repeats:
         """The next level's repeats from `previous`, in numpy (the n-th word of an n-gram at p is at
         p + `last`)."""
-        ids, base = self._words.ids, self._words.vocabulary
-        key_at = np.zeros(len(ids) + 1, dtype=np.int64)
-        repeats_at = np.zeros(len(ids) + 1, dtype=bool)
-        starts = np.array(previous.starts, dtype=np.intp)
-        key_at[starts], repeats_at[starts] = previous.keys, True
-        starts = starts[repeats_at[starts + 1]]
-        return _repeats_in_bulk(starts, key_at[starts] * base + ids[starts + last])
+        starts, keys = previous.starts, previous.keys
+        following = np.searchsorted(starts, starts + 1)  # where p + 1 would stand among the starts
+        kept = starts[np.minimum(following, len(starts) - 1)] == starts + 1
+        starts = starts[kept]
+        return _repeats_in_bulk(starts, keys[kept] * self._words.vocabulary + self._words.ids[starts + last])
 
     def top_ngram_char_share(self, n: int) -> float:
         """Characters of the most frequent word n-gram, as written (words joined by a space), times
@@ -308,10 +309,11 @@ class TextStats:
         if len(words.id_list) < n or not self.text:
             return 0.0
         repeats = self._repeated(n)
-        if not repeats.keys:
+        if not len(repeats.keys):
             return 0.0
         count, start = repeats.top
-        return (words.chars_before[start + n] - words.chars_before[start] + n - 1) * count / len(self.text)
+        chars = words.chars_before_list[start + n] - words.chars_before_list[start]
+        return (chars + n - 1) * count / len(self.text)
 
     def duplicated_ngram_char_share(self, n: int) -> float:
         """Characters of words covered by word n-grams that occur more than once, over all word characters
@@ -320,9 +322,13 @@ class TextStats:
         if len(words.id_list) < n:
             return 0.0
         starts = self._repeated(n).starts
-        if not starts:
+        if not len(starts):
             return 0.0
         # the n-grams' spans, ascending and all n words long: each covers up to the next one's start
-        ends = map(min, map(n.__add__, starts), chain(islice(starts, 1, None), (len(words.id_list),)))
-        before = words.chars_before.__getitem__
-        return (sum(map(before, ends)) - sum(map(before, starts))) / words.chars
+        if isinstance(starts, list):
+            ends = map(min, map(n.__add__, starts), chain(islice(starts, 1, None), (len(words.id_list),)))
+            before = words.chars_before_list.__getitem__
+            return (sum(map(before, ends)) - sum(map(before, starts))) / words.chars
+        ends = starts + n
+        np.minimum(ends[:-1], starts[1:], out=ends[:-1])
+        return int(words.chars_before[ends].sum() - words.chars_before[starts].sum()) / words.chars
