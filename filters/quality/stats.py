@@ -5,13 +5,14 @@ counts them. Words: runs of non-space characters, except that each Chinese, Japa
 character counts as a word of its own (those scripts put no spaces between words).
 
 Nothing here loops in Python over the characters of a text, and little over its words: the text is
-split once (by `str.split` where it holds no CJK or Thai character, which then splits it exactly as
-the word pattern does); each distinct token is classified once (word or punctuation, bare form,
-letters) and its occurrences are counted in numpy through integer token ids; repeated word n-grams
-are found level by level from integer word ids, only where an n-gram can repeat (the (n-1)-grams at
-its start and at the next word both repeat), by sorting in numpy where many places are left and by a
-dict where few are, never by building tuples of strings. Every value is the one the plain per-word definitions give,
-exactly (tests/test_quality_reference.py compares them row by row with the earlier implementation).
+split once (by `str.split` where none of its distinct tokens holds a CJK or Thai character: it then
+splits exactly as the word pattern does); each distinct token is classified once (word or
+punctuation, bare form, letters) and its occurrences are counted in numpy through integer token ids;
+repeated word n-grams are found level by level from integer word ids, only where an n-gram can repeat
+(the (n-1)-grams at its start and at the next word both repeat), by sorting in numpy where many places
+are left and by a dict where few are, never by building tuples of strings. Every value is the one the
+plain per-word definitions give, exactly (tests/test_quality_reference.py compares them row by row
+with the earlier implementation; tests/test_quality.py with the definitions).
 """
 from __future__ import annotations
 
