@@ -3,26 +3,22 @@ earlier commit, on the same pages.
 
     python tests/benchmarks/bench_quality_instructions.py --before ac491f5 [--pages web-bulk|warc] [--count 300]
 
-On a shared machine CPU time moves by a quarter with the other jobs' load; instruction counts do not,
-so a change of a few per cent shows. Each side runs in fresh processes under `valgrind
---tool=cachegrind --cache-sim=no`, once over the pages and once without that loop (imports, set-up
-and a warm-up on 20 pages are in both); the difference over the number of pages is the chain's
-instructions per page. PYTHONHASHSEED=0 and one BLAS thread make two runs count alike. Needs valgrind
-(`apt-get install valgrind`); it runs the chain about 50 times slower, hence `--count`.
+Each side runs in fresh processes under cachegrind (`cachegrind.py`), once over the pages and once
+without that loop (imports, set-up and a warm-up on 20 pages are in both); the difference over the
+number of pages is the chain's instructions per page.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+
+from cachegrind import instructions  # noqa: E402
 
 WARM_UP = 20
 
@@ -42,13 +38,9 @@ def child(which: str, pages_file: str, measure: bool) -> None:
         ours(texts, chain, module.QualityFilter)
 
 
-def instructions(which: str, pages_file: str, measure: bool) -> int:
-    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-               sys.executable, __file__, "--child", which, "--pages-file", pages_file]
-    env = {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"}
-    result = subprocess.run(command + ([] if measure else ["--skip"]), capture_output=True, text=True, env=env,
-                            check=True)
-    return int(re.search(r"I\s+refs:\s+([\d,]+)", result.stderr).group(1).replace(",", ""))
+def chain_instructions(which: str, pages_file: str, measure: bool) -> int:
+    command = [sys.executable, __file__, "--child", which, "--pages-file", pages_file]
+    return instructions(command + ([] if measure else ["--skip"]))
 
 
 def main() -> None:
@@ -73,7 +65,7 @@ def main() -> None:
               "instructions per page of the web chain (sanity, Gopher, C4, FineWeb)\n")
         rows = {}
         for which in ([args.before] if args.before else []) + ["now"]:
-            spent = instructions(which, pages_file.name, True) - instructions(which, pages_file.name, False)
+            spent = chain_instructions(which, pages_file.name, True) - chain_instructions(which, pages_file.name, False)
             rows[which] = spent / len(texts)
             print(f"{which:>12}  {rows[which]:>14,.0f}")
         if args.before:
