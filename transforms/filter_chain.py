@@ -6,6 +6,7 @@ from typing import Iterable, Sequence
 from tokenmill.filters.base import DocumentFilter
 from tokenmill.filters.document import Document, Failed, Rejected
 
+
 def run_chain(doc: Document, chain: Sequence[DocumentFilter]) -> Iterable[Document | Rejected | Failed]:
     """Apply `chain` to `doc`: yield the document, or the first rejection, or the failure."""
     for doc_filter in chain:

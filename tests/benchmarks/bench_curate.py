@@ -167,27 +167,33 @@ def reaching(ledger: dict, chain: list[str]) -> dict[str, int]:
     return found
 
 
+def warc_documents(pattern: str) -> list:
+    """The documents the WARC files matching `pattern` hold, read and extracted as curate reads them."""
+    import glob
+
+    from tokenmill.filters.document import Document
+    from tokenmill.transforms.formats import READERS, ReadOptions
+
+    return [doc for path in sorted(glob.glob(pattern)) for doc in READERS["warc"](path, "web", ReadOptions())
+            if isinstance(doc, Document)]
+
+
 def plain_loop(pattern: str, first_pass: bool = True) -> dict:
     """CPU seconds and pages per stage of the same filters called in a loop, without Beam. Each stage
     runs twice over copies of its pages, each time in a new instance: the first pays what a process
     builds on first use (models, matchers, compiled rules), the second is the steady pass (`cpu`);
     `first` is what the first pass cost beyond the second. Without `first_pass`, once."""
-    import glob
-
-    from tokenmill.filters.document import Document
     from tokenmill.filters.minhash import MinHasher
     from tokenmill.filters.normalize import content_hash
     from tokenmill.pipeline.config import SourceConfig
     from tokenmill.pipeline.stages import STAGES, NearDedupSettings
-    from tokenmill.transforms.formats import READERS, ReadOptions
 
     def copies(docs):
         return [dataclasses.replace(d, meta=dict(d.meta), signals=dict(d.signals)) for d in docs]
 
     result = {"cpu": {}, "pages": {}, "first": {}}
     start = cpu_seconds()
-    docs = [d for path in sorted(glob.glob(pattern)) for d in READERS["warc"](path, "web", ReadOptions())
-            if isinstance(d, Document)]
+    docs = warc_documents(pattern)
     result["cpu"]["read + extract"], result["pages"]["read + extract"] = cpu_seconds() - start, len(docs)
     source = SourceConfig("warc", [pattern])
     for stage in CHAIN:

@@ -22,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_curate import CHAIN, make_input, pipeline_run, plain_loop  # noqa: E402
+from bench_curate import CHAIN, make_input, pipeline_run, plain_loop, warc_documents  # noqa: E402
 from cachegrind import instructions  # noqa: E402
 
 KINDS = ("all", "sample")
@@ -35,15 +35,6 @@ def child(way: str, pattern: str, out: str) -> None:
         plain_loop(pattern, first_pass=False)
 
 
-def documents(folder: str) -> int:
-    """The pages the WARC files in `folder` hold (what the pipeline's ledger counts as input)."""
-    from tokenmill.filters.document import Document
-    from tokenmill.transforms.formats import READERS, ReadOptions
-
-    return sum(isinstance(doc, Document) for path in sorted(Path(folder).glob("*.warc.gz"))
-               for doc in READERS["warc"](str(path), "web", ReadOptions()))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--child", nargs=3, metavar=("WAY", "PATTERN", "OUT"))
@@ -53,7 +44,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         make_input(Path(tmp), copies=1)
-        pages = {kind: documents(f"{tmp}/{kind}") for kind in KINDS}
+        pages = {kind: len(warc_documents(f"{tmp}/{kind}/*.warc.gz")) for kind in KINDS}
         runs = [(way, kind) for way in ("pipeline", "plain loop") for kind in KINDS]
         with ThreadPoolExecutor(2) as pool:
             counts = dict(zip(runs, pool.map(lambda run: instructions(

@@ -18,6 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from bench_quality import PAGES  # noqa: E402
 from cachegrind import instructions  # noqa: E402
 
 WARM_UP = 20
@@ -46,7 +47,7 @@ def chain_instructions(which: str, pages_file: str, measure: bool) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", help="A commit whose rules are counted beside today's.")
-    parser.add_argument("--pages", choices=["web-bulk", "warc"], default="web-bulk")
+    parser.add_argument("--pages", choices=sorted(PAGES), default="web-bulk")
     parser.add_argument("--count", type=int, default=300, help="Pages to run (the first ones).")
     parser.add_argument("--child")
     parser.add_argument("--pages-file")
@@ -55,8 +56,6 @@ def main() -> None:
     if args.child:
         child(args.child, args.pages_file, measure=not args.skip)
         return
-    from bench_quality import PAGES
-
     texts = PAGES[args.pages]()[:args.count]
     with tempfile.NamedTemporaryFile("w", suffix=".json") as pages_file:
         json.dump(texts, pages_file)

@@ -24,18 +24,15 @@ def warc_english_texts() -> list[str]:
     (resiliparse), cleaned, and kept by langid as English (193 pages, 10,300 characters on average)."""
     import tempfile
 
-    from bench_curate import make_input
+    from bench_curate import make_input, warc_documents
 
-    from tokenmill.filters.document import Document
     from tokenmill.pipeline.config import SourceConfig
     from tokenmill.pipeline.stages import STAGES
-    from tokenmill.transforms.formats import READERS, ReadOptions
 
     with tempfile.TemporaryDirectory() as folder:
         make_input(Path(folder), copies=1)
         pattern = str(Path(folder) / "all" / "*.warc.gz")
-        docs = [doc for path in sorted(Path(folder, "all").glob("*.warc.gz"))
-                for doc in READERS["warc"](str(path), "web", ReadOptions()) if isinstance(doc, Document)]
+        docs = warc_documents(pattern)
     source = SourceConfig("warc", [pattern])
     for stage in ("clean-text", "langid"):
         chain_filter = STAGES[stage].build(STAGES[stage].settings(), source)
