@@ -7,7 +7,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that
 
-from tokenmill.transforms.components import ConnectedComponents, LargeStar, Neighbour, SmallStar
+from tokenmill.transforms.components import ConnectedComponents, LargeStar, Neighbour, SmallStar, rounds_for
 from tokenmill.transforms.exact_dedup import ExactCopy, _Decide
 from tokenmill.transforms.join import DocIds
 from tokenmill.transforms.near_dedup import pair_with_smallest
@@ -75,6 +75,37 @@ def test_a_path_of_3000_nodes_in_any_order_settles_into_one_component():
         assert set(labels.values()) == {(0, True)} and len(labels) == 3000
 
     check_components(edges, check, max_rounds=14)
+
+
+def shapes(n: int, rng: random.Random) -> dict[str, list[tuple[int, int]]]:
+    """Connected graphs of nodes 0..n-1: paths in four orders, a random tree, binary trees numbered
+    from the root and from the leaves."""
+    in_order, shuffled = list(range(n)), rng.sample(range(n), n)
+    zigzag = sorted(in_order, key=lambda i: (i % 2, i if i % 2 else -i))
+    return {"path in order": list(zip(in_order, in_order[1:])),
+            "path in reverse": [(b, a) for a, b in zip(in_order, in_order[1:])],
+            "path shuffled": list(zip(shuffled, shuffled[1:])),
+            "path zigzag": list(zip(zigzag, zigzag[1:])),
+            "random tree": [(shuffled[i], shuffled[rng.randrange(i)]) for i in range(1, n)],
+            "binary tree": [(i, (i - 1) // 2) for i in range(1, n)],
+            "binary tree from the leaves": [(n - 1 - i, n - 1 - (i - 1) // 2) for i in range(1, n)]}
+
+
+@pytest.mark.parametrize("n", [2, 4, 64, 100])
+def test_rounds_for_n_nodes_settle_every_shape_with_one_round_to_spare(n):
+    """ceil(log2 n) + 1 rounds settle each shape; at these sizes one of them needs all of those rounds."""
+    graphs = shapes(n, random.Random(n))
+    edges = [(a + offset, b + offset) for offset, graph in zip(range(0, 10 * n * len(graphs), 10 * n), graphs.values())
+             for a, b in graph]
+
+    def all_settled(labels):
+        assert len(labels) == n * len(graphs) and all(settled for _, settled in labels.values())
+
+    def some_unsettled(labels):
+        assert not all(settled for _, settled in labels.values())
+
+    check_components(edges, all_settled, max_rounds=rounds_for(n) - 1)
+    check_components(edges, some_unsettled, max_rounds=rounds_for(n) - 2)
 
 
 def test_a_component_still_changing_after_the_last_round_is_labelled_within_itself_and_marked():

@@ -15,7 +15,9 @@ left costs the runner a stage and no data.
 The rounds are unrolled in the graph up to `max_rounds`; a component still changing then (a path
 longer than about 2^max_rounds) is labelled from what the rounds have reached, each node by its
 smallest neighbour, and marked unsettled: its nodes are still labelled with nodes of their own
-component, but it may be labelled by more than one.
+component, but it may be labelled by more than one. `rounds_for(n)` rounds settle a graph of n nodes
+in every shape measured: the slowest, a path numbered in order, takes up to ceil(log2 n) + 1
+(tests/test_components.py; Kiveris et al. prove O(log^2 n) and observe about log n).
 """
 from __future__ import annotations
 
@@ -45,6 +47,12 @@ class Label(NamedTuple):
 
 
 register_records(Neighbour, Label)
+
+
+def rounds_for(nodes: int) -> int:
+    """Rounds that settle every component of a graph of `nodes` nodes: ceil(log2 n) + 1, the slowest
+    shape measured, and one to spare."""
+    return 1 if nodes < 2 else (nodes - 1).bit_length() + 2
 
 
 def both_ways(node: int, other: int, leaf: bool = False):
