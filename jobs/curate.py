@@ -12,50 +12,77 @@ from tokenmill.jobs.report.progress import progress_bar
 from tokenmill.jobs.run_card import Inputs, run_card
 from tokenmill.jobs.sample.build import sample_config_path
 from tokenmill.pipeline.config import Config, load_config, parse_source_flag, validate_sources
-from tokenmill.pipeline.curate import CuratePlan, build_curation, plan_curation, prepare_run
+from tokenmill.pipeline.curate import (CuratePlan, build_curation, build_pass_one, component_rounds, plan_curation,
+                                      prepare_run)
 from tokenmill.pipeline.ledger import DataLost, data_loss, read_ledger, summary_lines
 from tokenmill.pipeline.runner import LOCAL_RUNNER, check_options, counters, make_runner, pipeline_options
 from tokenmill.pipeline.schema import ConfigError
 
 
 def curation_pipeline(config: Config, output: str, stages: Optional[list[str]] = None, runner: Optional[str] = None,
-                      workers: Optional[int] = None, beam_args: Sequence[str] = ()) -> tuple[beam.Pipeline, CuratePlan]:
+                      workers: Optional[int] = None, beam_args: Sequence[str] = (),
+                      component_rounds: Optional[int] = None) -> tuple[beam.Pipeline, CuratePlan]:
     """The curation graph on a pipeline for `runner`, built but not run. The config is checked first as
     `load_config` checks a file's (one made in Python too: side files, optional packages), then the
     runner's options."""
+    plan, runner_name, options = _launch(config, output, stages, runner, workers, beam_args)
+    pipeline = beam.Pipeline(runner=make_runner(runner_name), options=options)
+    build_curation(pipeline, config, plan, component_rounds)
+    return pipeline, plan
+
+
+def _launch(config: Config, output: str, stages: Optional[list[str]], runner: Optional[str], workers: Optional[int],
+            beam_args: Sequence[str]):
+    """(plan, runner's name, Beam options), all checked."""
     validate_sources(config)
     plan = plan_curation(config, output, stages)
     runner_name = runner or config.runner.name
     options = pipeline_options(runner_name, workers or config.runner.workers, [*config.runner.options, *beam_args])
     check_options(runner_name, options)
-    pipeline = beam.Pipeline(runner=make_runner(runner_name), options=options)
-    build_curation(pipeline, config, plan)
-    return pipeline, plan
+    return plan, runner_name, options
 
 
 def curate(config: Config, output: str, stages: Optional[list[str]] = None, runner: Optional[str] = None,
            workers: Optional[int] = None, beam_args: Sequence[str] = ()) -> dict:
     """Run the curation pipeline; returns the ledger. Raises `DataLost` (everything written) when the
     ledger shows input lost past the `curate` section's limits. After a crash the same call resumes:
-    staged shards whose input and settings are unchanged are reused (the run card counts them)."""
-    pipeline, plan = curation_pipeline(config, output, stages, runner, workers, beam_args)
+    staged shards whose input and settings are unchanged are reused (the run card counts them).
+
+    On the local runner a run with near dedup is two jobs: pass 1 alone, which counts the documents
+    near dedup will compare, then the whole graph with only the component rounds those need, replaying
+    pass 1's receipts (pipeline/curate.py, `build_pass_one`). Elsewhere one job holds max_rounds rounds:
+    a second job would cost a cluster's submission and start-up, more than the empty rounds."""
+    plan, runner_name, options = _launch(config, output, stages, runner, workers, beam_args)
     prepare_run(plan)
-    runner_name = runner or config.runner.name
     local = runner_name == LOCAL_RUNNER  # remote workers' log lines do not come back here
     runs_on = {"name": runner_name, "workers": workers or config.runner.workers,
                "options": [*config.runner.options, *beam_args], "stages": plan.stages}
     listing = sorted({(shard.path, shard.size) for shard in plan.inputs})
     inputs = Inputs.of(plan.patterns, [{"path": path, "bytes": size} for path, size in listing])
+    near_dedup = any("near-dedup" in chain for chain in plan.stages.values())
     with run_card("curate", plan.output, config, inputs, runs_on) as card:
         with progress_bar(inputs.files, inputs.bytes) if local else nullcontext():
-            result = pipeline.run()
-            result.wait_until_finish()
-        card["staged_files"] = counters(result, "staging")
+            rounds, staging = None, None
+            if local and near_dedup:
+                staging = _run(runner_name, options, lambda pipeline: build_pass_one(pipeline, config, plan))
+                rounds = component_rounds(config, plan)
+                card["component_rounds"] = rounds
+            result = _run(runner_name, options, lambda pipeline: build_curation(pipeline, config, plan, rounds))
+        card["staged_files"] = counters(staging or result, "staging")
         ledger = read_ledger(plan.output)
         causes = data_loss(ledger, config.curate.max_error_share, config.curate.max_unread_files)
         if causes:
             raise DataLost(ledger, causes)
     return ledger
+
+
+def _run(runner_name: str, options, build):
+    """A pipeline built by `build(pipeline)`, run to the end; its result."""
+    pipeline = beam.Pipeline(runner=make_runner(runner_name), options=options)
+    build(pipeline)
+    result = pipeline.run()
+    result.wait_until_finish()
+    return result
 
 
 def apply_flags(config: Config, sources: Sequence[str], langs: Optional[str], lang_threshold: Optional[float],

@@ -32,17 +32,19 @@ from tokenmill.pipeline.config import Config
 from tokenmill.pipeline.ledger import LEDGER_FILE, WriteLedger
 from tokenmill.pipeline.schema import ConfigError
 from tokenmill.pipeline.storage import delete_matching, move_tree, remove_tree
-from tokenmill.pipeline.stages import STAGES, quality_model_rules, settings_for, source_stages
+from tokenmill.pipeline.stages import (STAGES, NearDedupSettings, ParagraphDedupSettings, quality_model_rules,
+                                      settings_for, source_stages)
 from tokenmill.transforms.apply_verdicts import ApplyVerdicts
+from tokenmill.transforms.components import rounds_for
 from tokenmill.transforms.exact_dedup import ExactDedup
-from tokenmill.transforms.files import replace, sweep, write_file
+from tokenmill.transforms.files import read_lines, replace, sweep, write_file
 from tokenmill.transforms.formats import ReadOptions
 from tokenmill.transforms.join import DocIds
 from tokenmill.transforms.near_dedup import NearDedup
 from tokenmill.transforms.paragraph_dedup import SIGNAL_TYPES as PARAGRAPH_SIGNALS
 from tokenmill.transforms.paragraph_dedup import ParagraphDedup
 from tokenmill.transforms.quality_model import ModelStage
-from tokenmill.transforms.signature_files import signature_files
+from tokenmill.transforms.signature_files import signature_files, signature_rows
 from tokenmill.transforms.staging import (EVENTS, EXACT, NEAR, PARAGRAPHS, SHARDS, Corpus, NearKeys, Shard, StageShards,
                                           write_manifest)
 from tokenmill.transforms.write import document_schema
@@ -137,6 +139,7 @@ def glob_root(pattern: str) -> str:
 STAGING = "_staging"  # under the output: the manifest, staged shards, receipts, signatures and pass 3's outputs
 MANIFEST = "inputs.parquet"
 EARLIER_SIGNATURES = "earlier-signatures.txt"  # one path a line, in the order near-dedup numbers them
+NEAR_NODES = "near-dedup-nodes.txt"  # pass 1's bound on the documents near dedup compares (build_pass_one)
 
 
 def staging_folder(output: str) -> str:
@@ -151,6 +154,10 @@ def earlier_signatures_path(output: str) -> str:
     return f"{staging_folder(output)}/{EARLIER_SIGNATURES}"
 
 
+def near_nodes_path(output: str) -> str:
+    return f"{staging_folder(output)}/{NEAR_NODES}"
+
+
 def split_document_stages(used: list[str]) -> tuple[list[str], list[str]]:
     """(document stages before the corpus stages: pass 1, document stages after them: pass 3)."""
     corpus = [i for i, name in enumerate(used) if STAGES[name].kind == "corpus"]
@@ -162,9 +169,22 @@ def split_document_stages(used: list[str]) -> tuple[list[str], list[str]]:
     return used[:corpus[0]], used[corpus[-1] + 1:]
 
 
-def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) -> None:
-    """Add the curation graph to `pipeline`: stream and stage (pass 1), decide on keys (pass 2), apply
-    the verdicts shard by shard (pass 3), then the ledger. No document text crosses a shuffle."""
+@dataclass(frozen=True)
+class _Stages:
+    """What the graph's passes share: the stages in use, split around the corpus stages and built per
+    source, the corpus stages' settings and the signals' types."""
+
+    used: list[str]
+    chains_before: dict
+    chains_after: dict
+    signal_types: dict[str, str]
+    models: Optional[ModelStage]
+    corpus: Corpus
+    near: Optional[NearDedupSettings]
+    paragraph: Optional[ParagraphDedupSettings]
+
+
+def _stages(config: Config, plan: CuratePlan) -> _Stages:
     used = [name for name in STAGES if any(name in stages for stages in plan.stages.values())]
     before, after = split_document_stages(used)
     members = {name: frozenset(s for s, stages in plan.stages.items() if name in stages) for name in used}
@@ -191,21 +211,64 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
     near = settings_for(config, "near-dedup") if "near-dedup" in used else None
     signatures = (near.save_signatures or f"{staging}/signatures").rstrip("/") if near else ""
     paragraph = settings_for(config, "paragraph-dedup") if "paragraph-dedup" in used else None
-    ids = DocIds.for_shards(len(plan.inputs) + len(plan.earlier_signatures))
     corpus = Corpus(
-        ids=ids, exact=members.get("exact-dedup", frozenset()), near=members.get("near-dedup", frozenset()),
+        ids=DocIds.for_shards(len(plan.inputs) + len(plan.earlier_signatures)),
+        exact=members.get("exact-dedup", frozenset()), near=members.get("near-dedup", frozenset()),
         paragraphs=members.get("paragraph-dedup", frozenset()),
         paragraph_min_chars=paragraph.min_chars if paragraph else 0,
         near_keys=NearKeys(near.num_perm, near.seed, near.shingle_words, near.bands, near.rows, near.keep,
                            near.keep_signal, signatures) if near else None,
         models=models, keep_rejected=plan.keep_rejected)
-    staged_schema = document_schema(signal_types, rejected=True)
-    settings = {source: pass_one_fingerprint(config, plan, source, before, corpus, staged_schema)
-                for source in plan.stages}
+    return _Stages(used, chains_before, chains_after, signal_types, models, corpus, near, paragraph)
 
-    # Pass 1: stream every file through the document stages into its staged shard; keys come out.
-    staged = pipeline | "Stage" >> StageShards(manifest_path(plan.output), plan.read_options, chains_before, corpus,
-                                               staging, staged_schema, settings)
+
+def _stage_shards(pipeline: beam.Pipeline, config: Config, plan: CuratePlan, stages: _Stages):
+    """Pass 1: every file streamed through the document stages into its staged shard; keys come out."""
+    before, _ = split_document_stages(stages.used)
+    staged_schema = document_schema(stages.signal_types, rejected=True)
+    settings = {source: pass_one_fingerprint(config, plan, source, before, stages.corpus, staged_schema)
+                for source in plan.stages}
+    return pipeline | "Stage" >> StageShards(manifest_path(plan.output), plan.read_options, stages.chains_before,
+                                             stages.corpus, staging_folder(plan.output), staged_schema, settings)
+
+
+def build_pass_one(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) -> None:
+    """Pass 1 as a job of its own, and a bound on the documents near dedup will compare (this run's
+    with band keys, earlier runs' signatures) written to the staging folder: the full graph that follows
+    replays each staged shard's receipt and holds only the component rounds that many documents need
+    (`component_rounds`). On the local runner an empty round still costs two stages of about 30 ms."""
+    stages = _stages(config, plan)
+    staged = _stage_shards(pipeline, config, plan, stages)
+    near_sources, bands = stages.corpus.near, stages.near.bands
+    exact_keepers = staged[EXACT] | "NearExactCopies" >> beam.FlatMap(
+        lambda item: [bands] if item[1].source in near_sources else []).with_output_types(int)
+    band_entries = staged[NEAR] | "BandEntries" >> beam.Map(lambda _: 1).with_output_types(int)
+    earlier = (pipeline | "EarlierList" >> beam.Create([earlier_signatures_path(plan.output)] if plan.earlier_signatures
+                                                        else [])
+               | "EarlierFiles" >> beam.FlatMap(read_lines)
+               | "EarlierRows" >> beam.Map(lambda path: signature_rows(path) * bands).with_output_types(int))
+    nodes_path = near_nodes_path(plan.output)
+    _ = ((exact_keepers, band_entries, earlier) | "Entries" >> beam.Flatten()
+         | "Sum" >> beam.CombineGlobally(sum)
+         | "WriteNodes" >> beam.Map(lambda total: write_file(nodes_path, str(-(-total // bands)).encode())))
+
+
+def component_rounds(config: Config, plan: CuratePlan) -> int:
+    """The component rounds for the documents pass 1 counted (`build_pass_one`), at most max_rounds."""
+    with FileSystems.open(near_nodes_path(plan.output)) as handle:
+        nodes = int(handle.read())
+    return min(settings_for(config, "near-dedup").max_rounds, rounds_for(nodes))
+
+
+def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan,
+                   component_rounds: Optional[int] = None) -> None:
+    """Add the curation graph to `pipeline`: stream and stage (pass 1), decide on keys (pass 2), apply
+    the verdicts shard by shard (pass 3), then the ledger. No document text crosses a shuffle.
+    `component_rounds`: near dedup's rounds (default: its max_rounds)."""
+    stages = _stages(config, plan)
+    used, corpus, near, paragraph, models = stages.used, stages.corpus, stages.near, stages.paragraph, stages.models
+    ids, signal_types, staging = corpus.ids, stages.signal_types, staging_folder(plan.output)
+    staged = _stage_shards(pipeline, config, plan, stages)
     # Pass 2: corpus-wide decisions on keys alone.
     verdicts, notes = [], []
     exact_keepers = pipeline | "NoExactDedup" >> beam.Create([]).with_output_types(int)
@@ -218,7 +281,8 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
             lambda index, shard: [(index, shard.signatures)] if shard.signatures else []
         ).with_output_types(tuple[int, str])
         decided = {"entries": staged[NEAR], "members": exact_keepers, "files": files} | "near-dedup" >> NearDedup(
-            ids, len(plan.inputs), near.bands, near.rows, near.num_perm, near.threshold, near.max_rounds,
+            ids, len(plan.inputs), near.bands, near.rows, near.num_perm, near.threshold,
+            component_rounds or near.max_rounds,
             earlier_signatures_path(plan.output) if plan.earlier_signatures else None)
         verdicts.append(decided["verdicts"])
         notes.append(decided["notes"])
@@ -232,7 +296,7 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
     all_verdicts = (verdicts or [pipeline | "NoVerdicts" >> beam.Create([])]) | "AllVerdicts" >> beam.Flatten()
     # Pass 3: each staged shard read once, its verdicts applied, curated/ and rejected/ written aside.
     applied = ({"shard": staged[SHARDS], "verdict": all_verdicts}
-               | "Apply" >> ApplyVerdicts(staging, chains_after, corpus.paragraphs, models,
+               | "Apply" >> ApplyVerdicts(staging, stages.chains_after, corpus.paragraphs, models,
                                           document_schema(signal_types),
                                           document_schema(signal_types, rejected=True) if plan.keep_rejected else None,
                                           plan.rows_per_shard))

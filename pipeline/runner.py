@@ -4,11 +4,13 @@ Locally the default is Beam's FnApiRunner, named explicitly: the DirectRunner th
 first tries to download the Prism runner, which fails offline and behind firewalls. `workers > 1`
 runs that many worker processes (multi_processing mode). FlinkRunner and SparkRunner share one job
 server per process (below); any other runner (DataflowRunner, PortableRunner) is passed to Beam by name
-with the extra options.
+with the extra options. Importing this module also keeps each DoFn's state and timer specs once Beam
+has inspected them (`_specs_kept_per_dofn`).
 """
 from __future__ import annotations
 
 import difflib
+import weakref
 from typing import Sequence
 
 from apache_beam.metrics.metric import MetricsFilter
@@ -18,6 +20,7 @@ from apache_beam.runners import create_runner
 from apache_beam.runners.portability import flink_runner, spark_runner
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.runners.portability.job_server import JobServer, StopOnExitJobServer
+from apache_beam.transforms import userstate
 
 from tokenmill.pipeline.schema import ConfigError, raise_problems
 
@@ -35,6 +38,29 @@ class Options(PipelineOptions):
         if cls not in views:
             views[cls] = super().view_as(cls)
         return views[cls]
+
+
+def _specs_kept_per_dofn(inspect):
+    """Beam asks for a DoFn's state and timer specs about six times a ParDo while it builds, translates
+    and runs the graph (ParDo's constructor, `to_runner_api`, the bundle processor), and each time it
+    inspects the signature of every method the DoFn has (`userstate.get_dofn_specs`, 0.8 ms): 716
+    times, 0.6 of the 1.6 CPU-s of a one-page curate. A DoFn's methods do not change once it exists,
+    so its specs are kept as long as the DoFn object lives."""
+    found = weakref.WeakKeyDictionary()
+
+    def get_dofn_specs(dofn):
+        try:
+            specs = found.get(dofn)
+            if specs is None:
+                specs = found[dofn] = inspect(dofn)
+        except TypeError:  # a DoFn that cannot be a weak key (unhashable, or slots without a weak reference)
+            specs = inspect(dofn)
+        return set(specs[0]), set(specs[1])
+
+    return get_dofn_specs
+
+
+userstate.get_dofn_specs = _specs_kept_per_dofn(userstate.get_dofn_specs)
 
 
 def pipeline_options(runner: str, workers: int, extra: Sequence[str] = ()) -> PipelineOptions:

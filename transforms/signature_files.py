@@ -52,6 +52,12 @@ def signature_files(folders: Sequence[str]) -> list[str]:
                   for m in FileSystems.match([folder.rstrip("/") + "/*.parquet"])[0].metadata_list)
 
 
+def signature_rows(path: str) -> int:
+    """The number of signatures a file holds (from its footer)."""
+    with FileSystems.open(path) as handle:
+        return pq.ParquetFile(handle).metadata.num_rows
+
+
 class SignatureFile:
     """One signature file in memory, looked up by staged row: the signatures as one uint32 matrix,
     the ranks' columns when asked for. Files of earlier versions count rows by position where they

@@ -176,6 +176,9 @@ class _StageShardFn(beam.DoFn):
         self.read_bytes = Metrics.counter("staging", "read_bytes")
 
     def setup(self):
+        self.reader = None  # the stages are set up at the first shard read: a replaying worker needs none
+
+    def _set_up_stages(self):
         self.reader = ShardReader(self.options)
         self.chains.setup()
         near = self.corpus.near_keys
@@ -190,6 +193,8 @@ class _StageShardFn(beam.DoFn):
             self.reused.inc()
             yield from replayed(receipt)
             return
+        if self.reader is None:
+            self._set_up_stages()
         self.read.inc()
         self.read_bytes.inc(shard.size)
         with ReceiptWriter(receipt, header) as record:

@@ -126,14 +126,14 @@ def startup_phases(pattern: str, out: str) -> dict:
             timed(type(STAGES[stage].build(STAGES[stage].settings(), SourceConfig("warc", [pattern]))), "setup",
                   f"set-up: {stage}")
     timed(job, "plan_curation", "plan")
-    timed(job, "curation_pipeline", "graph")
+    timed(job, "build_pass_one", "graph")
+    timed(job, "build_curation", "graph")
     timed(fn_runner.FnApiRunner, "run_pipeline", "run")
     from tokenmill.pipeline.config import Config
 
     start = cpu_seconds()
     job.curate(Config(sources={"web": SourceConfig("warc", [pattern])}), out, CHAIN)
     phases["after imports"] = cpu_seconds() - start
-    phases["graph"] -= phases["plan"]
     phases["run"] -= sum(cpu for label, cpu in phases.items() if label.startswith("set-up"))
     return phases
 
