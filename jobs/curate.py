@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 
 import apache_beam as beam
 import click
+from apache_beam.options.pipeline_options import DirectOptions
 
 from tokenmill.jobs.report.progress import progress_bar
 from tokenmill.jobs.run_card import Inputs, run_card
@@ -48,10 +49,11 @@ def curate(config: Config, output: str, stages: Optional[list[str]] = None, runn
     ledger shows input lost past the `curate` section's limits. After a crash the same call resumes:
     staged shards whose input and settings are unchanged are reused (the run card counts them).
 
-    On the local runner a run with near dedup is two jobs: pass 1 alone, which counts the documents
-    near dedup will compare, then the whole graph with only the component rounds those need, replaying
-    pass 1's receipts (pipeline/curate.py, `build_pass_one`). Elsewhere one job holds max_rounds rounds:
-    a second job would cost a cluster's submission and start-up, more than the empty rounds."""
+    On the local runner in one process a run with near dedup is two jobs: pass 1 alone, which counts
+    the documents near dedup will compare, then the whole graph with only the component rounds those
+    need, replaying pass 1's receipts (pipeline/curate.py, `build_pass_one`). Elsewhere one job holds
+    max_rounds rounds: a second job would cost a cluster's submission and start-up, or new worker
+    processes, more than the empty rounds."""
     plan, runner_name, options = _launch(config, output, stages, runner, workers, beam_args)
     prepare_run(plan)
     local = runner_name == LOCAL_RUNNER  # remote workers' log lines do not come back here
@@ -63,7 +65,7 @@ def curate(config: Config, output: str, stages: Optional[list[str]] = None, runn
     with run_card("curate", plan.output, config, inputs, runs_on) as card:
         with progress_bar(inputs.files, inputs.bytes) if local else nullcontext():
             rounds, staging = None, None
-            if local and near_dedup:
+            if local and near_dedup and options.view_as(DirectOptions).direct_num_workers <= 1:
                 staging = _run(runner_name, options, lambda pipeline: build_pass_one(pipeline, config, plan))
                 rounds = component_rounds(config, plan)
                 card["component_rounds"] = rounds

@@ -162,7 +162,8 @@ class NearDedupSettings:
     seed: int = 1
     shingle_words: int = 5
     threshold: float = 0.7          # estimated Jaccard a candidate pair must reach
-    max_rounds: int = 20            # component rounds the graph holds: a path of 2^20 settles (transforms/components.py)
+    max_rounds: int = 20            # component rounds the graph holds at most: a path of 2^20 settles (transforms/components.py);
+                                    # the local runner holds only those its documents need (jobs/curate.py)
     keep: Literal["lowest_id", "longest", "best_signal"] = "lowest_id"
     keep_signal: Optional[str] = None
     save_signatures: Optional[str] = None       # folder for this run's signatures (Parquet, one per input file)

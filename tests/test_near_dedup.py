@@ -14,7 +14,9 @@ from tokenmill.filters.document import Document
 from tokenmill.filters.minhash import (MinHasher, detection_probability, normalized_word_bytes, normalized_words,
                                       shingle_hash, shingles)
 from tokenmill.jobs.curate import curate
+from tokenmill.jobs.run_card import read_cards
 from tokenmill.pipeline.config import Config, CurateConfig, SourceConfig
+from tokenmill.transforms.components import rounds_for
 
 
 @pytest.fixture(scope="module", params=["sample", pytest.param("corpus", marks=pytest.mark.corpus)])
@@ -140,11 +142,27 @@ def test_incremental_run_drops_what_an_earlier_run_holds(web_texts, tmp_path):
     run_stage(old, save_signatures=str(signatures))
     assert [p.name for p in signatures.iterdir()] == ["part-00000-0000.parquet"]  # one file per input file
     new = [Document(f"new{i}", "web", t + " Updated.") for i, t in enumerate(web_texts[10:20])]
-    kept, dropped, _ = run_stage(new, earlier_signatures=[str(signatures)])
+    kept, dropped, _ = run_stage(new, tmp_path, earlier_signatures=[str(signatures)])
     assert [d[0] for d in dropped] == [f"new{i}" for i in range(5)]
     assert {d[1] for d in dropped} == {"seen_in_earlier_run"}
     assert dropped[0][2] == "old10"
     assert kept == [f"new{i}" for i in range(5, 10)]
+    rounds = read_cards(str(tmp_path / "out-docs-0"))["curate"]["component_rounds"]
+    assert rounds == rounds_for(15 + 10)  # the earlier run's signatures are nodes too
+
+
+def test_the_local_runner_holds_the_rounds_its_documents_need_and_the_chain_settles(tmp_path):
+    """Pass 1, run alone first, counts 30 documents (and exact dedup's copies: a bound); a chain of 30
+    in-order edits settles in the rounds that count allows, as it does in max_rounds."""
+    docs = chain_of_edits(30, step=30)
+    docs += [Document(f"copy{d.id}", "web", d.text) for d in docs[:3]]
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(json.dumps({"id": d.id, "text": d.text}) + "\n" for d in docs))
+    config = Config(sources={"web": SourceConfig("jsonl", [str(path)])}, stages={"near-dedup": {"threshold": 0.8}})
+    ledger = curate(config, str(tmp_path / "out"), ["exact-dedup", "near-dedup"])
+    assert read_cards(str(tmp_path / "out"))["curate"]["component_rounds"] == rounds_for(33) == 8
+    assert ledger["balanced"] and ledger["notes"]["web"] == {}
+    assert ledger["removed"]["web"] == {"exact-dedup/duplicate": 3, "near-dedup/duplicate": 29}
 
 
 def chain_of_edits(length: int, step: int = 40):
