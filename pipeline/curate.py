@@ -11,6 +11,10 @@
     ledger:     events of passes 1 and 3, counted ─► ledger.json; then curated/, rejected/ and the
                 ledger replace the previous run's, and the staging folder is removed
 
+Where a second job is cheap (the local runner in one process, jobs/curate.py) pass 1 first runs alone
+(`build_pass_one`) and counts the documents near dedup will compare; the whole graph then replays its
+receipts and holds only the component rounds that count needs (`component_rounds`).
+
 A run that stops early leaves its staging folder: the rerun of the same command replays each staged
 shard whose input file (path, size, modification time) and pass-1 settings are unchanged
 (transforms/staging.py's receipts), reads only the others, and publishes nothing until its own
@@ -233,14 +237,16 @@ def _stage_shards(pipeline: beam.Pipeline, config: Config, plan: CuratePlan, sta
 
 
 def build_pass_one(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) -> None:
-    """Pass 1 as a job of its own, and a bound on the documents near dedup will compare (this run's
-    with band keys, earlier runs' signatures) written to the staging folder: the full graph that follows
-    replays each staged shard's receipt and holds only the component rounds that many documents need
-    (`component_rounds`). On the local runner an empty round still costs two stages of about 30 ms."""
+    """Pass 1 of a run with near dedup as a job of its own, and a bound on the documents near dedup
+    will compare (this run's with band keys, earlier runs' signatures) written to the staging folder:
+    the full graph that follows replays each staged shard's receipt and holds only the component rounds
+    that many documents need (`component_rounds`). On the local runner an empty round still costs two
+    stages of about 30 ms."""
     stages = _stages(config, plan)
     staged = _stage_shards(pipeline, config, plan, stages)
+    # Counted in band entries: a document with words has `bands` of them.
     near_sources, bands = stages.corpus.near, stages.near.bands
-    exact_keepers = staged[EXACT] | "NearExactCopies" >> beam.FlatMap(
+    exact_copies = staged[EXACT] | "NearExactCopies" >> beam.FlatMap(
         lambda item: [bands] if item[1].source in near_sources else []).with_output_types(int)
     band_entries = staged[NEAR] | "BandEntries" >> beam.Map(lambda _: 1).with_output_types(int)
     earlier = (pipeline | "EarlierList" >> beam.Create([earlier_signatures_path(plan.output)] if plan.earlier_signatures
@@ -248,7 +254,7 @@ def build_pass_one(pipeline: beam.Pipeline, config: Config, plan: CuratePlan) ->
                | "EarlierFiles" >> beam.FlatMap(read_lines)
                | "EarlierRows" >> beam.Map(lambda path: signature_rows(path) * bands).with_output_types(int))
     nodes_path = near_nodes_path(plan.output)
-    _ = ((exact_keepers, band_entries, earlier) | "Entries" >> beam.Flatten()
+    _ = ((exact_copies, band_entries, earlier) | "Entries" >> beam.Flatten()
          | "Sum" >> beam.CombineGlobally(sum)
          | "WriteNodes" >> beam.Map(lambda total: write_file(nodes_path, str(-(-total // bands)).encode())))
 
