@@ -64,13 +64,13 @@ def curate(config: Config, output: str, stages: Optional[list[str]] = None, runn
     near_dedup = any("near-dedup" in chain for chain in plan.stages.values())
     with run_card("curate", plan.output, config, inputs, runs_on) as card:
         with progress_bar(inputs.files, inputs.bytes) if local else nullcontext():
-            rounds, staging = None, None
+            rounds, pass_one = None, None
             if local and near_dedup and options.view_as(DirectOptions).direct_num_workers <= 1:
-                staging = _run(runner_name, options, lambda pipeline: build_pass_one(pipeline, config, plan))
+                pass_one = _run(runner_name, options, lambda pipeline: build_pass_one(pipeline, config, plan))
                 rounds = component_rounds(config, plan)
                 card["component_rounds"] = rounds
             result = _run(runner_name, options, lambda pipeline: build_curation(pipeline, config, plan, rounds))
-        card["staged_files"] = counters(staging or result, "staging")
+        card["staged_files"] = counters(pass_one or result, "staging")  # pass 1's reads, not the replays'
         ledger = read_ledger(plan.output)
         causes = data_loss(ledger, config.curate.max_error_share, config.curate.max_unread_files)
         if causes:
