@@ -21,14 +21,14 @@ from tokenmill.pipeline.schema import ConfigError
 
 
 def curation_pipeline(config: Config, output: str, stages: Optional[list[str]] = None, runner: Optional[str] = None,
-                      workers: Optional[int] = None, beam_args: Sequence[str] = (),
-                      component_rounds: Optional[int] = None) -> tuple[beam.Pipeline, CuratePlan]:
-    """The curation graph on a pipeline for `runner`, built but not run. The config is checked first as
+                      workers: Optional[int] = None, beam_args: Sequence[str] = ()) -> tuple[beam.Pipeline, CuratePlan]:
+    """The curation graph on a pipeline for `runner`, built but not run: one job, with near dedup's
+    max_rounds component rounds, as a cluster runs it (`curate`). The config is checked first as
     `load_config` checks a file's (one made in Python too: side files, optional packages), then the
     runner's options."""
     plan, runner_name, options = _launch(config, output, stages, runner, workers, beam_args)
     pipeline = beam.Pipeline(runner=make_runner(runner_name), options=options)
-    build_curation(pipeline, config, plan, component_rounds)
+    build_curation(pipeline, config, plan)
     return pipeline, plan
 
 

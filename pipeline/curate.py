@@ -266,11 +266,10 @@ def component_rounds(config: Config, plan: CuratePlan) -> int:
     return min(settings_for(config, "near-dedup").max_rounds, rounds_for(nodes))
 
 
-def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan,
-                   component_rounds: Optional[int] = None) -> None:
+def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan, rounds: Optional[int] = None) -> None:
     """Add the curation graph to `pipeline`: stream and stage (pass 1), decide on keys (pass 2), apply
     the verdicts shard by shard (pass 3), then the ledger. No document text crosses a shuffle.
-    `component_rounds`: near dedup's rounds (default: its max_rounds)."""
+    `rounds`: near dedup's component rounds (default: its max_rounds)."""
     stages = _stages(config, plan)
     used, corpus, near, paragraph, models = stages.used, stages.corpus, stages.near, stages.paragraph, stages.models
     ids, signal_types, staging = corpus.ids, stages.signal_types, staging_folder(plan.output)
@@ -288,7 +287,7 @@ def build_curation(pipeline: beam.Pipeline, config: Config, plan: CuratePlan,
         ).with_output_types(tuple[int, str])
         decided = {"entries": staged[NEAR], "members": exact_keepers, "files": files} | "near-dedup" >> NearDedup(
             ids, len(plan.inputs), near.bands, near.rows, near.num_perm, near.threshold,
-            component_rounds or near.max_rounds,
+            rounds or near.max_rounds,
             earlier_signatures_path(plan.output) if plan.earlier_signatures else None)
         verdicts.append(decided["verdicts"])
         notes.append(decided["notes"])
