@@ -8,10 +8,13 @@ no match crosses the character that ends a run.
 """
 from __future__ import annotations
 
+import json
 import re
 import sys
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -119,11 +122,42 @@ def _every_character() -> str:
 
 @lru_cache(maxsize=None)
 def explicit_class(alphabet: tuple[str, ...], flags: int, engine) -> str:
-    """The characters `engine` matches with `[alphabet]` under `flags`, as ranges of a class body
-    (each match of the class repeated over every code point is one range)."""
+    """The characters `engine` matches with `[alphabet]` under `flags`, as ranges of a class body:
+    from the table shipped with the package where it was built with this Python's and `regex`'s
+    Unicode data, else spelled out here (`spell_class`, about 50 ms)."""
+    key = (alphabet, flags, engine.__name__)
+    ASKED.add(key)
+    shipped = shipped_classes().get(key)
+    return shipped if shipped is not None else spell_class(alphabet, flags, engine)
+
+
+ASKED: set[tuple[tuple[str, ...], int, str]] = set()  # every class asked for in this process (what the table ships)
+SPELLED_CLASSES = Path(__file__).parent / "data" / "spelled_classes.json"
+
+
+def spell_class(alphabet: tuple[str, ...], flags: int, engine) -> str:
+    """`explicit_class` worked out: each match of the class repeated over every code point is one range."""
     ranges = engine.compile(f"[{''.join(alphabet)}]+", flags).finditer(_every_character())
     return "".join(re.escape(chr(m.start())) + (f"-{re.escape(chr(m.end() - 1))}" if m.end() - 1 > m.start() else "")
                    for m in ranges)
+
+
+def unicode_versions() -> dict[str, str]:
+    """What a spelled-out class depends on: Python's version and Unicode data (`re`), and `regex`'s."""
+    import regex
+
+    return {"python": "%d.%d" % sys.version_info[:2], "unicodedata": unicodedata.unidata_version,
+            "regex": regex.__version__}
+
+
+@lru_cache(maxsize=1)
+def shipped_classes() -> dict[tuple[tuple[str, ...], int, str], str]:
+    """The shipped table of spelled-out classes, by (alphabet, flags, engine's name); empty where it
+    was built with other Unicode data than this process has."""
+    table = json.loads(SPELLED_CLASSES.read_text(encoding="utf-8"))
+    if table["versions"] != unicode_versions():
+        return {}
+    return {(tuple(alphabet), flags, engine): body for engine, flags, alphabet, body in table["classes"]}
 
 
 _CLASS = re.compile(r"\[((?:\\.|[^\]\\])+)\]")  # a character class without nested classes

@@ -157,6 +157,34 @@ def test_windows_hold_every_match_and_its_context():
     assert runs.around(text, 1) == (1, 1)  # "d" is not in the alphabet
 
 
+def test_the_shipped_classes_are_what_this_python_spells_out_for_every_class_the_stage_asks():
+    """filters/data/spelled_classes.json equals what `python -m tokenmill.filters.pii_classes` writes
+    here (a recognizer, Python or `regex` changed: rebuild it)."""
+    from tokenmill.filters.pii_classes import spelled_table
+    from tokenmill.filters.regex_windows import SPELLED_CLASSES, unicode_versions
+
+    shipped = json.loads(SPELLED_CLASSES.read_text(encoding="utf-8"))
+    if shipped["versions"] != unicode_versions():
+        pytest.skip(f"the table is for {shipped['versions']}, this process has {unicode_versions()}")
+    assert spelled_table() == shipped, "rebuild it: python -m tokenmill.filters.pii_classes"
+
+
+def test_a_shipped_class_is_read_not_spelled_and_any_other_is_spelled(monkeypatch):
+    import regex
+
+    import tokenmill.filters.regex_windows as windows
+
+    spelled = []
+    monkeypatch.setattr(windows, "spell_class", lambda *key: spelled.append(key) or "x")
+    monkeypatch.setattr(windows, "shipped_classes", lambda: {(("a-z",), regex.IGNORECASE, "regex"): "a-z\u017f\u212a"})
+    windows.explicit_class.cache_clear()
+    try:
+        assert windows.explicit_class(("a-z",), regex.IGNORECASE, regex) == "a-z\u017f\u212a"
+        assert windows.explicit_class(("a-z",), 0, regex) == "x" and spelled == [(("a-z",), 0, regex)]
+    finally:
+        windows.explicit_class.cache_clear()
+
+
 def test_prescans_without_ignorecase_match_as_presidio_flags_them(pii_texts):
     """`case_free` spells IGNORECASE out in the classes (the dotless i, long s and Kelvin sign
     included) and drops the flag: the same matches, found several times faster."""
