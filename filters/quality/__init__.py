@@ -33,7 +33,7 @@ class Sanity:
         return SanityFilter(self.min_chars, self.min_words_per_char).thresholds()
 
     def check(self, stats: TextStats, doc: Document) -> Optional[str]:
-        return SanityFilter(self.min_chars, self.min_words_per_char).check(doc, lambda: len(stats.whitespace_words))
+        return SanityFilter(self.min_chars, self.min_words_per_char).check(doc, lambda: stats.whitespace_word_count)
 
 
 RULE_SET_ORDER = ("sanity", "gopher_repetition", "gopher_quality", "c4", "fineweb", "code")

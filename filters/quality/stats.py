@@ -13,6 +13,11 @@ repeated word n-grams are found level by level from integer word ids, only where
 are left and by a dict where few are, never by building tuples of strings. Every value is the one the
 plain per-word definitions give, exactly (tests/test_quality_reference.py compares them row by row
 with the earlier implementation; tests/test_quality.py with the definitions).
+
+Where the install built `_scan` (filters/quality/_scan.c: one pass in C over the text for the word
+counts, letters and bare forms, and the n-gram levels over integer word ids), the word statistics of a
+text without a CJK or Thai character come from it instead: the same values, without a Python call per
+token (tests/test_quality_scan.py compares the two paths on generated and real text).
 """
 from __future__ import annotations
 
@@ -23,6 +28,11 @@ from operator import itemgetter, not_
 from typing import NamedTuple, Optional, Union
 
 import numpy as np
+
+try:  # the C word scan, built where the install found a C compiler
+    from tokenmill.filters.quality import _scan
+except ImportError:
+    _scan = None
 
 _UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f"
 UNSPACED_CHARACTER = re.compile(f"[{_UNSPACED}]")
@@ -86,6 +96,19 @@ class _Repeats(NamedTuple):
     starts: Union[np.ndarray, list[int]]
     keys: Union[np.ndarray, list[int]]
     top: tuple[int, int]
+
+
+class _Scanned(NamedTuple):
+    """What `_scan.words` measures of a text (its docstring says how)."""
+
+    tokens: int
+    words: int
+    word_chars: int
+    tokens_with_letter: int
+    forms: list[str]
+    word_ids: bytes
+    chars_before: bytes
+    bare_chars: int
 
 
 NOTHING_REPEATS = _Repeats([], [], (0, 0))
@@ -165,6 +188,19 @@ class TextStats:
         return self.text.split()
 
     @cached
+    def _scanned(self) -> Optional[_Scanned]:
+        """The C scan's values; None where `_scan` is not built or a CJK or Thai character stands in
+        the text (the properties below then compute the same values in Python)."""
+        values = _scan and _scan.words(self.text, PUNCTUATION_STRING)
+        return values and _Scanned(*values)
+
+    @property
+    def whitespace_word_count(self) -> int:
+        """`len(text.split())`."""
+        scanned = self._scanned
+        return scanned.tokens if scanned else len(self.whitespace_words)
+
+    @cached
     def _distinct_whitespace_words(self) -> dict[str, None]:
         return dict.fromkeys(self.whitespace_words)
 
@@ -188,11 +224,14 @@ class TextStats:
 
     @property
     def token_count(self) -> int:
-        return len(self.tokens)
+        scanned = self._scanned
+        return scanned.tokens if scanned else len(self.tokens)
 
     @cached
     def word_count(self) -> int:
         """Tokens that are not pure punctuation (Gopher counts words without symbols)."""
+        if self._scanned:
+            return self._scanned.words
         if "_vocabulary" in self.__dict__:  # counted by distinct token already
             return int(self._vocabulary.counts[self._vocabulary.is_word].sum())
         tokens = self.tokens  # one pass, no ids; a token of letters and digits only needs no stripping
@@ -202,6 +241,8 @@ class TextStats:
 
     @cached
     def word_chars(self) -> int:
+        if self._scanned:
+            return self._scanned.word_chars
         vocabulary = self._vocabulary
         lengths = np.fromiter(map(len, vocabulary.tokens), dtype=np.intp, count=len(vocabulary.tokens))
         return int((vocabulary.counts * lengths)[vocabulary.is_word].sum())
@@ -209,6 +250,8 @@ class TextStats:
     @cached
     def tokens_with_letter(self) -> int:
         """Tokens holding a letter (`str.isalpha`; a "..." token holds none)."""
+        if self._scanned:
+            return self._scanned.tokens_with_letter
         vocabulary = self._vocabulary
         letters = np.fromiter(map(str.isalpha, vocabulary.stripped), dtype=bool, count=len(vocabulary.tokens))
         unsure = np.flatnonzero(~letters)  # not all letters between the punctuation: "don't", "2024", "x²"
@@ -230,6 +273,8 @@ class TextStats:
     def bare_words(self) -> set[str]:
         """The distinct words lower-cased, the punctuation around them removed ("Frank," and "Frank."
         are one word): what the stop-word rule reads."""
+        if self._scanned:
+            return set(self._scanned.forms)
         return set(self._bare_ids) - {""}
 
     @cached
@@ -270,6 +315,18 @@ class TextStats:
         ids = self._words.id_list
         return _repeats(list(range(len(ids))), ids)
 
+    def _scanned_ngrams(self, n: int) -> tuple[int, int, int]:
+        """`_scan.ngrams`' row for n (top count, its bare characters, the bare characters covered),
+        computed for every n up to at least 10 at the first call."""
+        if n < 1:
+            raise ValueError(f"n-grams of {n} words")
+        rows = self.__dict__.get("_ngram_rows")
+        if rows is None or len(rows) < n:
+            scanned = self._scanned
+            rows = self.__dict__["_ngram_rows"] = _scan.ngrams(scanned.word_ids, scanned.chars_before,
+                                                                len(scanned.forms), max(n, 10))
+        return rows[n - 1]
+
     def _repeated(self, n: int) -> _Repeats:
         """The repeated word n-grams. One repeats only where the (n-1)-grams at its start and at the
         next word both repeat, so only those starts are looked at; its key is the (n-1)-gram's key (a
@@ -306,6 +363,9 @@ class TextStats:
         """Characters of the most frequent word n-gram, as written (words joined by a space), times
         its count, over the characters of the text (Rae et al. 2021: the fraction of characters
         contained within the most frequent n-gram). Of n-grams as frequent, the first to occur."""
+        if self._scanned:
+            count, chars, _ = self._scanned_ngrams(n)
+            return (chars + n - 1) * count / len(self.text) if count else 0.0
         words = self._words
         if len(words.id_list) < n or not self.text:
             return 0.0
@@ -319,6 +379,8 @@ class TextStats:
     def duplicated_ngram_char_share(self, n: int) -> float:
         """Characters of words covered by word n-grams that occur more than once, over all word characters
         (each word counted once however many repeated n-grams cover it; Rae et al. 2021)."""
+        if self._scanned:
+            return self._scanned_ngrams(n)[2] / self._scanned.bare_chars if self._scanned.words >= n else 0.0
         words = self._words
         if len(words.id_list) < n:
             return 0.0

@@ -1,0 +1,430 @@
+/* The quality rules' word statistics in one pass over a text, and their repeated word n-grams.
+
+   `words` and `ngrams` compute what filters/quality/stats.py defines and computes in Python (where this
+   module is not built, and for texts holding a Chinese, Japanese or Thai character), exactly: words
+   split where `str.split` splits (Py_UNICODE_ISSPACE), letters as `str.isalpha` finds them, the bare
+   form of a word lower-cased by `str.lower` itself wherever a character is not ASCII.
+   tests/test_quality_scan.py compares the two on generated and real text. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---- growable arrays ---- */
+
+typedef struct {
+    int64_t *items;
+    Py_ssize_t size, capacity;
+} Int64s;
+
+static int int64s_push(Int64s *array, int64_t value) {
+    if (array->size == array->capacity) {
+        Py_ssize_t capacity = array->capacity ? 2 * array->capacity : 1024;
+        int64_t *items = PyMem_Realloc(array->items, capacity * sizeof(int64_t));
+        if (!items) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        array->items = items;
+        array->capacity = capacity;
+    }
+    array->items[array->size++] = value;
+    return 0;
+}
+
+static PyObject *int64s_bytes(const Int64s *array) {
+    return PyBytes_FromStringAndSize((const char *)array->items, array->size * (Py_ssize_t)sizeof(int64_t));
+}
+
+/* ---- the distinct bare forms: an open-addressing table over their characters ---- */
+
+typedef struct {
+    uint64_t hash;
+    Py_ssize_t offset, length, id; /* id -1: empty */
+} Slot;
+
+typedef struct {
+    Slot *slots;
+    Py_ssize_t mask, used;
+    Py_UCS4 *chars; /* every distinct form's characters, one after another */
+    Py_ssize_t chars_used, chars_capacity;
+} Forms;
+
+static uint64_t hash_chars(const Py_UCS4 *chars, Py_ssize_t length) {
+    uint64_t hash = 1469598103934665603ULL; /* FNV-1a */
+    for (Py_ssize_t i = 0; i < length; i++) {
+        hash = (hash ^ chars[i]) * 1099511628211ULL;
+    }
+    return hash ^ (hash >> 29);
+}
+
+static int forms_init(Forms *forms) {
+    forms->mask = 1023;
+    forms->used = 0;
+    forms->slots = PyMem_Malloc((forms->mask + 1) * sizeof(Slot));
+    forms->chars = NULL;
+    forms->chars_used = forms->chars_capacity = 0;
+    if (!forms->slots) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i <= forms->mask; i++) forms->slots[i].id = -1;
+    return 0;
+}
+
+static void forms_free(Forms *forms) {
+    PyMem_Free(forms->slots);
+    PyMem_Free(forms->chars);
+}
+
+static int forms_grow(Forms *forms) {
+    Py_ssize_t mask = 2 * (forms->mask + 1) - 1;
+    Slot *slots = PyMem_Malloc((mask + 1) * sizeof(Slot));
+    if (!slots) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i <= mask; i++) slots[i].id = -1;
+    for (Py_ssize_t i = 0; i <= forms->mask; i++) {
+        if (forms->slots[i].id < 0) continue;
+        Py_ssize_t at = forms->slots[i].hash & mask;
+        while (slots[at].id >= 0) at = (at + 1) & mask;
+        slots[at] = forms->slots[i];
+    }
+    PyMem_Free(forms->slots);
+    forms->slots = slots;
+    forms->mask = mask;
+    return 0;
+}
+
+/* The id of the form `chars` (ids in order of first occurrence); a new form is appended to `list`.
+   -1 on error. */
+static Py_ssize_t forms_id(Forms *forms, const Py_UCS4 *chars, Py_ssize_t length, PyObject *list) {
+    uint64_t hash = hash_chars(chars, length);
+    Py_ssize_t at = hash & forms->mask;
+    for (; forms->slots[at].id >= 0; at = (at + 1) & forms->mask) {
+        Slot *slot = &forms->slots[at];
+        if (slot->hash == hash && slot->length == length &&
+            memcmp(forms->chars + slot->offset, chars, length * sizeof(Py_UCS4)) == 0) {
+            return slot->id;
+        }
+    }
+    if (forms->chars_used + length > forms->chars_capacity) {
+        Py_ssize_t capacity = 2 * (forms->chars_used + length) + 1024;
+        Py_UCS4 *grown = PyMem_Realloc(forms->chars, capacity * sizeof(Py_UCS4));
+        if (!grown) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        forms->chars = grown;
+        forms->chars_capacity = capacity;
+    }
+    PyObject *form = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, chars, length);
+    if (!form || PyList_Append(list, form) < 0) {
+        Py_XDECREF(form);
+        return -1;
+    }
+    Py_DECREF(form);
+    memcpy(forms->chars + forms->chars_used, chars, length * sizeof(Py_UCS4));
+    Slot slot = {hash, forms->chars_used, length, forms->used};
+    forms->slots[at] = slot;
+    forms->chars_used += length;
+    forms->used++;
+    if (2 * forms->used > forms->mask && forms_grow(forms) < 0) return -1;
+    return slot.id;
+}
+
+/* ---- words ---- */
+
+static int is_unspaced(Py_UCS4 c) { /* stats.py's _UNSPACED: kana, CJK ideographs, Thai */
+    return (c >= 0x3040 && c <= 0x30ff) || (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff) ||
+           (c >= 0xf900 && c <= 0xfaff) || (c >= 0x0e00 && c <= 0x0e7f);
+}
+
+typedef struct {
+    unsigned char ascii[128];
+    Py_UCS4 other[64];
+    Py_ssize_t others;
+} Punctuation;
+
+static int punctuation_init(Punctuation *set, PyObject *characters) {
+    memset(set, 0, sizeof(*set));
+    int kind = PyUnicode_KIND(characters);
+    const void *data = PyUnicode_DATA(characters);
+    for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(characters); i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 128) {
+            set->ascii[c] = 1;
+        } else if (set->others < 64) {
+            set->other[set->others++] = c;
+        } else {
+            PyErr_SetString(PyExc_ValueError, "at most 64 non-ASCII punctuation characters");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int is_punctuation(const Punctuation *set, Py_UCS4 c) {
+    if (c < 128) return set->ascii[c];
+    for (Py_ssize_t i = 0; i < set->others; i++) {
+        if (set->other[i] == c) return 1;
+    }
+    return 0;
+}
+
+/* The bare form of text[start:end] (no punctuation at either end) into `*scratch`: lower-cased in C
+   where every character is ASCII, by str.lower otherwise. Its length, -1 on error. */
+static Py_ssize_t bare_form(PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize_t end,
+                            Py_UCS4 **scratch, Py_ssize_t *capacity) {
+    Py_ssize_t length = end - start;
+    int ascii = 1;
+    for (Py_ssize_t i = start; i < end && ascii; i++) ascii = PyUnicode_READ(kind, data, i) < 128;
+    PyObject *lowered = NULL;
+    if (!ascii) {
+        PyObject *word = PyUnicode_Substring(text, start, end);
+        if (!word) return -1;
+        lowered = PyObject_CallMethod(word, "lower", NULL);
+        Py_DECREF(word);
+        if (!lowered) return -1;
+        length = PyUnicode_GET_LENGTH(lowered);
+    }
+    if (length > *capacity) {
+        Py_UCS4 *grown = PyMem_Realloc(*scratch, 2 * length * sizeof(Py_UCS4));
+        if (!grown) {
+            Py_XDECREF(lowered);
+            PyErr_NoMemory();
+            return -1;
+        }
+        *scratch = grown;
+        *capacity = 2 * length;
+    }
+    if (ascii) {
+        for (Py_ssize_t i = 0; i < length; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, start + i);
+            (*scratch)[i] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+        }
+    } else {
+        int lowered_kind = PyUnicode_KIND(lowered);
+        const void *lowered_data = PyUnicode_DATA(lowered);
+        for (Py_ssize_t i = 0; i < length; i++) (*scratch)[i] = PyUnicode_READ(lowered_kind, lowered_data, i);
+        Py_DECREF(lowered);
+    }
+    return length;
+}
+
+static int is_letter(Py_UCS4 c) {
+    if (c < 128) return (c | 32) >= 'a' && (c | 32) <= 'z';
+    return Py_UNICODE_ISALPHA(c);
+}
+
+PyDoc_STRVAR(words_doc,
+"words(text, punctuation) -> (tokens, words, word_chars, tokens_with_letter, forms, word_ids, chars_before,\n"
+"bare_chars) "
+"or None where `text` holds a Chinese, Japanese or Thai character.\n\n"
+"Tokens are `text.split()`; a word is a token with something left after `.strip(punctuation)`, and\n"
+"`word_chars` the characters of the words' tokens. `forms`: the distinct bare forms (stripped, then\n"
+"lower-cased) in order of first occurrence; `word_ids`: each word's index in `forms`, and\n"
+"`chars_before`: the characters of the bare forms before each word, as native int64 bytes; `bare_chars`:\n"
+"those of all the words.");
+
+static PyObject *words(PyObject *module, PyObject *args) {
+    PyObject *text, *characters;
+    if (!PyArg_ParseTuple(args, "UU:words", &text, &characters)) return NULL;
+    Punctuation punctuation;
+    if (punctuation_init(&punctuation, characters) < 0) return NULL;
+
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Py_ssize_t tokens = 0, word_count = 0, word_chars = 0, with_letter = 0, scratch_capacity = 0;
+    Int64s word_ids = {NULL, 0, 0}, chars_before = {NULL, 0, 0};
+    Py_UCS4 *scratch = NULL;
+    Forms forms;
+    PyObject *list = PyList_New(0), *result = NULL;
+    if (!list || forms_init(&forms) < 0) {
+        Py_XDECREF(list);
+        return NULL;
+    }
+    if (int64s_push(&chars_before, 0) < 0) goto done;
+
+    Py_ssize_t i = 0;
+    for (;;) {
+        while (i < n && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i))) i++;
+        if (i >= n) break;
+        Py_ssize_t start = i;
+        int letter = 0;
+        for (; i < n; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (Py_UNICODE_ISSPACE(c)) break;
+            if (c >= 0x0e00 && is_unspaced(c)) {
+                result = Py_None;
+                Py_INCREF(result);
+                goto done;
+            }
+            if (!letter) letter = is_letter(c);
+        }
+        Py_ssize_t end = i, bare_start = start, bare_end = end;
+        tokens++;
+        with_letter += letter;
+        while (bare_start < end && is_punctuation(&punctuation, PyUnicode_READ(kind, data, bare_start))) bare_start++;
+        while (bare_end > bare_start && is_punctuation(&punctuation, PyUnicode_READ(kind, data, bare_end - 1))) bare_end--;
+        if (bare_start == bare_end) continue;
+        word_count++;
+        word_chars += end - start;
+        Py_ssize_t length = bare_form(text, kind, data, bare_start, bare_end, &scratch, &scratch_capacity);
+        if (length < 0) goto done;
+        Py_ssize_t id = forms_id(&forms, scratch, length, list);
+        if (id < 0 || int64s_push(&word_ids, id) < 0 ||
+            int64s_push(&chars_before, chars_before.items[chars_before.size - 1] + length) < 0) {
+            goto done;
+        }
+    }
+    PyObject *ids_bytes = int64s_bytes(&word_ids), *before_bytes = int64s_bytes(&chars_before);
+    if (ids_bytes && before_bytes) {
+        result = Py_BuildValue("nnnnONNL", tokens, word_count, word_chars, with_letter, list, ids_bytes, before_bytes,
+                               (long long)chars_before.items[chars_before.size - 1]);
+    } else {
+        Py_XDECREF(ids_bytes);
+        Py_XDECREF(before_bytes);
+    }
+done:
+    Py_DECREF(list);
+    forms_free(&forms);
+    PyMem_Free(scratch);
+    PyMem_Free(word_ids.items);
+    PyMem_Free(chars_before.items);
+    return result;
+}
+
+/* ---- repeated word n-grams ---- */
+
+typedef struct {
+    uint64_t *keys;
+    Py_ssize_t *ranks; /* -1: empty */
+    int bits;
+} Ranks;
+
+/* A dense rank for each distinct key among `count` keys, in order of first occurrence. */
+static Py_ssize_t rank_keys(const uint64_t *keys, Py_ssize_t count, Py_ssize_t *ranks_out) {
+    int bits = 4;
+    while (((Py_ssize_t)1 << bits) < 2 * count) bits++;
+    Py_ssize_t size = (Py_ssize_t)1 << bits, mask = size - 1, distinct = 0;
+    uint64_t *table_keys = PyMem_Malloc(size * sizeof(uint64_t));
+    Py_ssize_t *table_ranks = PyMem_Malloc(size * sizeof(Py_ssize_t));
+    if (!table_keys || !table_ranks) {
+        PyMem_Free(table_keys);
+        PyMem_Free(table_ranks);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < size; i++) table_ranks[i] = -1;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_ssize_t at = (Py_ssize_t)((keys[i] * 0x9E3779B97F4A7C15ULL) >> (64 - bits));
+        while (table_ranks[at] >= 0 && table_keys[at] != keys[i]) at = (at + 1) & mask;
+        if (table_ranks[at] < 0) {
+            table_keys[at] = keys[i];
+            table_ranks[at] = distinct++;
+        }
+        ranks_out[i] = table_ranks[at];
+    }
+    PyMem_Free(table_keys);
+    PyMem_Free(table_ranks);
+    return distinct;
+}
+
+PyDoc_STRVAR(ngrams_doc,
+"ngrams(word_ids, chars_before, vocabulary, max_n) -> [(top_count, top_chars, covered_chars)] for n = 1..max_n\n\n"
+"`word_ids` and `chars_before` as `words` returns them (every id below `vocabulary`). For each n: the\n"
+"count of the most frequent word n-gram that occurs more than once (0 if none does) and the bare\n"
+"characters of its first occurrence; and the bare characters of the words that such n-grams cover.");
+
+static PyObject *ngrams(PyObject *module, PyObject *args) {
+    Py_buffer ids_buffer, before_buffer;
+    Py_ssize_t vocabulary, max_n;
+    if (!PyArg_ParseTuple(args, "y*y*nn:ngrams", &ids_buffer, &before_buffer, &vocabulary, &max_n)) return NULL;
+    const int64_t *ids = ids_buffer.buf, *before = before_buffer.buf;
+    Py_ssize_t words = ids_buffer.len / (Py_ssize_t)sizeof(int64_t);
+    PyObject *result = NULL;
+    Py_ssize_t *starts = PyMem_Malloc((words + 1) * sizeof(Py_ssize_t));
+    Py_ssize_t *ranks = PyMem_Malloc((words + 1) * sizeof(Py_ssize_t));
+    Py_ssize_t *counts = PyMem_Malloc((words + 1) * sizeof(Py_ssize_t));
+    uint64_t *keys = PyMem_Malloc((words + 1) * sizeof(uint64_t));
+    if (before_buffer.len != (words + 1) * (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "chars_before must hold one more value than word_ids");
+        goto done;
+    }
+    if (!starts || !ranks || !counts || !keys) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (!(result = PyList_New(0))) goto done;
+    /* the candidates of n = 1: every word, keyed by its id */
+    Py_ssize_t candidates = words;
+    for (Py_ssize_t p = 0; p < words; p++) {
+        starts[p] = p;
+        keys[p] = (uint64_t)ids[p];
+    }
+    for (Py_ssize_t n = 1; n <= max_n; n++) {
+        Py_ssize_t top = 0, top_start = 0, covered = 0, repeated = 0;
+        Py_ssize_t distinct = candidates ? rank_keys(keys, candidates, ranks) : 0;
+        if (distinct < 0) goto fail;
+        memset(counts, 0, distinct * sizeof(Py_ssize_t));
+        for (Py_ssize_t j = 0; j < candidates; j++) counts[ranks[j]]++;
+        for (Py_ssize_t j = 0; j < candidates; j++) {
+            if (counts[ranks[j]] > top) {  /* the first of the most frequent */
+                top = counts[ranks[j]];
+                top_start = starts[j];
+            }
+        }
+        if (top < 2) top = 0;
+        /* keep the repeated ones (ascending), each with its rank */
+        for (Py_ssize_t j = 0; j < candidates; j++) {
+            if (counts[ranks[j]] > 1) {
+                starts[repeated] = starts[j];
+                ranks[repeated++] = ranks[j];
+            }
+        }
+        for (Py_ssize_t j = 0; j < repeated; j++) {
+            Py_ssize_t end = starts[j] + n;
+            if (j + 1 < repeated && starts[j + 1] < end) end = starts[j + 1];
+            covered += before[end] - before[starts[j]];
+        }
+        PyObject *row = Py_BuildValue("(nnn)", top, top ? (Py_ssize_t)(before[top_start + n] - before[top_start]) : 0,
+                                      covered);
+        if (!row || PyList_Append(result, row) < 0) {
+            Py_XDECREF(row);
+            goto fail;
+        }
+        Py_DECREF(row);
+        /* n + 1: an (n+1)-gram at p repeats only where the n-grams at p and at p + 1 both do */
+        candidates = 0;
+        for (Py_ssize_t j = 0; j + 1 < repeated; j++) {
+            if (starts[j + 1] == starts[j] + 1 && starts[j] + n < words) {
+                starts[candidates] = starts[j];
+                keys[candidates++] = (uint64_t)ranks[j] * (uint64_t)vocabulary + (uint64_t)ids[starts[j] + n];
+            }
+        }
+    }
+    goto done;
+fail:
+    Py_CLEAR(result);
+done:
+    PyMem_Free(starts);
+    PyMem_Free(ranks);
+    PyMem_Free(counts);
+    PyMem_Free(keys);
+    PyBuffer_Release(&ids_buffer);
+    PyBuffer_Release(&before_buffer);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"words", words, METH_VARARGS, words_doc},
+    {"ngrams", ngrams, METH_VARARGS, ngrams_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_scan", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }
