@@ -173,15 +173,20 @@ static int is_punctuation(const Punctuation *set, Py_UCS4 c) {
     return 0;
 }
 
-/* The bare form of text[start:end] (no punctuation at either end) into `*scratch`: lower-cased in C
-   where every character is ASCII, by str.lower otherwise. Its length, -1 on error. */
-static Py_ssize_t bare_form(PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize_t end,
+/* Whether str.lower may map `c` to what Py_UNICODE_TOLOWER does not: to more than one character
+   (U+0130 to "i\u0307", the only such unconditional mapping) or by its context (a final sigma). */
+static int lowers_in_context(Py_UCS4 c) { return c == 0x130 || c == 0x3a3; }
+
+/* The bare form of chars[start:end] (no punctuation at either end) into `*scratch`, lower-cased as
+   str.lower does: character by character, or by str.lower itself for a word holding one of
+   `lowers_in_context`. Its length, -1 on error. */
+static Py_ssize_t bare_form(PyObject *text, const Py_UCS4 *chars, Py_ssize_t start, Py_ssize_t end,
                             Py_UCS4 **scratch, Py_ssize_t *capacity) {
     Py_ssize_t length = end - start;
-    int ascii = 1;
-    for (Py_ssize_t i = start; i < end && ascii; i++) ascii = PyUnicode_READ(kind, data, i) < 128;
+    int simple = 1;
+    for (Py_ssize_t i = start; i < end && simple; i++) simple = chars[i] < 128 || !lowers_in_context(chars[i]);
     PyObject *lowered = NULL;
-    if (!ascii) {
+    if (!simple) {
         PyObject *word = PyUnicode_Substring(text, start, end);
         if (!word) return -1;
         lowered = PyObject_CallMethod(word, "lower", NULL);
@@ -199,10 +204,10 @@ static Py_ssize_t bare_form(PyObject *text, int kind, const void *data, Py_ssize
         *scratch = grown;
         *capacity = 2 * length;
     }
-    if (ascii) {
+    if (simple) {
         for (Py_ssize_t i = 0; i < length; i++) {
-            Py_UCS4 c = PyUnicode_READ(kind, data, start + i);
-            (*scratch)[i] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+            Py_UCS4 c = chars[start + i];
+            (*scratch)[i] = c < 128 ? ((c >= 'A' && c <= 'Z') ? c + 32 : c) : Py_UNICODE_TOLOWER(c);
         }
     } else {
         int lowered_kind = PyUnicode_KIND(lowered);
@@ -219,9 +224,9 @@ static int is_letter(Py_UCS4 c) {
 }
 
 PyDoc_STRVAR(words_doc,
-"words(text, punctuation) -> (tokens, words, word_chars, tokens_with_letter, forms, word_ids, chars_before,\n"
-"bare_chars) "
-"or None where `text` holds a Chinese, Japanese or Thai character.\n\n"
+"words(text, punctuation, forms=True) -> (tokens, words, word_chars, tokens_with_letter, forms, word_ids,\n"
+"chars_before, bare_chars), only the first four with forms=False, or None where `text` holds a Chinese,\n"
+"Japanese or Thai character.\n\n"
 "Tokens are `text.split()`; a word is a token with something left after `.strip(punctuation)`, and\n"
 "`word_chars` the characters of the words' tokens. `forms`: the distinct bare forms (stripped, then\n"
 "lower-cased) in order of first occurrence; `word_ids`: each word's index in `forms`, and\n"
@@ -230,32 +235,34 @@ PyDoc_STRVAR(words_doc,
 
 static PyObject *words(PyObject *module, PyObject *args) {
     PyObject *text, *characters;
-    if (!PyArg_ParseTuple(args, "UU:words", &text, &characters)) return NULL;
+    int with_forms = 1;
+    if (!PyArg_ParseTuple(args, "UU|p:words", &text, &characters, &with_forms)) return NULL;
     Punctuation punctuation;
     if (punctuation_init(&punctuation, characters) < 0) return NULL;
 
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Py_UCS4 *chars = PyUnicode_AsUCS4Copy(text);  /* no switch on the string's kind per character */
+    if (!chars) return NULL;
     Py_ssize_t tokens = 0, word_count = 0, word_chars = 0, with_letter = 0, scratch_capacity = 0;
     Int64s word_ids = {NULL, 0, 0}, chars_before = {NULL, 0, 0};
     Py_UCS4 *scratch = NULL;
-    Forms forms;
+    Forms forms = {NULL, 0, 0, NULL, 0, 0};
     PyObject *list = PyList_New(0), *result = NULL;
-    if (!list || forms_init(&forms) < 0) {
+    if (!list || (with_forms && forms_init(&forms) < 0)) {
         Py_XDECREF(list);
+        PyMem_Free(chars);
         return NULL;
     }
     if (int64s_push(&chars_before, 0) < 0) goto done;
 
     Py_ssize_t i = 0;
     for (;;) {
-        while (i < n && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i))) i++;
+        while (i < n && Py_UNICODE_ISSPACE(chars[i])) i++;
         if (i >= n) break;
         Py_ssize_t start = i;
         int letter = 0;
         for (; i < n; i++) {
-            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            Py_UCS4 c = chars[i];
             if (Py_UNICODE_ISSPACE(c)) break;
             if (c >= 0x0e00 && is_unspaced(c)) {
                 result = Py_None;
@@ -267,18 +274,23 @@ static PyObject *words(PyObject *module, PyObject *args) {
         Py_ssize_t end = i, bare_start = start, bare_end = end;
         tokens++;
         with_letter += letter;
-        while (bare_start < end && is_punctuation(&punctuation, PyUnicode_READ(kind, data, bare_start))) bare_start++;
-        while (bare_end > bare_start && is_punctuation(&punctuation, PyUnicode_READ(kind, data, bare_end - 1))) bare_end--;
+        while (bare_start < end && is_punctuation(&punctuation, chars[bare_start])) bare_start++;
+        while (bare_end > bare_start && is_punctuation(&punctuation, chars[bare_end - 1])) bare_end--;
         if (bare_start == bare_end) continue;
         word_count++;
         word_chars += end - start;
-        Py_ssize_t length = bare_form(text, kind, data, bare_start, bare_end, &scratch, &scratch_capacity);
+        if (!with_forms) continue;
+        Py_ssize_t length = bare_form(text, chars, bare_start, bare_end, &scratch, &scratch_capacity);
         if (length < 0) goto done;
         Py_ssize_t id = forms_id(&forms, scratch, length, list);
         if (id < 0 || int64s_push(&word_ids, id) < 0 ||
             int64s_push(&chars_before, chars_before.items[chars_before.size - 1] + length) < 0) {
             goto done;
         }
+    }
+    if (!with_forms) {
+        result = Py_BuildValue("nnnn", tokens, word_count, word_chars, with_letter);
+        goto done;
     }
     PyObject *ids_bytes = int64s_bytes(&word_ids), *before_bytes = int64s_bytes(&chars_before);
     if (ids_bytes && before_bytes) {
@@ -290,6 +302,7 @@ static PyObject *words(PyObject *module, PyObject *args) {
     }
 done:
     Py_DECREF(list);
+    PyMem_Free(chars);
     forms_free(&forms);
     PyMem_Free(scratch);
     PyMem_Free(word_ids.items);

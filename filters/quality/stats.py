@@ -194,11 +194,19 @@ class TextStats:
         values = _scan and _scan.words(self.text, PUNCTUATION_STRING)
         return values and _Scanned(*values)
 
+    @cached
+    def _counts(self) -> Optional[tuple[int, int, int, int]]:
+        """(tokens, words, word_chars, tokens_with_letter) by C: the whole scan's where it ran, else a
+        scan that only counts (what C4's cleaned text needs); None where `_scanned` is."""
+        if "_scanned" in self.__dict__:
+            return self._scanned and self._scanned[:4]
+        return _scan and _scan.words(self.text, PUNCTUATION_STRING, False)
+
     @property
     def whitespace_word_count(self) -> int:
         """`len(text.split())`."""
-        scanned = self._scanned
-        return scanned.tokens if scanned else len(self.whitespace_words)
+        counts = self._counts
+        return counts[0] if counts else len(self.whitespace_words)
 
     @cached
     def _distinct_whitespace_words(self) -> dict[str, None]:
@@ -224,14 +232,14 @@ class TextStats:
 
     @property
     def token_count(self) -> int:
-        scanned = self._scanned
-        return scanned.tokens if scanned else len(self.tokens)
+        counts = self._counts
+        return counts[0] if counts else len(self.tokens)
 
     @cached
     def word_count(self) -> int:
         """Tokens that are not pure punctuation (Gopher counts words without symbols)."""
-        if self._scanned:
-            return self._scanned.words
+        if self._counts:
+            return self._counts[1]
         if "_vocabulary" in self.__dict__:  # counted by distinct token already
             return int(self._vocabulary.counts[self._vocabulary.is_word].sum())
         tokens = self.tokens  # one pass, no ids; a token of letters and digits only needs no stripping
@@ -241,8 +249,8 @@ class TextStats:
 
     @cached
     def word_chars(self) -> int:
-        if self._scanned:
-            return self._scanned.word_chars
+        if self._counts:
+            return self._counts[2]
         vocabulary = self._vocabulary
         lengths = np.fromiter(map(len, vocabulary.tokens), dtype=np.intp, count=len(vocabulary.tokens))
         return int((vocabulary.counts * lengths)[vocabulary.is_word].sum())
@@ -250,8 +258,8 @@ class TextStats:
     @cached
     def tokens_with_letter(self) -> int:
         """Tokens holding a letter (`str.isalpha`; a "..." token holds none)."""
-        if self._scanned:
-            return self._scanned.tokens_with_letter
+        if self._counts:
+            return self._counts[3]
         vocabulary = self._vocabulary
         letters = np.fromiter(map(str.isalpha, vocabulary.stripped), dtype=bool, count=len(vocabulary.tokens))
         unsure = np.flatnonzero(~letters)  # not all letters between the punctuation: "don't", "2024", "x²"
