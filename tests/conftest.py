@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,21 @@ def output_tree(root: Path, only: tuple[str, ...] = ()) -> dict[str, bytes]:
     "byte-identical output" compares."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and p.name != "run.json" and (not only or p.relative_to(root).parts[0] in only)}
+
+
+@pytest.fixture(params=["c", "python"])
+def quality_scan(request, monkeypatch) -> str:
+    """The quality rules' word statistics computed by the C scan (filters/quality/_scan.c), or by the
+    Python path that computes the same values where the install built no C."""
+    from tokenmill.filters.quality import stats
+
+    if request.param == "python":
+        monkeypatch.setattr(stats, "_scan", None)
+    elif stats._scan is None:
+        if shutil.which("cc") or shutil.which("gcc"):
+            pytest.fail("filters/quality/_scan.c is not built though a C compiler is here: `pip install -e .` again")
+        pytest.skip("no C compiler: the install built no C scan, and the Python path computes the same values")
+    return request.param
 
 
 def pytest_collection_modifyitems(config, items):

@@ -298,13 +298,16 @@ def _plain_ngram_shares(text: str, n: int) -> tuple[float, float]:
     return top_share, sum(len(words[i]) for i in covered) / sum(map(len, words))
 
 
-@pytest.mark.parametrize("in_bulk", [1, 10**9])  # every level through numpy's sort, or every one through a dict
-def test_ngram_shares_are_their_definitions_on_repetitive_text(monkeypatch, in_bulk):
+# in C, or in Python with every level through numpy's sort, or every one through a dict
+@pytest.mark.parametrize("quality_scan, in_bulk", [("c", None), ("python", 1), ("python", 10**9)],
+                         indirect=["quality_scan"])
+def test_ngram_shares_are_their_definitions_on_repetitive_text(monkeypatch, quality_scan, in_bulk):
     import random
 
     from tokenmill.filters.quality import stats
 
-    monkeypatch.setattr(stats, "IN_BULK", in_bulk)
+    if in_bulk:
+        monkeypatch.setattr(stats, "IN_BULK", in_bulk)
     rng = random.Random(7)
     vocabulary = ["the", "The", "cat,", "sat", "on", "mat.", "a", "dog", "ran", "...", "Home", "|", "menu"]
     for _ in range(40):

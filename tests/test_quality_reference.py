@@ -109,7 +109,7 @@ def test_the_cases_cover_every_rule(cases):
                        "c4_lorem_ipsum", "fineweb_duplicate_line_chars"}
 
 
-def test_decisions_and_signals_are_the_reference_ones(cases):
+def test_decisions_and_signals_are_the_reference_ones(cases, quality_scan):
     problems = differences(rows(cases), read_rows(FIXTURE))
     assert not problems, f"{len(problems)} rows differ, e.g.:\n" + "\n".join(problems[:10])
 

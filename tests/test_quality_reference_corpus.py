@@ -51,7 +51,7 @@ def page_digests(pages: list[tuple[str, str]]) -> dict[str, str]:
     return digests
 
 
-def test_real_pages_get_the_reference_decisions_and_signals(corpus):
+def test_real_pages_get_the_reference_decisions_and_signals(corpus, quality_scan):
     reference = json.loads(gzip.decompress(FIXTURE.read_bytes()))
     found = page_digests(real_pages(corpus))
     assert found.keys() == reference.keys(), "the pages changed, not the rules"
