@@ -74,6 +74,9 @@ def test_the_worker_package_installs_into_a_clean_venv_and_curates_the_same_docu
     where = subprocess.run([str(python), "-c", "import tokenmill.jobs.cli as m; print(m.__file__)"], cwd=tmp_path, env=env,
                            check=True, capture_output=True, text=True).stdout.strip()
     assert Path(where).is_relative_to(clean_venv)
+    scan = subprocess.run([str(python), "-c", "import tokenmill.filters.quality._scan as m; print(m.__file__)"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert scan.returncode == 0 and Path(scan.stdout.strip()).is_relative_to(clean_venv), scan.stderr[-2000:]  # built C
     installed = subprocess.run([str(tokenmill), "curate", "--sample", "--output", str(tmp_path / "installed")],
                                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert installed.returncode == 0, installed.stderr[-3000:]
