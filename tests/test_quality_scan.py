@@ -1,10 +1,10 @@
 """The C word scan (filters/quality/_scan.c) and the Python path compute the same statistics.
 
 Where the install built `_scan`, `TextStats` takes its word counts, letters, bare forms and n-gram
-levels from it for every text without a CJK or Thai character; elsewhere the Python path computes
-them. Both must give the same values on every character Python knows (whitespace as `str.split`
-splits, letters as `str.isalpha` finds them, lower-casing as `str.lower` does it, final sigma and
-U+0130 included) and on generated and real text (tests/test_quality_reference.py and its corpus tier
+levels from it; elsewhere the Python path computes them. Both must give the same values on every
+character Python knows (whitespace as `str.split` splits, CJK and Thai characters each a word,
+letters as `str.isalpha` finds them, lower-casing as `str.lower` does it, final sigma and U+0130
+included) and on generated and real text (tests/test_quality_reference.py and its corpus tier
 compare the rules' decisions and signals under each path).
 """
 from __future__ import annotations
@@ -51,20 +51,17 @@ pytestmark = pytest.mark.parametrize("quality_scan", ["c"], indirect=True)  # sk
 
 @pytest.mark.parametrize("block", range(0, sys.maxunicode + 1, 0x10000))
 def test_every_character_splits_strips_lowers_and_reads_as_in_python(monkeypatch, quality_scan, block):
-    """Each code point of a plane, alone, inside a word and after a capital sigma: as the Python path
-    (CJK and Thai, which make the scan hand the text over, are left to the next test)."""
-    unspaced = stats.UNSPACED_CHARACTER
-    characters = [chr(c) for c in range(block, block + 0x10000) if not unspaced.match(chr(c))]
-    tokens = [form for c in characters for form in (c, f"A{c}b", f"ΣA{c}Σ", f"«{c}»")]
+    """Each code point of a plane, alone, inside a word, between capital sigmas and in quotes: as the
+    Python path."""
+    tokens = [form for c in map(chr, range(block, block + 0x10000)) for form in (c, f"A{c}b", f"ΣA{c}Σ", f"«{c}»")]
     texts = [" ".join(tokens[i:i + 4096]) for i in range(0, len(tokens), 4096)]
     assert_same(monkeypatch, texts)
 
 
-def test_cjk_and_thai_texts_are_left_to_the_python_path(quality_scan):
-    assert stats._scan.words("a 中文 b", stats.PUNCTUATION_STRING) is None
-    assert stats._scan.words("ไทย", stats.PUNCTUATION_STRING, False) is None
-    assert TextStats("a 中文 b")._scanned is None
-    assert TextStats("a 中文 b").token_count == 4  # each ideograph a word, as the word pattern counts
+def test_each_cjk_and_thai_character_is_a_word(monkeypatch, quality_scan):
+    text = "a 中文 b x中y ไทย, 日本語です。"
+    assert (TextStats(text).whitespace_word_count, TextStats(text).token_count) == (6, 17)
+    assert_same(monkeypatch, [text, text * 30, "中" * 500, "東京 " * 300])
 
 
 @pytest.mark.parametrize("scan_first", [True, False])
@@ -73,7 +70,7 @@ def test_generated_texts_measure_the_same(monkeypatch, quality_scan, scan_first)
     ends, U+0130, capital and final sigma, title-case digraphs, surrogates) and repetitive templates."""
     rng = random.Random(11)
     alphabet = ["a", "b", "A", "İ", "Σ", "ς", "σ", " ", "\n", "\xa0", "\x1c", "\x85", "\u2028", "\u3000", ".", ",",
-                "…", "«", "“", "é", "É", "ß", "ﬁ", "\ud800", "1", "²", "Ǆ", "ǅ", "'", '"', "—", "#"]
+                "…", "«", "“", "é", "É", "ß", "ﬁ", "\ud800", "1", "²", "Ǆ", "ǅ", "'", '"', "—", "#", "中", "ไ", "。"]
     words = ["the", "The", "THE", "cat", "cat.", "(cat)", "...", "İstanbul", "ΟΔΟΣ", "οδος", "Οδοσ", "—", "x²"]
     texts = ["", " ", "...", "\n\n"]
     for _ in range(1500):

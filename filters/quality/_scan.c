@@ -1,10 +1,10 @@
 /* The quality rules' word statistics in one pass over a text, and their repeated word n-grams.
 
-   `words` and `ngrams` compute what filters/quality/stats.py defines and computes in Python (where this
-   module is not built, and for texts holding a Chinese, Japanese or Thai character), exactly: words
-   split where `str.split` splits (Py_UNICODE_ISSPACE), letters as `str.isalpha` finds them, the bare
-   form of a word lower-cased by `str.lower` itself wherever a character is not ASCII.
-   tests/test_quality_scan.py compares the two on generated and real text. */
+   `words` and `ngrams` compute exactly what filters/quality/stats.py defines, and computes in Python
+   where this module is not built: tokens split where `str.split` splits (Py_UNICODE_ISSPACE) and
+   around each CJK or Thai character, letters as `str.isalpha` finds them, bare forms lower-cased as
+   `str.lower` lower-cases them. tests/test_quality_scan.py compares the two paths on every code point
+   and on generated and real text. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
@@ -224,14 +224,44 @@ static int is_letter(Py_UCS4 c) {
 }
 
 PyDoc_STRVAR(words_doc,
-"words(text, punctuation, forms=True) -> (tokens, words, word_chars, tokens_with_letter, forms, word_ids,\n"
-"chars_before, bare_chars), only the first four with forms=False, or None where `text` holds a Chinese,\n"
-"Japanese or Thai character.\n\n"
-"Tokens are `text.split()`; a word is a token with something left after `.strip(punctuation)`, and\n"
-"`word_chars` the characters of the words' tokens. `forms`: the distinct bare forms (stripped, then\n"
-"lower-cased) in order of first occurrence; `word_ids`: each word's index in `forms`, and\n"
-"`chars_before`: the characters of the bare forms before each word, as native int64 bytes; `bare_chars`:\n"
-"those of all the words.");
+"words(text, punctuation, forms=True) -> (whitespace_tokens, tokens, words, word_chars, tokens_with_letter,\n"
+"forms, word_ids, chars_before, bare_chars); only the first five with forms=False.\n\n"
+"`whitespace_tokens`: `len(text.split())`. Tokens are the word pattern's (stats.WORD): `text.split()`'s,\n"
+"except that each Chinese, Japanese or Thai character is a token of its own. A word is a token with\n"
+"something left after `.strip(punctuation)`, and `word_chars` the characters of the words' tokens.\n"
+"`forms`: the distinct bare forms (stripped, then lower-cased) in order of first occurrence; `word_ids`:\n"
+"each word's index in `forms`, and `chars_before`: the characters of the bare forms before each word, as\n"
+"native int64 bytes; `bare_chars`: those of all the words.");
+
+typedef struct {
+    const Punctuation *punctuation;
+    PyObject *text, *list; /* list: the forms; NULL to count only */
+    const Py_UCS4 *chars;
+    Py_ssize_t tokens, words, word_chars, with_letter;
+    Forms forms;
+    Int64s word_ids, chars_before;
+    Py_UCS4 *scratch;
+    Py_ssize_t scratch_capacity;
+} Scan;
+
+/* Counts the token chars[start:end] (`letter`: whether it holds a letter) and, with forms, its word. */
+static int scan_token(Scan *scan, Py_ssize_t start, Py_ssize_t end, int letter) {
+    const Py_UCS4 *chars = scan->chars;
+    Py_ssize_t bare_start = start, bare_end = end;
+    scan->tokens++;
+    scan->with_letter += letter;
+    while (bare_start < end && is_punctuation(scan->punctuation, chars[bare_start])) bare_start++;
+    while (bare_end > bare_start && is_punctuation(scan->punctuation, chars[bare_end - 1])) bare_end--;
+    if (bare_start == bare_end) return 0;
+    scan->words++;
+    scan->word_chars += end - start;
+    if (!scan->list) return 0;
+    Py_ssize_t length = bare_form(scan->text, chars, bare_start, bare_end, &scan->scratch, &scan->scratch_capacity);
+    if (length < 0) return -1;
+    Py_ssize_t id = forms_id(&scan->forms, scan->scratch, length, scan->list);
+    if (id < 0 || int64s_push(&scan->word_ids, id) < 0) return -1;
+    return int64s_push(&scan->chars_before, scan->chars_before.items[scan->chars_before.size - 1] + length);
+}
 
 static PyObject *words(PyObject *module, PyObject *args) {
     PyObject *text, *characters;
@@ -240,83 +270,61 @@ static PyObject *words(PyObject *module, PyObject *args) {
     Punctuation punctuation;
     if (punctuation_init(&punctuation, characters) < 0) return NULL;
 
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), whitespace_tokens = 0;
     Py_UCS4 *chars = PyUnicode_AsUCS4Copy(text);  /* no switch on the string's kind per character */
     if (!chars) return NULL;
-    Py_ssize_t tokens = 0, word_count = 0, word_chars = 0, with_letter = 0, scratch_capacity = 0;
-    Int64s word_ids = {NULL, 0, 0}, chars_before = {NULL, 0, 0};
-    Py_UCS4 *scratch = NULL;
-    Forms forms = {NULL, 0, 0, NULL, 0, 0};
-    PyObject *list = PyList_New(0), *result = NULL;
-    if (!list || (with_forms && forms_init(&forms) < 0)) {
-        Py_XDECREF(list);
-        PyMem_Free(chars);
-        return NULL;
+    Scan scan = {&punctuation, text, NULL, chars, 0, 0, 0, 0, {NULL, 0, 0, NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0},
+                 NULL, 0};
+    PyObject *result = NULL;
+    if (with_forms && (!(scan.list = PyList_New(0)) || forms_init(&scan.forms) < 0 ||
+                       int64s_push(&scan.chars_before, 0) < 0)) {
+        goto done;
     }
-    if (int64s_push(&chars_before, 0) < 0) goto done;
-
     Py_ssize_t i = 0;
     for (;;) {
         while (i < n && Py_UNICODE_ISSPACE(chars[i])) i++;
         if (i >= n) break;
-        Py_ssize_t start = i;
-        int letter = 0;
-        for (; i < n; i++) {
-            Py_UCS4 c = chars[i];
-            if (Py_UNICODE_ISSPACE(c)) break;
-            if (c >= 0x0e00 && is_unspaced(c)) {
-                result = Py_None;
-                Py_INCREF(result);
-                goto done;
+        whitespace_tokens++;
+        while (i < n && !Py_UNICODE_ISSPACE(chars[i])) {  /* one of text.split(): its tokens */
+            if (chars[i] >= 0x0e00 && is_unspaced(chars[i])) {
+                if (scan_token(&scan, i, i + 1, is_letter(chars[i])) < 0) goto done;
+                i++;
+                continue;
             }
-            if (!letter) letter = is_letter(c);
-        }
-        Py_ssize_t end = i, bare_start = start, bare_end = end;
-        tokens++;
-        with_letter += letter;
-        while (bare_start < end && is_punctuation(&punctuation, chars[bare_start])) bare_start++;
-        while (bare_end > bare_start && is_punctuation(&punctuation, chars[bare_end - 1])) bare_end--;
-        if (bare_start == bare_end) continue;
-        word_count++;
-        word_chars += end - start;
-        if (!with_forms) continue;
-        Py_ssize_t length = bare_form(text, chars, bare_start, bare_end, &scratch, &scratch_capacity);
-        if (length < 0) goto done;
-        Py_ssize_t id = forms_id(&forms, scratch, length, list);
-        if (id < 0 || int64s_push(&word_ids, id) < 0 ||
-            int64s_push(&chars_before, chars_before.items[chars_before.size - 1] + length) < 0) {
-            goto done;
+            Py_ssize_t start = i;
+            int letter = 0;
+            for (; i < n; i++) {
+                Py_UCS4 c = chars[i];
+                if (Py_UNICODE_ISSPACE(c) || (c >= 0x0e00 && is_unspaced(c))) break;
+                if (!letter) letter = is_letter(c);
+            }
+            if (scan_token(&scan, start, i, letter) < 0) goto done;
         }
     }
     if (!with_forms) {
-        result = Py_BuildValue("nnnn", tokens, word_count, word_chars, with_letter);
+        result = Py_BuildValue("nnnnn", whitespace_tokens, scan.tokens, scan.words, scan.word_chars, scan.with_letter);
         goto done;
     }
-    PyObject *ids_bytes = int64s_bytes(&word_ids), *before_bytes = int64s_bytes(&chars_before);
+    PyObject *ids_bytes = int64s_bytes(&scan.word_ids), *before_bytes = int64s_bytes(&scan.chars_before);
     if (ids_bytes && before_bytes) {
-        result = Py_BuildValue("nnnnONNL", tokens, word_count, word_chars, with_letter, list, ids_bytes, before_bytes,
-                               (long long)chars_before.items[chars_before.size - 1]);
+        result = Py_BuildValue("nnnnnONNL", whitespace_tokens, scan.tokens, scan.words, scan.word_chars,
+                               scan.with_letter, scan.list, ids_bytes, before_bytes,
+                               (long long)scan.chars_before.items[scan.chars_before.size - 1]);
     } else {
         Py_XDECREF(ids_bytes);
         Py_XDECREF(before_bytes);
     }
 done:
-    Py_DECREF(list);
+    Py_XDECREF(scan.list);
     PyMem_Free(chars);
-    forms_free(&forms);
-    PyMem_Free(scratch);
-    PyMem_Free(word_ids.items);
-    PyMem_Free(chars_before.items);
+    forms_free(&scan.forms);
+    PyMem_Free(scan.scratch);
+    PyMem_Free(scan.word_ids.items);
+    PyMem_Free(scan.chars_before.items);
     return result;
 }
 
 /* ---- repeated word n-grams ---- */
-
-typedef struct {
-    uint64_t *keys;
-    Py_ssize_t *ranks; /* -1: empty */
-    int bits;
-} Ranks;
 
 /* A dense rank for each distinct key among `count` keys, in order of first occurrence. */
 static Py_ssize_t rank_keys(const uint64_t *keys, Py_ssize_t count, Py_ssize_t *ranks_out) {

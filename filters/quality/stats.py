@@ -15,9 +15,9 @@ plain per-word definitions give, exactly (tests/test_quality_reference.py compar
 with the earlier implementation; tests/test_quality.py with the definitions).
 
 Where the install built `_scan` (filters/quality/_scan.c: one pass in C over the text for the word
-counts, letters and bare forms, and the n-gram levels over integer word ids), the word statistics of a
-text without a CJK or Thai character come from it instead: the same values, without a Python call per
-token (tests/test_quality_scan.py compares the two paths on generated and real text).
+counts, letters and bare forms, and the n-gram levels over integer word ids), the word statistics come
+from it instead: the same values, without a Python call per token (tests/test_quality_scan.py compares
+the two paths on every code point and on generated and real text).
 """
 from __future__ import annotations
 
@@ -101,6 +101,7 @@ class _Repeats(NamedTuple):
 class _Scanned(NamedTuple):
     """What `_scan.words` measures of a text (its docstring says how)."""
 
+    whitespace_tokens: int
     tokens: int
     words: int
     word_chars: int
@@ -189,17 +190,17 @@ class TextStats:
 
     @cached
     def _scanned(self) -> Optional[_Scanned]:
-        """The C scan's values; None where `_scan` is not built or a CJK or Thai character stands in
-        the text (the properties below then compute the same values in Python)."""
+        """The C scan's values; None where `_scan` is not built (the properties below then compute the
+        same values in Python)."""
         values = _scan and _scan.words(self.text, PUNCTUATION_STRING)
         return values and _Scanned(*values)
 
     @cached
-    def _counts(self) -> Optional[tuple[int, int, int, int]]:
-        """(tokens, words, word_chars, tokens_with_letter) by C: the whole scan's where it ran, else a
-        scan that only counts (what C4's cleaned text needs); None where `_scanned` is."""
+    def _counts(self) -> Optional[tuple[int, int, int, int, int]]:
+        """(whitespace tokens, tokens, words, word_chars, tokens_with_letter) by C: the whole scan's
+        where it ran, else a scan that only counts (what C4's cleaned text needs); None without C."""
         if "_scanned" in self.__dict__:
-            return self._scanned and self._scanned[:4]
+            return self._scanned and self._scanned[:5]
         return _scan and _scan.words(self.text, PUNCTUATION_STRING, False)
 
     @property
@@ -233,13 +234,13 @@ class TextStats:
     @property
     def token_count(self) -> int:
         counts = self._counts
-        return counts[0] if counts else len(self.tokens)
+        return counts[1] if counts else len(self.tokens)
 
     @cached
     def word_count(self) -> int:
         """Tokens that are not pure punctuation (Gopher counts words without symbols)."""
         if self._counts:
-            return self._counts[1]
+            return self._counts[2]
         if "_vocabulary" in self.__dict__:  # counted by distinct token already
             return int(self._vocabulary.counts[self._vocabulary.is_word].sum())
         tokens = self.tokens  # one pass, no ids; a token of letters and digits only needs no stripping
@@ -250,7 +251,7 @@ class TextStats:
     @cached
     def word_chars(self) -> int:
         if self._counts:
-            return self._counts[2]
+            return self._counts[3]
         vocabulary = self._vocabulary
         lengths = np.fromiter(map(len, vocabulary.tokens), dtype=np.intp, count=len(vocabulary.tokens))
         return int((vocabulary.counts * lengths)[vocabulary.is_word].sum())
@@ -259,7 +260,7 @@ class TextStats:
     def tokens_with_letter(self) -> int:
         """Tokens holding a letter (`str.isalpha`; a "..." token holds none)."""
         if self._counts:
-            return self._counts[3]
+            return self._counts[4]
         vocabulary = self._vocabulary
         letters = np.fromiter(map(str.isalpha, vocabulary.stripped), dtype=bool, count=len(vocabulary.tokens))
         unsure = np.flatnonzero(~letters)  # not all letters between the punctuation: "don't", "2024", "x²"
