@@ -56,17 +56,23 @@ def changed_span(before: str, after: str) -> int:
     """The length of `before` between the first and the last character that differs in `after`."""
     if before == after:
         return 0
-    prefix = 0
-    for a, b in zip(before, after):
-        if a != b:
-            break
-        prefix += 1
-    suffix = 0
-    for a, b in zip(reversed(before[prefix:]), reversed(after[prefix:])):
-        if a != b:
-            break
-        suffix += 1
+    prefix = _common_length(before, after, lambda text, n: text[:n])
+    rest = min(len(before), len(after)) - prefix
+    suffix = _common_length(before, after, lambda text, n: text[len(text) - n:], rest)
     return max(1, len(before) - prefix - suffix)
+
+
+def _common_length(a: str, b: str, part, most: Optional[int] = None) -> int:
+    """The largest n (up to `most`) for which `part(a, n) == part(b, n)`, by bisection: slices
+    compare at C speed, where a loop over the characters would not."""
+    low, high = 0, min(len(a), len(b)) if most is None else most
+    while low < high:
+        middle = (low + high + 1) // 2
+        if part(a, middle) == part(b, middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 class CleanText(DocumentFilter):

@@ -5,7 +5,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tokenmill.filters.clean_text import CleanText, clean_text
+from tokenmill.filters.clean_text import CleanText, changed_span, clean_text
 from tokenmill.filters.decontaminate import Decontaminate, ngram_words
 from tokenmill.filters.document import Document
 from tokenmill.filters.url_filter import UrlFilter
@@ -29,6 +29,28 @@ def test_clean_text_leaves_entities_quotes_and_ascii_alone():
         assert clean_text(kept) == (kept, 0, 0)
     doc = Document("a", "s", "a\u00a0b")
     assert CleanText()(doc) is None and doc.text == "a b" and doc.signals["unicode_spaces"] == 1
+
+
+def test_the_changed_span_is_from_the_first_to_the_last_differing_character():
+    import random
+
+    def by_definition(before, after):  # character by character
+        if before == after:
+            return 0
+        prefix = next((i for i, (a, b) in enumerate(zip(before, after)) if a != b), min(len(before), len(after)))
+        rest = zip(reversed(before[prefix:]), reversed(after[prefix:]))
+        suffix = next((i for i, (a, b) in enumerate(rest) if a != b), min(len(before), len(after)) - prefix)
+        return max(1, len(before) - prefix - suffix)
+
+    rng = random.Random(3)
+    for _ in range(3000):
+        before = "".join(rng.choice("aab") for _ in range(rng.randint(0, 30)))
+        after = list(before)
+        for _ in range(rng.randint(0, 3)):  # replace, insert or delete a character
+            at = rng.randint(0, len(after))
+            after[at:at + rng.randint(0, 1)] = rng.choice(["", "a", "c", "cc"])
+        after = "".join(after)
+        assert changed_span(before, after) == by_definition(before, after), (before, after)
 
 
 @pytest.fixture
