@@ -20,15 +20,16 @@ from tokenmill.filters.quality.stats import TextStats
 NGRAMS = range(1, 13)
 
 
+def counts(s: TextStats) -> tuple:
+    return (s.whitespace_word_count, s.sentence_ends, s.token_count, s.word_count, s.word_chars, s.tokens_with_letter)
+
+
 def measured(text: str, scan_first: bool) -> tuple:
     """Every word statistic of `text`; the whole scan asked for first, or the counts first."""
     s = TextStats(text)
+    counted_first = () if scan_first else counts(s)
     repeats = ([s.top_ngram_char_share(n) for n in NGRAMS], [s.duplicated_ngram_char_share(n) for n in NGRAMS])
-    if scan_first:
-        return (s.bare_words, *repeats, s.whitespace_word_count, s.token_count, s.word_count, s.word_chars,
-                s.tokens_with_letter)
-    counts = (s.whitespace_word_count, s.token_count, s.word_count, s.word_chars, s.tokens_with_letter)
-    return (s.bare_words, *repeats, *counts)
+    return (s.bare_words, *repeats, *(counted_first or counts(s)))
 
 
 def both_paths(monkeypatch, texts: list[str], scan_first: bool = True) -> tuple[list, list]:

@@ -145,9 +145,9 @@ typedef struct {
     unsigned char ascii[128];
     Py_UCS4 other[64];
     Py_ssize_t others;
-} Punctuation;
+} CharacterSet;
 
-static int punctuation_init(Punctuation *set, PyObject *characters) {
+static int character_set_init(CharacterSet *set, PyObject *characters) {
     memset(set, 0, sizeof(*set));
     int kind = PyUnicode_KIND(characters);
     const void *data = PyUnicode_DATA(characters);
@@ -158,14 +158,14 @@ static int punctuation_init(Punctuation *set, PyObject *characters) {
         } else if (set->others < 64) {
             set->other[set->others++] = c;
         } else {
-            PyErr_SetString(PyExc_ValueError, "at most 64 non-ASCII punctuation characters");
+            PyErr_SetString(PyExc_ValueError, "at most 64 non-ASCII characters in a set");
             return -1;
         }
     }
     return 0;
 }
 
-static int is_punctuation(const Punctuation *set, Py_UCS4 c) {
+static int in_set(const CharacterSet *set, Py_UCS4 c) {
     if (c < 128) return set->ascii[c];
     for (Py_ssize_t i = 0; i < set->others; i++) {
         if (set->other[i] == c) return 1;
@@ -224,9 +224,9 @@ static int is_letter(Py_UCS4 c) {
 }
 
 PyDoc_STRVAR(words_doc,
-"words(text, punctuation, forms=True) -> (whitespace_tokens, tokens, words, word_chars, tokens_with_letter,\n"
-"forms, word_ids, chars_before, bare_chars); only the first five with forms=False.\n\n"
-"`whitespace_tokens`: `len(text.split())`. Tokens are the word pattern's (stats.WORD): `text.split()`'s,\n"
+"words(text, punctuation, ends, forms=True) -> (whitespace_tokens, ending, tokens, words, word_chars,\n"
+"tokens_with_letter, forms, word_ids, chars_before, bare_chars); only the first six with forms=False.\n\n"
+"`whitespace_tokens`: `len(text.split())`, of which `ending` end in one of the characters `ends`. Tokens are the word pattern's (stats.WORD): `text.split()`'s,\n"
 "except that each Chinese, Japanese or Thai character is a token of its own. A word is a token with\n"
 "something left after `.strip(punctuation)`, and `word_chars` the characters of the words' tokens.\n"
 "`forms`: the distinct bare forms (stripped, then lower-cased) in order of first occurrence; `word_ids`:\n"
@@ -234,7 +234,7 @@ PyDoc_STRVAR(words_doc,
 "native int64 bytes; `bare_chars`: those of all the words.");
 
 typedef struct {
-    const Punctuation *punctuation;
+    const CharacterSet *punctuation;
     PyObject *text, *list; /* list: the forms; NULL to count only */
     const Py_UCS4 *chars;
     Py_ssize_t tokens, words, word_chars, with_letter;
@@ -250,8 +250,8 @@ static int scan_token(Scan *scan, Py_ssize_t start, Py_ssize_t end, int letter) 
     Py_ssize_t bare_start = start, bare_end = end;
     scan->tokens++;
     scan->with_letter += letter;
-    while (bare_start < end && is_punctuation(scan->punctuation, chars[bare_start])) bare_start++;
-    while (bare_end > bare_start && is_punctuation(scan->punctuation, chars[bare_end - 1])) bare_end--;
+    while (bare_start < end && in_set(scan->punctuation, chars[bare_start])) bare_start++;
+    while (bare_end > bare_start && in_set(scan->punctuation, chars[bare_end - 1])) bare_end--;
     if (bare_start == bare_end) return 0;
     scan->words++;
     scan->word_chars += end - start;
@@ -264,13 +264,13 @@ static int scan_token(Scan *scan, Py_ssize_t start, Py_ssize_t end, int letter) 
 }
 
 static PyObject *words(PyObject *module, PyObject *args) {
-    PyObject *text, *characters;
+    PyObject *text, *characters, *end_characters;
     int with_forms = 1;
-    if (!PyArg_ParseTuple(args, "UU|p:words", &text, &characters, &with_forms)) return NULL;
-    Punctuation punctuation;
-    if (punctuation_init(&punctuation, characters) < 0) return NULL;
+    if (!PyArg_ParseTuple(args, "UUU|p:words", &text, &characters, &end_characters, &with_forms)) return NULL;
+    CharacterSet punctuation, ends;
+    if (character_set_init(&punctuation, characters) < 0 || character_set_init(&ends, end_characters) < 0) return NULL;
 
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text), whitespace_tokens = 0;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), whitespace_tokens = 0, ending = 0;
     Py_UCS4 *chars = PyUnicode_AsUCS4Copy(text);  /* no switch on the string's kind per character */
     if (!chars) return NULL;
     Scan scan = {&punctuation, text, NULL, chars, 0, 0, 0, 0, {NULL, 0, 0, NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0},
@@ -300,14 +300,16 @@ static PyObject *words(PyObject *module, PyObject *args) {
             }
             if (scan_token(&scan, start, i, letter) < 0) goto done;
         }
+        ending += in_set(&ends, chars[i - 1]);
     }
     if (!with_forms) {
-        result = Py_BuildValue("nnnnn", whitespace_tokens, scan.tokens, scan.words, scan.word_chars, scan.with_letter);
+        result = Py_BuildValue("nnnnnn", whitespace_tokens, ending, scan.tokens, scan.words, scan.word_chars,
+                               scan.with_letter);
         goto done;
     }
     PyObject *ids_bytes = int64s_bytes(&scan.word_ids), *before_bytes = int64s_bytes(&scan.chars_before);
     if (ids_bytes && before_bytes) {
-        result = Py_BuildValue("nnnnnONNL", whitespace_tokens, scan.tokens, scan.words, scan.word_chars,
+        result = Py_BuildValue("nnnnnnONNL", whitespace_tokens, ending, scan.tokens, scan.words, scan.word_chars,
                                scan.with_letter, scan.list, ids_bytes, before_bytes,
                                (long long)scan.chars_before.items[scan.chars_before.size - 1]);
     } else {

@@ -30,7 +30,6 @@ BOILERPLATE = ("javascript", "terms of use", "privacy policy", "cookie policy", 
                "use cookies")
 CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
 ELLIPSES = ("...", "…")
-SENTENCE_END = re.compile(r"[.!?](?=\s|\Z)")  # c4_utils.py's `[.!?](?:\s|$)`; `\s` is str.split's whitespace
 
 
 @dataclass
@@ -87,7 +86,7 @@ class C4:
             return "c4_lorem_ipsum"
         if self.drop_curly_bracket and "{" in doc.text:
             return "c4_curly_bracket"
-        s["c4_sentences"] = len(SENTENCE_END.findall(doc.text))  # where ".", "!" or "?" ends a word
+        s["c4_sentences"] = stats.rewritten.sentence_ends
         if s["c4_sentences"] < self.min_sentences:
             return "c4_too_few_sentences"
         if self.bad_words:

@@ -40,6 +40,7 @@ WORD = re.compile(f"[{_UNSPACED}]|[^\\s{_UNSPACED}]+")
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 PUNCTUATION_STRING = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~«»“”‘’…–—"
 TERMINAL_PUNCTUATION = (".", "!", "?", '"', "'", "”", "’", "。", "！", "？", "…")
+SENTENCE_ENDS = ".!?"
 
 
 class cached:  # noqa: N801 (a decorator)
@@ -98,14 +99,21 @@ class _Repeats(NamedTuple):
     top: tuple[int, int]
 
 
-class _Scanned(NamedTuple):
-    """What `_scan.words` measures of a text (its docstring says how)."""
+class _Counts(NamedTuple):
+    """What `_scan.words` counts in a text (its docstring says how)."""
 
     whitespace_tokens: int
+    sentence_ends: int
     tokens: int
     words: int
     word_chars: int
     tokens_with_letter: int
+
+
+class _Scanned(NamedTuple):
+    """What `_scan.words` finds in a text: its counts, then the words' bare forms and ids."""
+
+    counts: _Counts
     forms: list[str]
     word_ids: bytes
     chars_before: bytes
@@ -192,22 +200,32 @@ class TextStats:
     def _scanned(self) -> Optional[_Scanned]:
         """The C scan's values; None where `_scan` is not built (the properties below then compute the
         same values in Python)."""
-        values = _scan and _scan.words(self.text, PUNCTUATION_STRING)
-        return values and _Scanned(*values)
+        if _scan is None:
+            return None
+        values = _scan.words(self.text, PUNCTUATION_STRING, SENTENCE_ENDS)
+        counted = len(_Counts._fields)
+        return _Scanned(_Counts(*values[:counted]), *values[counted:])
 
     @cached
-    def _counts(self) -> Optional[tuple[int, int, int, int, int]]:
-        """(whitespace tokens, tokens, words, word_chars, tokens_with_letter) by C: the whole scan's
-        where it ran, else a scan that only counts (what C4's cleaned text needs); None without C."""
+    def _counts(self) -> Optional[_Counts]:
+        """The C scan's counts: the whole scan's where it ran, else a scan that only counts (what C4's
+        cleaned text needs); None without C."""
         if "_scanned" in self.__dict__:
-            return self._scanned and self._scanned[:5]
-        return _scan and _scan.words(self.text, PUNCTUATION_STRING, False)
+            return self._scanned and self._scanned.counts
+        return _Counts(*_scan.words(self.text, PUNCTUATION_STRING, SENTENCE_ENDS, False)) if _scan else None
 
     @property
     def whitespace_word_count(self) -> int:
         """`len(text.split())`."""
         counts = self._counts
-        return counts[0] if counts else len(self.whitespace_words)
+        return counts.whitespace_tokens if counts else len(self.whitespace_words)
+
+    @property
+    def sentence_ends(self) -> int:
+        """Whitespace words ending in ".", "!" or "?": the sentences C4's pattern `[.!?](?:\\s|$)` counts
+        (`\\s` is `str.split`'s whitespace)."""
+        counts = self._counts
+        return counts.sentence_ends if counts else sum(map(str.endswith, self.whitespace_words, repeat(tuple(SENTENCE_ENDS))))
 
     @cached
     def _distinct_whitespace_words(self) -> dict[str, None]:
@@ -234,13 +252,13 @@ class TextStats:
     @property
     def token_count(self) -> int:
         counts = self._counts
-        return counts[1] if counts else len(self.tokens)
+        return counts.tokens if counts else len(self.tokens)
 
     @cached
     def word_count(self) -> int:
         """Tokens that are not pure punctuation (Gopher counts words without symbols)."""
         if self._counts:
-            return self._counts[2]
+            return self._counts.words
         if "_vocabulary" in self.__dict__:  # counted by distinct token already
             return int(self._vocabulary.counts[self._vocabulary.is_word].sum())
         tokens = self.tokens  # one pass, no ids; a token of letters and digits only needs no stripping
@@ -251,7 +269,7 @@ class TextStats:
     @cached
     def word_chars(self) -> int:
         if self._counts:
-            return self._counts[3]
+            return self._counts.word_chars
         vocabulary = self._vocabulary
         lengths = np.fromiter(map(len, vocabulary.tokens), dtype=np.intp, count=len(vocabulary.tokens))
         return int((vocabulary.counts * lengths)[vocabulary.is_word].sum())
@@ -260,7 +278,7 @@ class TextStats:
     def tokens_with_letter(self) -> int:
         """Tokens holding a letter (`str.isalpha`; a "..." token holds none)."""
         if self._counts:
-            return self._counts[4]
+            return self._counts.tokens_with_letter
         vocabulary = self._vocabulary
         letters = np.fromiter(map(str.isalpha, vocabulary.stripped), dtype=bool, count=len(vocabulary.tokens))
         unsure = np.flatnonzero(~letters)  # not all letters between the punctuation: "don't", "2024", "x²"
@@ -389,7 +407,7 @@ class TextStats:
         """Characters of words covered by word n-grams that occur more than once, over all word characters
         (each word counted once however many repeated n-grams cover it; Rae et al. 2021)."""
         if self._scanned:
-            return self._scanned_ngrams(n)[2] / self._scanned.bare_chars if self._scanned.words >= n else 0.0
+            return self._scanned_ngrams(n)[2] / self._scanned.bare_chars if self._scanned.counts.words >= n else 0.0
         words = self._words
         if len(words.id_list) < n:
             return 0.0
