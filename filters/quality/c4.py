@@ -52,10 +52,10 @@ class C4:
     def thresholds(self):
         return {"c4_sentences": (self.min_sentences, None)}
 
-    def kept_lines(self, lines: list[str], text: str) -> tuple[list[str], list[list[str]], str]:
-        """The lines of `text` that C4 keeps (citation markers removed), the words of each, and the
-        kept lines joined and lower-cased. Each check runs over all the lines the earlier ones kept,
-        cheapest first (their order changes nothing, as each one alone drops a line)."""
+    def kept_lines(self, lines: list[str], text: str) -> tuple[list[str], str, str]:
+        """The lines of `text` that C4 keeps (citation markers removed), those lines joined, and joined
+        and lower-cased. Each check runs over all the lines the earlier ones kept, cheapest first
+        (their order changes nothing, as each one alone drops a line)."""
         if any(map(self.max_word_length.__lt__, map(len, lines))):  # a line may hold a word over the limit
             lines = [line for line in lines
                      if len(line) <= self.max_word_length or max(map(len, line.split())) <= self.max_word_length]
@@ -64,24 +64,24 @@ class C4:
         punctuated = map(and_, map(str.endswith, lines, repeat(TERMINAL_PUNCTUATION)),
                          map(not_, map(str.endswith, lines, repeat(ELLIPSES))))
         lines = list(compress(lines, punctuated))
-        words = list(map(str.split, lines))
-        long_enough = list(map(self.min_words_per_line.__le__, map(len, words)))
-        lines, words = list(compress(lines, long_enough)), list(compress(words, long_enough))
-        lowered = "\n".join(lines).lower()
+        least = self.min_words_per_line  # splitting off that many words is enough to know
+        lines = list(compress(lines, map(least.__le__, map(len, map(str.split, lines, repeat(None), repeat(least - 1))))))
+        joined = "\n".join(lines)
+        lowered = joined.lower()
         if self._has_notice(lowered):  # no notice spans lines: find the lines
-            clean = list(map(not_, map(self._has_notice, map(str.lower, lines))))
-            lines, words = list(compress(lines, clean)), list(compress(words, clean))
-            lowered = "\n".join(lines).lower()
-        return lines, words, lowered
+            lines = list(compress(lines, map(not_, map(self._has_notice, map(str.lower, lines)))))
+            joined = "\n".join(lines)
+            lowered = joined.lower()
+        return lines, joined, lowered
 
     def _has_notice(self, lowered: str) -> bool:
         return any(map(lowered.__contains__, self.boilerplate))
 
     def check(self, stats: TextStats, doc: Document) -> Optional[str]:
         s = doc.signals
-        kept, words, lowered = self.kept_lines(stats.nonempty_lines, stats.text)
+        kept, joined, lowered = self.kept_lines(stats.nonempty_lines, stats.text)
         s["c4_lines_removed"] = len(stats.nonempty_lines) - len(kept)
-        doc.text = stats.rewrite(kept, words)
+        doc.text = stats.rewrite(kept, joined)
         if self.drop_lorem_ipsum and "lorem ipsum" in lowered:
             return "c4_lorem_ipsum"
         if self.drop_curly_bracket and "{" in doc.text:

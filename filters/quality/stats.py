@@ -163,20 +163,15 @@ def _repeats_in_bulk(starts: np.ndarray, keys: np.ndarray) -> _Repeats:
 
 class TextStats:
     def __init__(self, text: str, **known):
-        """`known`: values of the cached properties already known (`rewrite` knows the lines and words)."""
+        """`known`: values of the cached properties already known (`rewrite` knows the lines)."""
         self.text = text
         self.rewritten: Optional[TextStats] = None
         self.__dict__.update(known)
 
-    def rewrite(self, lines: list[str], words: list[list[str]]) -> str:
-        """The text made of these lines (none holding a newline) whose words are `words`; its
-        statistics, started with them, become `rewritten`."""
-        text = "\n".join(lines)
-        known = {"lines": list(map(str.strip, lines)) or [""], "whitespace_words": list(chain.from_iterable(words))}
-        split_already = self.__dict__.get("tokens")
-        if split_already is not None and split_already is self.__dict__.get("whitespace_words"):  # no CJK, no Thai
-            known["tokens"] = known["whitespace_words"]
-        self.rewritten = TextStats(text, **known)
+    def rewrite(self, lines: list[str], text: str) -> str:
+        """`text`, these lines (none holding a newline) joined; its statistics, started with the lines,
+        become `rewritten`."""
+        self.rewritten = TextStats(text, lines=list(map(str.strip, lines)) or [""])
         return text
 
     @cached
