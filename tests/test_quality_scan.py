@@ -29,7 +29,8 @@ def measured(text: str, scan_first: bool) -> tuple:
     s = TextStats(text)
     counted_first = () if scan_first else counts(s)
     repeats = ([s.top_ngram_char_share(n) for n in NGRAMS], [s.duplicated_ngram_char_share(n) for n in NGRAMS])
-    return (s.bare_words, *repeats, *(counted_first or counts(s)))
+    among = s.bare_words_among(frozenset({"the", "a", "", "\n", "σ", "i̇stanbul", "οδος", "x²", "hello\nworld"}))
+    return (s.bare_words, among, *repeats, *(counted_first or counts(s)))
 
 
 def both_paths(monkeypatch, texts: list[str], scan_first: bool = True) -> tuple[list, list]:
@@ -72,7 +73,8 @@ def test_generated_texts_measure_the_same(monkeypatch, quality_scan, scan_first)
     rng = random.Random(11)
     alphabet = ["a", "b", "A", "İ", "Σ", "ς", "σ", " ", "\n", "\xa0", "\x1c", "\x85", "\u2028", "\u3000", ".", ",",
                 "…", "«", "“", "é", "É", "ß", "ﬁ", "\ud800", "1", "²", "Ǆ", "ǅ", "'", '"', "—", "#", "中", "ไ", "。"]
-    words = ["the", "The", "THE", "cat", "cat.", "(cat)", "...", "İstanbul", "ΟΔΟΣ", "οδος", "Οδοσ", "—", "x²"]
+    words = ["the", "The", "THE", "cat", "cat.", "(cat)", "...", "İstanbul", "ΟΔΟΣ", "οδος", "Οδοσ", "—", "x²", "hello",
+             "World"]
     texts = ["", " ", "...", "\n\n"]
     for _ in range(1500):
         texts.append("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 200))))

@@ -97,9 +97,9 @@ static int forms_grow(Forms *forms) {
     return 0;
 }
 
-/* The id of the form `chars` (ids in order of first occurrence); a new form is appended to `list`.
-   -1 on error. */
-static Py_ssize_t forms_id(Forms *forms, const Py_UCS4 *chars, Py_ssize_t length, PyObject *list) {
+/* The id of the form `chars` (ids in order of first occurrence); a new form is appended to the
+   others, each followed by a newline. -1 on error. */
+static Py_ssize_t forms_id(Forms *forms, const Py_UCS4 *chars, Py_ssize_t length) {
     uint64_t hash = hash_chars(chars, length);
     Py_ssize_t at = hash & forms->mask;
     for (; forms->slots[at].id >= 0; at = (at + 1) & forms->mask) {
@@ -109,8 +109,8 @@ static Py_ssize_t forms_id(Forms *forms, const Py_UCS4 *chars, Py_ssize_t length
             return slot->id;
         }
     }
-    if (forms->chars_used + length > forms->chars_capacity) {
-        Py_ssize_t capacity = 2 * (forms->chars_used + length) + 1024;
+    if (forms->chars_used + length + 1 > forms->chars_capacity) {
+        Py_ssize_t capacity = 2 * (forms->chars_used + length + 1) + 1024;
         Py_UCS4 *grown = PyMem_Realloc(forms->chars, capacity * sizeof(Py_UCS4));
         if (!grown) {
             PyErr_NoMemory();
@@ -119,16 +119,11 @@ static Py_ssize_t forms_id(Forms *forms, const Py_UCS4 *chars, Py_ssize_t length
         forms->chars = grown;
         forms->chars_capacity = capacity;
     }
-    PyObject *form = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, chars, length);
-    if (!form || PyList_Append(list, form) < 0) {
-        Py_XDECREF(form);
-        return -1;
-    }
-    Py_DECREF(form);
     memcpy(forms->chars + forms->chars_used, chars, length * sizeof(Py_UCS4));
+    forms->chars[forms->chars_used + length] = '\n';
     Slot slot = {hash, forms->chars_used, length, forms->used};
     forms->slots[at] = slot;
-    forms->chars_used += length;
+    forms->chars_used += length + 1;
     forms->used++;
     if (2 * forms->used > forms->mask && forms_grow(forms) < 0) return -1;
     return slot.id;
@@ -225,17 +220,19 @@ static int is_letter(Py_UCS4 c) {
 
 PyDoc_STRVAR(words_doc,
 "words(text, punctuation, ends, forms=True) -> (whitespace_tokens, ending, tokens, words, word_chars,\n"
-"tokens_with_letter, forms, word_ids, chars_before, bare_chars); only the first six with forms=False.\n\n"
-"`whitespace_tokens`: `len(text.split())`, of which `ending` end in one of the characters `ends`. Tokens are the word pattern's (stats.WORD): `text.split()`'s,\n"
-"except that each Chinese, Japanese or Thai character is a token of its own. A word is a token with\n"
-"something left after `.strip(punctuation)`, and `word_chars` the characters of the words' tokens.\n"
-"`forms`: the distinct bare forms (stripped, then lower-cased) in order of first occurrence; `word_ids`:\n"
-"each word's index in `forms`, and `chars_before`: the characters of the bare forms before each word, as\n"
-"native int64 bytes; `bare_chars`: those of all the words.");
+"tokens_with_letter, forms, distinct, word_ids, chars_before, bare_chars); the first six with forms=False.\n\n"
+"`whitespace_tokens`: `len(text.split())`, of which `ending` end in one of the characters `ends`. Tokens\n"
+"are the word pattern's (stats.WORD): `text.split()`'s, except that each Chinese, Japanese or Thai\n"
+"character is a token of its own. A word is a token with something left after `.strip(punctuation)`,\n"
+"and `word_chars` the characters of the words' tokens. `forms`: the `distinct` bare forms (stripped,\n"
+"then lower-cased) in order of first occurrence, joined by newlines; `word_ids`: each word's index\n"
+"among them, and `chars_before`: the characters of the bare forms before each word, as native int64\n"
+"bytes; `bare_chars`: those of all the words.");
 
 typedef struct {
     const CharacterSet *punctuation;
-    PyObject *text, *list; /* list: the forms; NULL to count only */
+    PyObject *text;
+    int with_forms;
     const Py_UCS4 *chars;
     Py_ssize_t tokens, words, word_chars, with_letter;
     Forms forms;
@@ -255,10 +252,10 @@ static int scan_token(Scan *scan, Py_ssize_t start, Py_ssize_t end, int letter) 
     if (bare_start == bare_end) return 0;
     scan->words++;
     scan->word_chars += end - start;
-    if (!scan->list) return 0;
+    if (!scan->with_forms) return 0;
     Py_ssize_t length = bare_form(scan->text, chars, bare_start, bare_end, &scan->scratch, &scan->scratch_capacity);
     if (length < 0) return -1;
-    Py_ssize_t id = forms_id(&scan->forms, scan->scratch, length, scan->list);
+    Py_ssize_t id = forms_id(&scan->forms, scan->scratch, length);
     if (id < 0 || int64s_push(&scan->word_ids, id) < 0) return -1;
     return int64s_push(&scan->chars_before, scan->chars_before.items[scan->chars_before.size - 1] + length);
 }
@@ -273,13 +270,10 @@ static PyObject *words(PyObject *module, PyObject *args) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(text), whitespace_tokens = 0, ending = 0;
     Py_UCS4 *chars = PyUnicode_AsUCS4Copy(text);  /* no switch on the string's kind per character */
     if (!chars) return NULL;
-    Scan scan = {&punctuation, text, NULL, chars, 0, 0, 0, 0, {NULL, 0, 0, NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0},
-                 NULL, 0};
+    Scan scan = {&punctuation, text, with_forms, chars, 0, 0, 0, 0, {NULL, 0, 0, NULL, 0, 0}, {NULL, 0, 0},
+                 {NULL, 0, 0}, NULL, 0};
     PyObject *result = NULL;
-    if (with_forms && (!(scan.list = PyList_New(0)) || forms_init(&scan.forms) < 0 ||
-                       int64s_push(&scan.chars_before, 0) < 0)) {
-        goto done;
-    }
+    if (with_forms && (forms_init(&scan.forms) < 0 || int64s_push(&scan.chars_before, 0) < 0)) goto done;
     Py_ssize_t i = 0;
     for (;;) {
         while (i < n && Py_UNICODE_ISSPACE(chars[i])) i++;
@@ -307,17 +301,20 @@ static PyObject *words(PyObject *module, PyObject *args) {
                                scan.with_letter);
         goto done;
     }
+    Py_ssize_t joined = scan.forms.chars_used ? scan.forms.chars_used - 1 : 0;  /* without the last newline */
+    PyObject *forms = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, scan.forms.chars ? scan.forms.chars : chars,
+                                                joined);
     PyObject *ids_bytes = int64s_bytes(&scan.word_ids), *before_bytes = int64s_bytes(&scan.chars_before);
-    if (ids_bytes && before_bytes) {
-        result = Py_BuildValue("nnnnnnONNL", whitespace_tokens, ending, scan.tokens, scan.words, scan.word_chars,
-                               scan.with_letter, scan.list, ids_bytes, before_bytes,
+    if (forms && ids_bytes && before_bytes) {
+        result = Py_BuildValue("nnnnnnNnNNL", whitespace_tokens, ending, scan.tokens, scan.words, scan.word_chars,
+                               scan.with_letter, forms, scan.forms.used, ids_bytes, before_bytes,
                                (long long)scan.chars_before.items[scan.chars_before.size - 1]);
     } else {
+        Py_XDECREF(forms);
         Py_XDECREF(ids_bytes);
         Py_XDECREF(before_bytes);
     }
 done:
-    Py_XDECREF(scan.list);
     PyMem_Free(chars);
     forms_free(&scan.forms);
     PyMem_Free(scan.scratch);

@@ -67,7 +67,7 @@ class GopherQuality:
         if s["alpha_words"] < self.min_alpha_words:
             return "gopher_alpha_words"
         if doc.lang in self.stop_word_languages:
-            s["stop_words"] = len(STOP_WORDS.intersection(stats.bare_words))  # distinct stop words
+            s["stop_words"] = len(stats.bare_words_among(STOP_WORDS))  # distinct stop words
             if s["stop_words"] < self.min_stop_words:
                 return "gopher_stop_words"
         return None

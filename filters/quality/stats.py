@@ -114,7 +114,8 @@ class _Scanned(NamedTuple):
     """What `_scan.words` finds in a text: its counts, then the words' bare forms and ids."""
 
     counts: _Counts
-    forms: list[str]
+    forms: str  # the distinct bare forms, joined by newlines
+    distinct: int
     word_ids: bytes
     chars_before: bytes
     bare_chars: int
@@ -294,10 +295,18 @@ class TextStats:
     @cached
     def bare_words(self) -> set[str]:
         """The distinct words lower-cased, the punctuation around them removed ("Frank," and "Frank."
-        are one word): what the stop-word rule reads."""
+        are one word)."""
         if self._scanned:
-            return set(self._scanned.forms)
+            return set(self._scanned.forms.split("\n")) if self._scanned.distinct else set()
         return set(self._bare_ids) - {""}
+
+    def bare_words_among(self, words: frozenset[str]) -> set[str]:
+        """Those of `words` that are among `bare_words` (what the stop-word rule reads): a substring
+        search in the C scan's newline-joined forms, without a string per form."""
+        if self._scanned:
+            forms = f"\n{self._scanned.forms}\n"
+            return {word for word in words if word and "\n" not in word and f"\n{word}\n" in forms}
+        return words & self.bare_words
 
     @cached
     def _words(self) -> _Words:
@@ -346,7 +355,7 @@ class TextStats:
         if rows is None or len(rows) < n:
             scanned = self._scanned
             rows = self.__dict__["_ngram_rows"] = _scan.ngrams(scanned.word_ids, scanned.chars_before,
-                                                                len(scanned.forms), max(n, 10))
+                                                                scanned.distinct, max(n, 10))
         return rows[n - 1]
 
     def _repeated(self, n: int) -> _Repeats:
