@@ -65,7 +65,8 @@ class C4:
                          map(not_, map(str.endswith, lines, repeat(ELLIPSES))))
         lines = list(compress(lines, punctuated))
         least = self.min_words_per_line  # splitting off that many words is enough to know
-        lines = list(compress(lines, map(least.__le__, map(len, map(str.split, lines, repeat(None), repeat(least - 1))))))
+        words = map(len, map(str.split, lines, repeat(None), repeat(least - 1)))
+        lines = list(compress(lines, map(least.__le__, words)))
         joined = "\n".join(lines)
         lowered = joined.lower()
         if self._has_notice(lowered):  # no notice spans lines: find the lines

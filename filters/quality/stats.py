@@ -221,7 +221,9 @@ class TextStats:
         """Whitespace words ending in ".", "!" or "?": the sentences C4's pattern `[.!?](?:\\s|$)` counts
         (`\\s` is `str.split`'s whitespace)."""
         counts = self._counts
-        return counts.sentence_ends if counts else sum(map(str.endswith, self.whitespace_words, repeat(tuple(SENTENCE_ENDS))))
+        if counts:
+            return counts.sentence_ends
+        return sum(map(str.endswith, self.whitespace_words, repeat(tuple(SENTENCE_ENDS))))
 
     @cached
     def _distinct_whitespace_words(self) -> dict[str, None]:
